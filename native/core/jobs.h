@@ -1,0 +1,55 @@
+// Long work off the JavaScript thread. A Job runs on one of skipnorm's own worker threads (not
+// libuv's small pool), reports progress and settles its promise through a thread-safe function,
+// and notices cancellation between steps. Each worker sets LibTorch's intra-op thread count for
+// itself, since OpenMP state is per thread. Later issues (training, spectra, data) are jobs.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace skipnorm {
+
+// A progress report: named numbers, delivered to JavaScript as a plain object.
+using ProgressFields = std::vector<std::pair<std::string, double>>;
+
+class JobContext;
+
+class Job {
+ public:
+  explicit Job(std::string name) : name_(std::move(name)) {}
+  virtual ~Job() = default;
+  // Worker thread: the heavy work. Throw to reject; call ctx.checkCancelled() between steps.
+  virtual void run(JobContext& ctx) = 0;
+  // JavaScript thread, after run() returned: the value the promise resolves with.
+  virtual Napi::Value result(Napi::Env env) = 0;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+class JobContext {
+ public:
+  virtual ~JobContext() = default;
+  virtual bool cancelled() const = 0;
+  void checkCancelled() const;
+  // Non-blocking: the report is queued for the JavaScript thread.
+  virtual void progress(ProgressFields fields) = 0;
+};
+
+// Queues a job; returns [promise, jobId]. onProgress may be undefined.
+Napi::Value submitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value onProgress);
+// Asks a running or queued job to stop; it rejects with an AbortError. False if already settled.
+bool cancelJob(double jobId);
+
+void setWorkerThreadCount(int count);  // intra-op threads each worker uses
+int workerThreadCount();
+void registerJobs(Napi::Env env, Napi::Object exports);
+
+}  // namespace skipnorm

@@ -1,0 +1,112 @@
+/**
+ * Loads the native addon: the local build (build/Release/skipnorm.node) first, then a prebuild
+ * (prebuilds/<platform>-<arch>/, through node-gyp-build). If neither loads, ONE LoadError lists
+ * the fixes. The addon must run against the LibTorch version it was compiled with.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AbortError, LoadError, TorchError } from './errors';
+
+export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The raw native surface. Internal: use the typed API. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NativeBinding = Record<string, any> & { torchVersion: string };
+
+interface BuildRecord {
+  libtorchVersion: string;
+  libtorchDir: string;
+  libtorchLib: string;
+  libtorchSource: string;
+  cuda: boolean;
+}
+
+function readBuildRecord(dir: string): BuildRecord | null {
+  const file = path.join(dir, 'skipnorm-build.json');
+  if (!fs.existsSync(file)) return null;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as BuildRecord;
+}
+
+/** The LibTorch version found at a folder now (it may have changed since the build). */
+function libtorchVersionAt(dir: string): string | null {
+  for (const rel of [['torch', 'headeronly', 'version.h'], ['torch', 'csrc', 'api', 'include', 'torch', 'version.h']]) {
+    const file = path.join(dir, 'include', ...rel);
+    if (!fs.existsSync(file)) continue;
+    const m = /#define\s+TORCH_VERSION\s*\\?\s*"([^"]+)"/.exec(fs.readFileSync(file, 'utf8'));
+    if (m) return m[1];
+  }
+  return null;
+}
+
+const FIXES = [
+  'run `npm rebuild skipnorm` (or `npm run build:native` in a clone) to build the addon against the LibTorch found now',
+  'set LIBTORCH to a LibTorch folder, or install torch in the active Python, before rebuilding',
+  'check that the LibTorch the addon was built against still exists (see build/skipnorm-build.json)',
+];
+
+function loadError(problems: string[]): LoadError {
+  return new LoadError(
+    `skipnorm: the native addon could not be loaded.\n${problems.map((p) => `  - ${p}`).join('\n')}\nFixes:\n${FIXES.map((f) => `  - ${f}`).join('\n')}`,
+  );
+}
+
+function checkVersion(binding: NativeBinding, record: BuildRecord | null, where: string): void {
+  if (!record) return;
+  if (record.libtorchVersion && !binding.torchVersion.startsWith(record.libtorchVersion.split('+')[0])) {
+    throw loadError([`${where} was compiled with LibTorch ${binding.torchVersion} but its record says ${record.libtorchVersion}`]);
+  }
+  const now = libtorchVersionAt(record.libtorchDir);
+  if (now && now !== binding.torchVersion) {
+    throw loadError([
+      `${where} was built against LibTorch ${binding.torchVersion}, but ${record.libtorchDir} now holds LibTorch ${now}`,
+    ]);
+  }
+}
+
+function tryLoad(file: string): NativeBinding {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as NativeBinding;
+}
+
+function load(): NativeBinding {
+  const problems: string[] = [];
+  const local = path.join(PACKAGE_ROOT, 'build', 'Release', 'skipnorm.node');
+  if (fs.existsSync(local)) {
+    try {
+      const binding = tryLoad(local);
+      checkVersion(binding, readBuildRecord(path.join(PACKAGE_ROOT, 'build')), 'the local build');
+      return binding;
+    } catch (e) {
+      if (e instanceof LoadError) throw e;
+      problems.push(`the local build ${local} failed to load: ${(e as Error).message}`);
+    }
+  } else {
+    problems.push(`there is no local build at ${local}`);
+  }
+  const prebuildDir = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (fs.existsSync(prebuildDir)) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const binding = require('node-gyp-build')(PACKAGE_ROOT) as NativeBinding;
+      checkVersion(binding, readBuildRecord(prebuildDir), 'the prebuilt addon');
+      return binding;
+    } catch (e) {
+      if (e instanceof LoadError) throw e;
+      problems.push(`the prebuilt addon in ${prebuildDir} failed to load: ${(e as Error).message}`);
+    }
+  } else {
+    problems.push(`there is no prebuilt addon for ${process.platform}-${process.arch}`);
+  }
+  throw loadError(problems);
+}
+
+let binding: NativeBinding | undefined;
+
+/** The native addon, loaded on first use. */
+export function native(): NativeBinding {
+  if (!binding) {
+    binding = load();
+    binding.setErrorClasses(TorchError, AbortError);
+  }
+  return binding;
+}
