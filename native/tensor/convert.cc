@@ -77,8 +77,7 @@ Napi::Value Item(const Napi::CallbackInfo& info) {
   const at::Tensor& t = tensorArg(info, 0);
   if (t.is_complex()) throwTypeError(env, "item() of a complex tensor: take .real or .imag first");
   at::Scalar s = t.item();
-  if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
-  return Napi::Number::New(env, s.toDouble());
+  return Napi::Number::New(env, s.isBoolean() ? (s.toBool() ? 1.0 : 0.0) : s.toDouble());
 }
 
 // to(t, device|null, dtype|null, copy)

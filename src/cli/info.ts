@@ -1,0 +1,22 @@
+/** `skipnorm info [--json]` */
+import { parseArgs } from 'node:util';
+import { info } from '../info';
+
+export function runInfo(args: string[]): number {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const i = info();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(i, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `skipnorm   ${i.version}`,
+    `LibTorch   ${i.libtorch}${i.libtorchSource ? ` (${i.libtorchSource}: ${i.libtorchDir})` : ''}`,
+    `CUDA       ${i.cuda ? `yes (runtime ${i.cudaVersion}, cuDNN ${i.cudnn ?? 'none'})` : i.builtWithCuda ? 'built with CUDA, no GPU visible' : 'no (CPU build)'}`,
+    `devices    ${i.devices.join(', ')}`,
+    `threads    ${i.threads} intra-op, ${i.interopThreads} inter-op, ${i.workerThreads} per worker`,
+    `node       ${i.node} on ${i.platform}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,47 @@
+/**
+ * skipnorm: normalised and residual networks over LibTorch from TypeScript.
+ *
+ * This module is the public API: tensors and autograd (this issue's core), with namespaces for
+ * linear algebra, FFT, neural-network functions and CUDA.
+ */
+export { TorchError, AbortError, LoadError } from './core/errors';
+export { scope, keep, dispose, memory, type MemoryInfo, type Disposable } from './core/memory';
+export type { JobOptions } from './core/jobs';
+export { Tensor, type Operand, type NestedArray, type ToOptions, type ValuesIndices } from './tensor/tensor';
+export type { DType, TypedArrayFor, AnyTypedArray } from './tensor/dtype';
+export type { Device } from './tensor/device';
+export type { IndexSpec, SliceSpec } from './tensor/indexing';
+export {
+  tensor,
+  fromTypedArray,
+  zeros,
+  ones,
+  empty,
+  full,
+  zerosLike,
+  onesLike,
+  fullLike,
+  eye,
+  arange,
+  linspace,
+  rand,
+  randn,
+  randint,
+  randperm,
+  type TensorOptions,
+  type RandomOptions,
+} from './tensor/creation';
+export { Generator, manualSeed } from './tensor/random';
+export * from './tensor/ops';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, grad, type GradOptions } from './autograd';
+export { info, version, setNumThreads, getNumThreads, type Info } from './info';
+
+import * as linalg from './linalg';
+import * as fft from './fft';
+import * as cuda from './cuda';
+import * as functional from './nn/functional';
+
+export { linalg, fft, cuda };
+/** torch.nn.functional's counterparts, also as `F`. */
+export const nn = { functional };
+export { functional as F };

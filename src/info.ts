@@ -1,0 +1,54 @@
+/** What skipnorm runs on: versions, CUDA, devices and threads. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native, PACKAGE_ROOT } from './core/native';
+
+export interface Info {
+  /** skipnorm's version. */
+  version: string;
+  /** The LibTorch version the addon was built against and runs with. */
+  libtorch: string;
+  /** Whether CUDA is usable (a CUDA build of LibTorch and a GPU). */
+  cuda: boolean;
+  builtWithCuda: boolean;
+  cudaVersion?: number;
+  cudnn?: number | null;
+  /** 'cpu', then 'cuda:0', 'cuda:1', ... */
+  devices: string[];
+  /** LibTorch's intra-op threads on the JavaScript thread and on skipnorm's workers. */
+  threads: number;
+  workerThreads: number;
+  interopThreads: number;
+  /** Where the addon's LibTorch came from (LIBTORCH, python, system, skipnorm's own). */
+  libtorchSource?: string;
+  libtorchDir?: string;
+  node: string;
+  platform: string;
+}
+
+export function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function buildRecord(): { libtorchSource?: string; libtorchDir?: string } {
+  const file = path.join(PACKAGE_ROOT, 'build', 'skipnorm-build.json');
+  if (!fs.existsSync(file)) return {};
+  const { libtorchSource, libtorchDir } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return { libtorchSource, libtorchDir };
+}
+
+export function info(): Info {
+  const n = native().info() as Omit<Info, 'version' | 'node' | 'platform'> & { parallel: string; cxx11Abi: boolean };
+  const { parallel: _parallel, cxx11Abi: _abi, ...rest } = n;
+  return { version: version(), ...rest, ...buildRecord(), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+/** LibTorch's intra-op thread count, on this thread and on skipnorm's worker threads. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`setNumThreads: expected a positive integer, got ${n}`);
+  native().setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native().getNumThreads() as number;
+}

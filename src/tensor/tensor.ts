@@ -1,0 +1,814 @@
+/**
+ * The Tensor: a handle to a LibTorch tensor owned by the native addon. Methods mirror
+ * PyTorch's names (camelCase) and semantics: broadcasting, type promotion (a JavaScript integer
+ * promotes like a Python int, a fractional number like a Python float), autograd.
+ *
+ * Every method is one native call on the JavaScript thread: fine for small work and for
+ * composing; long work (training, spectra) runs as native jobs off the event loop.
+ */
+import { TorchError } from '../core/errors';
+import { track, untrack, type Disposable } from '../core/memory';
+import { native } from '../core/native';
+import { checkDevice, isDevice, type Device } from './device';
+import { dtypeCode, dtypeName, isDType, type DType } from './dtype';
+import { encodeIndices, type IndexSpec } from './indexing';
+import { opCodes } from './opcodes';
+
+/** A number, or a tensor that broadcasts. */
+export type Operand = Tensor | number | boolean;
+
+/** A nested array of numbers (or booleans) as returned by toArray(). */
+export type NestedArray = number | boolean | NestedArray[];
+
+export interface ToOptions {
+  device?: Device;
+  dtype?: DType;
+  /** Always copy, even when nothing changes. */
+  copy?: boolean;
+}
+
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
+
+type Meta = [number[], number, string];
+
+function dimsArg(dims: number | number[] | undefined, op: string): number[] | null {
+  if (dims === undefined) return null;
+  const list = typeof dims === 'number' ? [dims] : dims;
+  if (!Array.isArray(list) || !list.every((d) => Number.isInteger(d))) {
+    throw new TypeError(`${op}: dim must be an integer or an array of integers`);
+  }
+  return list;
+}
+
+/** Accepts shape(2, 3) and shape([2, 3]) like PyTorch. */
+export function shapeArg(args: (number | number[])[], op: string): number[] {
+  const shape = args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
+  if (!shape.every((d) => Number.isInteger(d))) {
+    throw new TypeError(`${op}: shape must be integers, got [${shape.join(', ')}]`);
+  }
+  return shape;
+}
+
+function checkInt(value: unknown, name: string, op: string): number {
+  if (!Number.isInteger(value)) throw new TypeError(`${op}: ${name} must be an integer, got ${String(value)}`);
+  return value as number;
+}
+
+export class Tensor implements Disposable {
+  private handle: number;
+  private meta?: Meta;
+
+  /** @internal Wraps a native handle; use the factory functions to create tensors. */
+  constructor(handle: number) {
+    this.handle = handle;
+    track(this, handle);
+  }
+
+  /** @internal The native handle, or a TorchError when the tensor was disposed. */
+  handleFor(op: string): number {
+    if (this.handle < 0) throw new TorchError(op, 'the tensor was disposed (use after dispose)');
+    return this.handle;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  /** Frees the tensor's native memory now. Disposing twice is harmless. */
+  dispose(): void {
+    if (this.handle < 0) return;
+    native().release(this.handle);
+    untrack(this);
+    this.handle = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.handle < 0;
+  }
+
+  // ---- metadata -------------------------------------------------------------------------------
+
+  private metaFor(op: string): Meta {
+    if (!this.meta) this.meta = native().meta(this.handleFor(op)) as Meta;
+    else this.handleFor(op);
+    return this.meta;
+  }
+
+  get shape(): number[] {
+    return this.metaFor('shape')[0].slice();
+  }
+
+  get dtype(): DType {
+    return dtypeName(this.metaFor('dtype')[1]);
+  }
+
+  get device(): Device {
+    return this.metaFor('device')[2] as Device;
+  }
+
+  get ndim(): number {
+    return this.metaFor('ndim')[0].length;
+  }
+
+  /** Size of one dimension (negative counts from the end), or the whole shape. */
+  size(dim?: number): number | number[] {
+    const shape = this.metaFor('size')[0];
+    if (dim === undefined) return shape.slice();
+    const d = dim < 0 ? dim + shape.length : dim;
+    if (!Number.isInteger(d) || d < 0 || d >= shape.length) {
+      throw new TypeError(`size: dimension ${dim} out of range for a ${shape.length}-d tensor`);
+    }
+    return shape[d];
+  }
+
+  get numel(): number {
+    return this.metaFor('numel')[0].reduce((a, b) => a * b, 1);
+  }
+
+  stride(): number[] {
+    return native().strides(this.handleFor('stride')) as number[];
+  }
+
+  isContiguous(): boolean {
+    return native().isContiguous(this.handleFor('isContiguous')) as boolean;
+  }
+
+  // ---- reading values -------------------------------------------------------------------------
+
+  /**
+   * The values as a typed array (a copy): Float32Array for float32/float16/bfloat16,
+   * Float64Array, Int32Array, BigInt64Array for int64, Uint8Array for uint8 and bool; complex
+   * tensors give interleaved (re, im) pairs.
+   */
+  dataSync(): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array {
+    return native().toBuffer(this.handleFor('dataSync'));
+  }
+
+  /** Like dataSync(), but the copy (and a device-to-host transfer) runs off the event loop. */
+  async data(): Promise<ReturnType<Tensor['dataSync']>> {
+    const [promise] = native().toBufferAsync(this.handleFor('data')) as [Promise<ReturnType<Tensor['dataSync']>>, number];
+    return promise;
+  }
+
+  /** The values as nested arrays (numbers; booleans for bool tensors; [re, im] for complex). */
+  toArray(): NestedArray {
+    const dtype = this.dtype;
+    const flat = this.dataSync();
+    const values: (number | boolean)[] = [];
+    if (dtype === 'bool') for (const v of flat as Uint8Array) values.push(v !== 0);
+    else if (dtype === 'int64') for (const v of flat as BigInt64Array) values.push(Number(v));
+    else for (const v of flat as Float32Array) values.push(v);
+    const shape = dtype === 'complex64' || dtype === 'complex128' ? [...this.shape, 2] : this.shape;
+    if (shape.length === 0) return values[0];
+    const build = (dim: number, offset: number): NestedArray[] => {
+      const n = shape[dim];
+      if (dim === shape.length - 1) return values.slice(offset, offset + n);
+      const step = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: n }, (_, i) => build(dim + 1, offset + i * step));
+    };
+    return build(0, 0);
+  }
+
+  /** PyTorch's name for toArray(). */
+  tolist(): NestedArray {
+    return this.toArray();
+  }
+
+  /** The single value of a one-element tensor, as a number (a bool tensor gives 1 or 0). */
+  item(): number {
+    return native().item(this.handleFor('item')) as number;
+  }
+
+  toString(): string {
+    if (this.isDisposed) return 'Tensor(disposed)';
+    const head = `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}`;
+    if (this.numel > 64) return `${head})`;
+    return `${head}, values=${JSON.stringify(this.toArray())})`;
+  }
+
+  // ---- devices and dtypes ---------------------------------------------------------------------
+
+  /** Moves or converts: `to('cuda:0')`, `to('float64')`, `to({ device, dtype, copy })`. */
+  to(target: Device | DType | ToOptions): Tensor {
+    const options: ToOptions =
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    if (typeof target === 'string' && !isDevice(target) && !isDType(target)) {
+      throw new TypeError(`to: '${target}' is neither a device ('cpu', 'cuda:N') nor a dtype`);
+    }
+    const device = options.device === undefined ? null : checkDevice(options.device, 'to');
+    if (device !== null && device.startsWith('cuda') && !native().cudaIsAvailable()) {
+      throw new TorchError('to', `CUDA is not available (this LibTorch ${native().torchVersion} build or this machine has no GPU); cannot move to '${device}'`);
+    }
+    const dtype = options.dtype === undefined ? null : dtypeCode(options.dtype, 'to');
+    return wrap(native().to(this.handleFor('to'), device, dtype, options.copy ?? false));
+  }
+
+  cpu(): Tensor {
+    return this.to({ device: 'cpu' });
+  }
+
+  cuda(index = 0): Tensor {
+    return this.to({ device: `cuda:${index}` });
+  }
+
+  float(): Tensor {
+    return this.to({ dtype: 'float32' });
+  }
+
+  double(): Tensor {
+    return this.to({ dtype: 'float64' });
+  }
+
+  half(): Tensor {
+    return this.to({ dtype: 'float16' });
+  }
+
+  bfloat16(): Tensor {
+    return this.to({ dtype: 'bfloat16' });
+  }
+
+  int(): Tensor {
+    return this.to({ dtype: 'int32' });
+  }
+
+  long(): Tensor {
+    return this.to({ dtype: 'int64' });
+  }
+
+  bool(): Tensor {
+    return this.to({ dtype: 'bool' });
+  }
+
+  clone(): Tensor {
+    return wrap(native().clone(this.handleFor('clone')));
+  }
+
+  contiguous(): Tensor {
+    return wrap(native().contiguous(this.handleFor('contiguous')));
+  }
+
+  // ---- element-wise ---------------------------------------------------------------------------
+
+  /** @internal */
+  unary(name: string): Tensor {
+    return wrap(native().unary(opCodes().unary[name], this.handleFor(name)));
+  }
+
+  /** @internal */
+  binary(name: string, other: Operand, swap = false): Tensor {
+    const code = opCodes().binary[name];
+    if (other instanceof Tensor) return wrap(native().binary(code, this.handleFor(name), other.handleFor(name), false, swap));
+    if (typeof other !== 'number' && typeof other !== 'boolean') {
+      throw new TypeError(`${name}: the other operand must be a Tensor or a number, got ${typeof other}`);
+    }
+    return wrap(native().binary(code, this.handleFor(name), other, true, swap));
+  }
+
+  /** @internal In-place op on this tensor; returns this. */
+  inplace(name: string, other: Operand): this {
+    const code = opCodes().inplace[name];
+    if (other instanceof Tensor) native().inplace(code, this.handleFor(name), other.handleFor(name), false);
+    else if (typeof other === 'number' || typeof other === 'boolean') native().inplace(code, this.handleFor(name), other, true);
+    else throw new TypeError(`${name}: the other operand must be a Tensor or a number, got ${typeof other}`);
+    return this;
+  }
+
+  add(other: Operand, alpha?: number): Tensor {
+    if (alpha === undefined || alpha === 1) return this.binary('add', other);
+    return scoped([other instanceof Tensor ? other.mul(alpha) : (other as number) * alpha], ([o]) => this.binary('add', o));
+  }
+  sub(other: Operand): Tensor {
+    return this.binary('sub', other);
+  }
+  /** other - this, for `2 - x`. */
+  rsub(other: Operand): Tensor {
+    return this.binary('sub', other, true);
+  }
+  mul(other: Operand): Tensor {
+    return this.binary('mul', other);
+  }
+  div(other: Operand): Tensor {
+    return this.binary('div', other);
+  }
+  /** other / this */
+  rdiv(other: Operand): Tensor {
+    return this.binary('div', other, true);
+  }
+  floorDivide(other: Operand): Tensor {
+    return this.binary('floorDivide', other);
+  }
+  remainder(other: Operand): Tensor {
+    return this.binary('remainder', other);
+  }
+  fmod(other: Operand): Tensor {
+    return this.binary('fmod', other);
+  }
+  pow(exponent: Operand): Tensor {
+    return this.binary('pow', exponent);
+  }
+  maximum(other: Operand): Tensor {
+    return this.binary('maximum', other);
+  }
+  minimum(other: Operand): Tensor {
+    return this.binary('minimum', other);
+  }
+  atan2(other: Operand): Tensor {
+    return this.binary('atan2', other);
+  }
+  hypot(other: Operand): Tensor {
+    return this.binary('hypot', other);
+  }
+  xlogy(other: Operand): Tensor {
+    return this.binary('xlogy', other);
+  }
+
+  neg(): Tensor {
+    return this.unary('neg');
+  }
+  abs(): Tensor {
+    return this.unary('abs');
+  }
+  exp(): Tensor {
+    return this.unary('exp');
+  }
+  exp2(): Tensor {
+    return this.unary('exp2');
+  }
+  log(): Tensor {
+    return this.unary('log');
+  }
+  log2(): Tensor {
+    return this.unary('log2');
+  }
+  log10(): Tensor {
+    return this.unary('log10');
+  }
+  log1p(): Tensor {
+    return this.unary('log1p');
+  }
+  expm1(): Tensor {
+    return this.unary('expm1');
+  }
+  sqrt(): Tensor {
+    return this.unary('sqrt');
+  }
+  rsqrt(): Tensor {
+    return this.unary('rsqrt');
+  }
+  square(): Tensor {
+    return this.unary('square');
+  }
+  reciprocal(): Tensor {
+    return this.unary('reciprocal');
+  }
+  sin(): Tensor {
+    return this.unary('sin');
+  }
+  cos(): Tensor {
+    return this.unary('cos');
+  }
+  tan(): Tensor {
+    return this.unary('tan');
+  }
+  asin(): Tensor {
+    return this.unary('asin');
+  }
+  acos(): Tensor {
+    return this.unary('acos');
+  }
+  atan(): Tensor {
+    return this.unary('atan');
+  }
+  sinh(): Tensor {
+    return this.unary('sinh');
+  }
+  cosh(): Tensor {
+    return this.unary('cosh');
+  }
+  tanh(): Tensor {
+    return this.unary('tanh');
+  }
+  sigmoid(): Tensor {
+    return this.unary('sigmoid');
+  }
+  relu(): Tensor {
+    return this.unary('relu');
+  }
+  erf(): Tensor {
+    return this.unary('erf');
+  }
+  erfinv(): Tensor {
+    return this.unary('erfinv');
+  }
+  lgamma(): Tensor {
+    return this.unary('lgamma');
+  }
+  floor(): Tensor {
+    return this.unary('floor');
+  }
+  ceil(): Tensor {
+    return this.unary('ceil');
+  }
+  round(): Tensor {
+    return this.unary('round');
+  }
+  trunc(): Tensor {
+    return this.unary('trunc');
+  }
+  frac(): Tensor {
+    return this.unary('frac');
+  }
+  sign(): Tensor {
+    return this.unary('sign');
+  }
+  logicalNot(): Tensor {
+    return this.unary('logicalNot');
+  }
+  bitwiseNot(): Tensor {
+    return this.unary('bitwiseNot');
+  }
+  isnan(): Tensor {
+    return this.unary('isnan');
+  }
+  isinf(): Tensor {
+    return this.unary('isinf');
+  }
+  isfinite(): Tensor {
+    return this.unary('isfinite');
+  }
+  /** Real part of a complex tensor (a view). */
+  get real(): Tensor {
+    return this.unary('real');
+  }
+  /** Imaginary part of a complex tensor (a view). */
+  get imag(): Tensor {
+    return this.unary('imag');
+  }
+  angle(): Tensor {
+    return this.unary('angle');
+  }
+  conj(): Tensor {
+    return this.unary('conj');
+  }
+  clamp(min?: number | null, max?: number | null): Tensor {
+    if (min == null && max == null) throw new TypeError('clamp: give at least one of min and max');
+    return wrap(native().clamp(this.handleFor('clamp'), min ?? null, max ?? null));
+  }
+
+  // ---- in place -------------------------------------------------------------------------------
+
+  add_(other: Operand): this {
+    return this.inplace('add_', other);
+  }
+  sub_(other: Operand): this {
+    return this.inplace('sub_', other);
+  }
+  mul_(other: Operand): this {
+    return this.inplace('mul_', other);
+  }
+  div_(other: Operand): this {
+    return this.inplace('div_', other);
+  }
+  pow_(other: Operand): this {
+    return this.inplace('pow_', other);
+  }
+  copy_(source: Tensor): this {
+    return this.inplace('copy_', source);
+  }
+  fill_(value: Operand): this {
+    return this.inplace('fill_', value);
+  }
+  zero_(): this {
+    return this.inplace('fill_', 0);
+  }
+
+  // ---- comparisons ----------------------------------------------------------------------------
+
+  eq(other: Operand): Tensor {
+    return this.binary('eq', other);
+  }
+  ne(other: Operand): Tensor {
+    return this.binary('ne', other);
+  }
+  lt(other: Operand): Tensor {
+    return this.binary('lt', other);
+  }
+  le(other: Operand): Tensor {
+    return this.binary('le', other);
+  }
+  gt(other: Operand): Tensor {
+    return this.binary('gt', other);
+  }
+  ge(other: Operand): Tensor {
+    return this.binary('ge', other);
+  }
+  logicalAnd(other: Operand): Tensor {
+    return this.binary('logicalAnd', other);
+  }
+  logicalOr(other: Operand): Tensor {
+    return this.binary('logicalOr', other);
+  }
+  logicalXor(other: Operand): Tensor {
+    return this.binary('logicalXor', other);
+  }
+  bitwiseAnd(other: Operand): Tensor {
+    return this.binary('bitwiseAnd', other);
+  }
+  bitwiseOr(other: Operand): Tensor {
+    return this.binary('bitwiseOr', other);
+  }
+  bitwiseXor(other: Operand): Tensor {
+    return this.binary('bitwiseXor', other);
+  }
+  isclose(other: Tensor): Tensor {
+    return this.binary('isclose', other);
+  }
+  /** True when shapes and every value are equal. */
+  equal(other: Tensor): boolean {
+    return native().equal(this.handleFor('equal'), other.handleFor('equal')) as boolean;
+  }
+  allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
+    return native().allclose(this.handleFor('allclose'), other.handleFor('allclose'), rtol, atol) as boolean;
+  }
+
+  // ---- reductions -----------------------------------------------------------------------------
+
+  private reduce(name: string, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+    return wrap(native().reduce(opCodes().reduce[name], this.handleFor(name), dimsArg(dim, name), keepdim));
+  }
+
+  sum(dim?: number | number[], keepdim = false): Tensor {
+    return dim === undefined ? this.unary('sum') : this.reduce('sum', dim, keepdim);
+  }
+  mean(dim?: number | number[], keepdim = false): Tensor {
+    return dim === undefined ? this.unary('mean') : this.reduce('mean', dim, keepdim);
+  }
+  nansum(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('nansum', dim, keepdim);
+  }
+  nanmean(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('nanmean', dim, keepdim);
+  }
+  prod(dim?: number, keepdim = false): Tensor {
+    if (dim === undefined) return this.unary('prod');
+    return wrap(native().prodDim(this.handleFor('prod'), checkInt(dim, 'dim', 'prod'), keepdim));
+  }
+  amax(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('amax', dim, keepdim);
+  }
+  amin(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('amin', dim, keepdim);
+  }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return this.reduce('logsumexp', dim, keepdim);
+  }
+  countNonzero(dim?: number | number[]): Tensor {
+    return this.reduce('countNonzero', dim, false);
+  }
+  all(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('all', dim, keepdim);
+  }
+  any(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('any', dim, keepdim);
+  }
+  /** Standard deviation; correction 1 (Bessel's) by default, as in PyTorch. */
+  std(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(native().stdVar(true, this.handleFor('std'), dimsArg(dim, 'std'), options.correction ?? 1, options.keepdim ?? false));
+  }
+  var(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(native().stdVar(false, this.handleFor('var'), dimsArg(dim, 'var'), options.correction ?? 1, options.keepdim ?? false));
+  }
+  /** max() over everything, or { values, indices } along a dimension. */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim?: number, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return this.unary('max');
+    const [values, indices] = native().maxMinDim(true, this.handleFor('max'), checkInt(dim, 'dim', 'max'), keepdim) as number[];
+    return { values: wrap(values), indices: wrap(indices) };
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim?: number, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return this.unary('min');
+    const [values, indices] = native().maxMinDim(false, this.handleFor('min'), checkInt(dim, 'dim', 'min'), keepdim) as number[];
+    return { values: wrap(values), indices: wrap(indices) };
+  }
+  median(): Tensor {
+    return this.unary('median');
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return wrap(native().argMaxMin(true, this.handleFor('argmax'), dim ?? null, keepdim));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return wrap(native().argMaxMin(false, this.handleFor('argmin'), dim ?? null, keepdim));
+  }
+  /** Vector p-norm over all elements or the given dimensions (torch.linalg.vector_norm). */
+  norm(p: number = 2, dim?: number | number[], keepdim = false): Tensor {
+    return wrap(native().vectorNorm(this.handleFor('norm'), p, dimsArg(dim, 'norm'), keepdim));
+  }
+  cumsum(dim: number): Tensor {
+    return wrap(native().cumulative(false, this.handleFor('cumsum'), checkInt(dim, 'dim', 'cumsum')));
+  }
+  cumprod(dim: number): Tensor {
+    return wrap(native().cumulative(true, this.handleFor('cumprod'), checkInt(dim, 'dim', 'cumprod')));
+  }
+  sort(dim = -1, descending = false, stable = false): ValuesIndices {
+    const [values, indices] = native().sort(this.handleFor('sort'), checkInt(dim, 'dim', 'sort'), descending, stable) as number[];
+    return { values: wrap(values), indices: wrap(indices) };
+  }
+  topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices {
+    const [values, indices] = native().topk(this.handleFor('topk'), checkInt(k, 'k', 'topk'), checkInt(dim, 'dim', 'topk'), largest, sorted) as number[];
+    return { values: wrap(values), indices: wrap(indices) };
+  }
+
+  // ---- matrices -------------------------------------------------------------------------------
+
+  matmul(other: Tensor): Tensor {
+    return this.binary('matmul', other);
+  }
+  mm(other: Tensor): Tensor {
+    return this.binary('mm', other);
+  }
+  bmm(other: Tensor): Tensor {
+    return this.binary('bmm', other);
+  }
+  dot(other: Tensor): Tensor {
+    return this.binary('dot', other);
+  }
+  outer(other: Tensor): Tensor {
+    return this.binary('outer', other);
+  }
+  /** Transpose of a matrix (at most 2-d). */
+  t(): Tensor {
+    return this.unary('t');
+  }
+  /** Transpose of the last two dimensions. */
+  get mT(): Tensor {
+    return this.unary('mT');
+  }
+
+  // ---- shape ----------------------------------------------------------------------------------
+
+  reshape(...shape: (number | number[])[]): Tensor {
+    return wrap(native().reshape(this.handleFor('reshape'), shapeArg(shape, 'reshape')));
+  }
+  view(...shape: (number | number[])[]): Tensor {
+    return wrap(native().view(this.handleFor('view'), shapeArg(shape, 'view')));
+  }
+  permute(...dims: (number | number[])[]): Tensor {
+    return wrap(native().permute(this.handleFor('permute'), shapeArg(dims, 'permute')));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return wrap(native().transpose(this.handleFor('transpose'), checkInt(dim0, 'dim0', 'transpose'), checkInt(dim1, 'dim1', 'transpose')));
+  }
+  movedim(source: number | number[], destination: number | number[]): Tensor {
+    return wrap(native().movedim(this.handleFor('movedim'), dimsArg(source, 'movedim'), dimsArg(destination, 'movedim')));
+  }
+  squeeze(dim?: number | number[]): Tensor {
+    return wrap(native().squeeze(this.handleFor('squeeze'), dimsArg(dim, 'squeeze')));
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(native().unsqueeze(this.handleFor('unsqueeze'), checkInt(dim, 'dim', 'unsqueeze')));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(native().flatten(this.handleFor('flatten'), checkInt(startDim, 'startDim', 'flatten'), checkInt(endDim, 'endDim', 'flatten')));
+  }
+  unflatten(dim: number, sizes: number[]): Tensor {
+    return wrap(native().unflatten(this.handleFor('unflatten'), checkInt(dim, 'dim', 'unflatten'), shapeArg([sizes], 'unflatten')));
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return wrap(native().expand(this.handleFor('expand'), shapeArg(shape, 'expand')));
+  }
+  repeat(...repeats: (number | number[])[]): Tensor {
+    return wrap(native().repeat(this.handleFor('repeat'), shapeArg(repeats, 'repeat')));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(native().narrow(this.handleFor('narrow'), checkInt(dim, 'dim', 'narrow'), checkInt(start, 'start', 'narrow'), checkInt(length, 'length', 'narrow')));
+  }
+  select(dim: number, index: number): Tensor {
+    return wrap(native().select(this.handleFor('select'), checkInt(dim, 'dim', 'select'), checkInt(index, 'index', 'select')));
+  }
+  /** x[start:stop:step] along one dimension (a view). */
+  slice(dim: number, start?: number | null, stop?: number | null, step = 1): Tensor {
+    if (!Number.isInteger(step) || step <= 0) throw new TypeError(`slice: step must be a positive integer, got ${step}`);
+    return wrap(native().slice(this.handleFor('slice'), checkInt(dim, 'dim', 'slice'), start ?? null, stop ?? null, step));
+  }
+  split(sizes: number | number[], dim = 0): Tensor[] {
+    return (native().split(this.handleFor('split'), sizes, checkInt(dim, 'dim', 'split')) as number[]).map(wrap);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return (native().chunk(this.handleFor('chunk'), checkInt(chunks, 'chunks', 'chunk'), checkInt(dim, 'dim', 'chunk')) as number[]).map(wrap);
+  }
+  unbind(dim = 0): Tensor[] {
+    return (native().unbind(this.handleFor('unbind'), checkInt(dim, 'dim', 'unbind')) as number[]).map(wrap);
+  }
+  flip(dims: number | number[]): Tensor {
+    return wrap(native().flip(this.handleFor('flip'), dimsArg(dims, 'flip')));
+  }
+  roll(shifts: number | number[], dims: number | number[]): Tensor {
+    return wrap(native().roll(this.handleFor('roll'), dimsArg(shifts, 'roll'), dimsArg(dims, 'roll')));
+  }
+  tril(diagonal = 0): Tensor {
+    return wrap(native().triangle(false, this.handleFor('tril'), checkInt(diagonal, 'diagonal', 'tril')));
+  }
+  triu(diagonal = 0): Tensor {
+    return wrap(native().triangle(true, this.handleFor('triu'), checkInt(diagonal, 'diagonal', 'triu')));
+  }
+  diag(diagonal = 0): Tensor {
+    return wrap(native().diag(this.handleFor('diag'), checkInt(diagonal, 'diagonal', 'diag')));
+  }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
+    return wrap(native().diagonal(this.handleFor('diagonal'), offset, dim1, dim2));
+  }
+
+  // ---- indexing -------------------------------------------------------------------------------
+
+  /** PyTorch's x[...]: `x.index(0, ':', '1:3', null, '...', maskOrIndices)`. */
+  index(...indices: IndexSpec[]): Tensor {
+    return wrap(native().index(this.handleFor('index'), encodeIndices(indices, 'index')));
+  }
+  /** PyTorch's x[...] = value, in place; returns this. */
+  indexPut(indices: IndexSpec[], value: Operand): this {
+    const encoded = encodeIndices(indices, 'indexPut');
+    if (value instanceof Tensor) native().indexPut(this.handleFor('indexPut'), encoded, value.handleFor('indexPut'), false);
+    else native().indexPut(this.handleFor('indexPut'), encoded, value, true);
+    return this;
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(native().indexSelect(this.handleFor('indexSelect'), checkInt(dim, 'dim', 'indexSelect'), index.handleFor('indexSelect')));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(native().gather(this.handleFor('gather'), checkInt(dim, 'dim', 'gather'), index.handleFor('gather')));
+  }
+  scatter(dim: number, index: Tensor, src: Tensor, reduce?: 'sum' | 'prod' | 'mean' | 'amax' | 'amin'): Tensor {
+    return wrap(native().scatter(this.handleFor('scatter'), checkInt(dim, 'dim', 'scatter'), index.handleFor('scatter'), src.handleFor('scatter'), reduce ?? null));
+  }
+  maskedFill(mask: Tensor, value: number | boolean): Tensor {
+    return wrap(native().maskedFill(this.handleFor('maskedFill'), mask.handleFor('maskedFill'), value));
+  }
+  nonzero(): Tensor {
+    return this.unary('nonzero');
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return native().requiresGrad(this.handleFor('requiresGrad')) as boolean;
+  }
+  set requiresGrad(flag: boolean) {
+    this.requiresGrad_(flag);
+  }
+  /** Marks a leaf tensor as requiring gradients (in place); returns this. */
+  requiresGrad_(flag = true): this {
+    if (typeof flag !== 'boolean') throw new TypeError('requiresGrad_: flag must be a boolean');
+    native().setRequiresGrad(this.handleFor('requiresGrad_'), flag);
+    return this;
+  }
+  /** The accumulated gradient (a new handle to it each time), or null. */
+  get grad(): Tensor | null {
+    const handle = native().grad(this.handleFor('grad')) as number | null;
+    return handle === null ? null : wrap(handle);
+  }
+  set grad(value: Tensor | null) {
+    native().setGrad(this.handleFor('grad'), value === null ? null : value.handleFor('grad'));
+  }
+  get isLeaf(): boolean {
+    return native().isLeaf(this.handleFor('isLeaf')) as boolean;
+  }
+  /** Name of the autograd node that made this tensor, e.g. 'MulBackward0', or null for leaves. */
+  get gradFn(): string | null {
+    return native().gradFnName(this.handleFor('gradFn')) as string | null;
+  }
+  retainGrad(): this {
+    native().retainGrad(this.handleFor('retainGrad'));
+    return this;
+  }
+  /** Accumulates gradients into the leaves; a non-scalar tensor needs `gradient`. */
+  backward(gradient?: Tensor | null, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    const createGraph = options.createGraph ?? false;
+    native().backward(this.handleFor('backward'), gradient ? gradient.handleFor('backward') : null, options.retainGraph ?? createGraph, createGraph);
+  }
+  /** A tensor sharing this one's data, cut from the autograd graph. */
+  detach(): Tensor {
+    return wrap(native().detach(this.handleFor('detach')));
+  }
+}
+
+/** @internal Wraps a handle returned by native code. */
+export function wrap(handle: number): Tensor {
+  return new Tensor(handle);
+}
+
+/** Runs fn on temporaries and disposes them afterwards (for operands built on the fly). */
+function scoped<T extends Operand, R>(temps: T[], fn: (temps: T[]) => R): R {
+  try {
+    return fn(temps);
+  } finally {
+    for (const t of temps) if (t instanceof Tensor) t.dispose();
+  }
+}
