@@ -13,7 +13,7 @@ export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeBinding = Record<string, any> & { torchVersion: string };
 
-interface BuildRecord {
+export interface BuildRecord {
   libtorchVersion: string;
   libtorchDir: string;
   libtorchLib: string;
@@ -50,15 +50,16 @@ function loadError(problems: string[]): LoadError {
   );
 }
 
-function checkVersion(binding: NativeBinding, record: BuildRecord | null, where: string): void {
+/** @internal Throws a LoadError when the LibTorch at the recorded folder is not the one compiled in. */
+export function checkLibTorchVersion(compiledVersion: string, record: BuildRecord | null, where: string): void {
   if (!record) return;
-  if (record.libtorchVersion && !binding.torchVersion.startsWith(record.libtorchVersion.split('+')[0])) {
-    throw loadError([`${where} was compiled with LibTorch ${binding.torchVersion} but its record says ${record.libtorchVersion}`]);
+  if (record.libtorchVersion && record.libtorchVersion.split('+')[0] !== compiledVersion) {
+    throw loadError([`${where} was compiled with LibTorch ${compiledVersion} but its record says ${record.libtorchVersion}`]);
   }
   const now = libtorchVersionAt(record.libtorchDir);
-  if (now && now !== binding.torchVersion) {
+  if (now && now !== compiledVersion) {
     throw loadError([
-      `${where} was built against LibTorch ${binding.torchVersion}, but ${record.libtorchDir} now holds LibTorch ${now}`,
+      `${where} was built against LibTorch ${compiledVersion}, but ${record.libtorchDir} now holds LibTorch ${now}`,
     ]);
   }
 }
@@ -68,13 +69,14 @@ function tryLoad(file: string): NativeBinding {
   return require(file) as NativeBinding;
 }
 
-function load(): NativeBinding {
+/** @internal Loads the addon of a package folder: its local build, then its prebuild. */
+export function loadBinding(root: string = PACKAGE_ROOT): NativeBinding {
   const problems: string[] = [];
-  const local = path.join(PACKAGE_ROOT, 'build', 'Release', 'skipnorm.node');
+  const local = path.join(root, 'build', 'Release', 'skipnorm.node');
   if (fs.existsSync(local)) {
     try {
       const binding = tryLoad(local);
-      checkVersion(binding, readBuildRecord(path.join(PACKAGE_ROOT, 'build')), 'the local build');
+      checkLibTorchVersion(binding.torchVersion, readBuildRecord(path.join(root, 'build')), 'the local build');
       return binding;
     } catch (e) {
       if (e instanceof LoadError) throw e;
@@ -83,12 +85,12 @@ function load(): NativeBinding {
   } else {
     problems.push(`there is no local build at ${local}`);
   }
-  const prebuildDir = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   if (fs.existsSync(prebuildDir)) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const binding = require('node-gyp-build')(PACKAGE_ROOT) as NativeBinding;
-      checkVersion(binding, readBuildRecord(prebuildDir), 'the prebuilt addon');
+      const binding = require('node-gyp-build')(root) as NativeBinding;
+      checkLibTorchVersion(binding.torchVersion, readBuildRecord(prebuildDir), 'the prebuilt addon');
       return binding;
     } catch (e) {
       if (e instanceof LoadError) throw e;
@@ -105,7 +107,7 @@ let binding: NativeBinding | undefined;
 /** The native addon, loaded on first use. */
 export function native(): NativeBinding {
   if (!binding) {
-    binding = load();
+    binding = loadBinding();
     binding.setErrorClasses(TorchError, AbortError);
   }
   return binding;

@@ -1,0 +1,36 @@
+'use strict';
+// `npm run golden`: regenerates test/golden/ with PyTorch. Uses $PYTHON if it has torch and numpy,
+// else a virtual environment at .oracle-venv/ that it creates with pip (torch, numpy, safetensors,
+// tensorboard). Python is the test oracle only; skipnorm never needs it at run time.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..', '..');
+const venv = path.join(root, '.oracle-venv');
+const venvPython = path.join(venv, 'bin', 'python');
+
+function hasOracle(python) {
+  return spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+}
+
+function oraclePython() {
+  if (process.env.PYTHON && hasOracle(process.env.PYTHON)) return process.env.PYTHON;
+  if (fs.existsSync(venvPython) && hasOracle(venvPython)) return venvPython;
+  console.error(`golden: creating ${venv} with torch, numpy, safetensors and tensorboard`);
+  const run = (cmd, args) => {
+    const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`golden: ${cmd} ${args.join(' ')} failed`);
+  };
+  run('python3', ['-m', 'venv', venv]);
+  run(venvPython, ['-m', 'pip', 'install', '--retries', '1', 'torch', 'numpy', 'safetensors', 'tensorboard']);
+  return venvPython;
+}
+
+const python = oraclePython();
+const scripts = fs.readdirSync(__dirname).filter((f) => f.endsWith('.py')).sort();
+for (const script of scripts) {
+  const r = spawnSync(python, [path.join(__dirname, script)], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}

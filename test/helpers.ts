@@ -1,0 +1,61 @@
+/** Shared test helpers: reading golden tensors and comparing numbers the way the quality bars say. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as sn from '../src/index';
+
+export interface GoldenTensor {
+  dtype: sn.DType;
+  shape: number[];
+  data: string;
+}
+
+export function readGolden<T>(name: string): T {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, 'golden', name), 'utf8')) as T;
+}
+
+/** The raw values of a golden tensor, as the typed array skipnorm's dataSync() gives. */
+export function goldenValues(g: GoldenTensor): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array {
+  const bytes = Buffer.from(g.data, 'base64');
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  switch (g.dtype) {
+    case 'float64':
+    case 'complex128':
+      return new Float64Array(buffer);
+    case 'float32':
+    case 'complex64':
+    case 'float16':
+    case 'bfloat16':
+      return new Float32Array(buffer);
+    case 'int64':
+      return new BigInt64Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+    default:
+      return new Uint8Array(buffer);
+  }
+}
+
+/** A skipnorm tensor holding a golden tensor's values, in its dtype. */
+export function fromGolden(g: GoldenTensor): sn.Tensor {
+  const values = goldenValues(g);
+  if (g.dtype === 'complex64' || g.dtype === 'complex128') {
+    const pairs = sn.fromTypedArray(values as Float32Array, [...g.shape, 2]);
+    const c = sn.viewAsComplex(pairs);
+    pairs.dispose();
+    return c;
+  }
+  return sn.fromTypedArray(values as Float32Array, g.shape, { dtype: g.dtype });
+}
+
+/** ||a - b|| / ||b|| over all elements (0 when both are zero). */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = Number(actual[i]) - Number(expected[i]);
+    diff += d * d;
+    norm += Number(expected[i]) ** 2;
+  }
+  if (norm === 0) return Math.sqrt(diff);
+  return Math.sqrt(diff / norm);
+}
