@@ -3,6 +3,7 @@
 // (package.json's `binary.napi_versions` makes cmake-js use node-api-headers, not a download),
 // then records what it was built against in build/skipnorm-build.json for the loader's checks.
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -10,6 +11,31 @@ const { spawnSync } = require('node:child_process');
 const { findOrInstallLibTorch, PACKAGE_ROOT } = require('./libtorch/find');
 
 // incremental: `cmake-js build` (reuse objects) instead of a clean rebuild, for development.
+// What the addon is built from: the C++ sources, the CMake file and the chosen LibTorch.
+function sourceHash(libtorch) {
+  const hash = crypto.createHash('sha256');
+  hash.update(`${libtorch.dir}\n${libtorch.version}\n${process.versions.napi}\n`);
+  const files = [path.join(PACKAGE_ROOT, 'CMakeLists.txt')];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else files.push(full);
+    }
+  };
+  walk(path.join(PACKAGE_ROOT, 'native'));
+  for (const file of files) hash.update(`${path.relative(PACKAGE_ROOT, file)}\n`).update(fs.readFileSync(file));
+  return hash.digest('hex');
+}
+
+// True when build/ already holds an addon built from these sources against this LibTorch.
+function upToDate(libtorch, outDir = path.join(PACKAGE_ROOT, 'build')) {
+  const recordFile = path.join(outDir, 'skipnorm-build.json');
+  if (!fs.existsSync(recordFile) || !fs.existsSync(path.join(outDir, 'Release', 'skipnorm.node'))) return false;
+  const record = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
+  return record.sourceHash === sourceHash(libtorch);
+}
+
 function buildNative({ libtorch = findOrInstallLibTorch(), outDir = path.join(PACKAGE_ROOT, 'build'), extraArgs = [], incremental = false } = {}) {
   console.error(`skipnorm: building the addon against LibTorch ${libtorch.version} (${libtorch.source}: ${libtorch.dir})`);
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
@@ -32,13 +58,14 @@ function buildNative({ libtorch = findOrInstallLibTorch(), outDir = path.join(PA
     libtorchLib: libtorch.lib,
     libtorchSource: libtorch.source,
     cuda: libtorch.cuda,
+    sourceHash: sourceHash(libtorch),
     builtAt: new Date().toISOString(),
   };
   fs.writeFileSync(path.join(outDir, 'skipnorm-build.json'), JSON.stringify(record, null, 2) + '\n');
   return record;
 }
 
-module.exports = { buildNative };
+module.exports = { buildNative, upToDate };
 
 if (require.main === module) {
   try {

@@ -120,17 +120,26 @@ function fromOwn() {
   return describe(ownTorchDir(), 'skipnorm (.libtorch)');
 }
 
-// Install the CPU build of torch with pip into skipnorm's own folder (never the user's environment).
+// The torch release skipnorm is tested with; its CPU build carries the `+cpu` local version.
+const TESTED_TORCH = '2.13.0';
+const PYTORCH_CPU_INDEX = 'https://download.pytorch.org/whl/cpu';
+
+// Install the CPU build of torch with pip into skipnorm's own folder (never the user's
+// environment): first through pip's own configuration (a mirror, find-links), then from
+// PyTorch's CPU index. A plain `torch` from PyPI would be the much larger CUDA build.
 function installOwn(env, log) {
   const python = env.PYTHON || 'python3';
-  const spec = env.SKIPNORM_TORCH_SPEC || 'torch';
+  const spec = env.SKIPNORM_TORCH_SPEC || `torch==${TESTED_TORCH}+cpu`;
   const extra = (env.SKIPNORM_PIP_ARGS || '').split(/\s+/).filter(Boolean);
+  const attempts = [[], ['--index-url', PYTORCH_CPU_INDEX]];
   fs.mkdirSync(OWN_DIR, { recursive: true });
-  const args = ['-m', 'pip', 'install', '--no-deps', '--upgrade', '--target', OWN_DIR, '--retries', '1', '--timeout', '15', ...extra, spec];
-  log(`skipnorm: installing LibTorch with pip (CPU build of ${spec}) into ${OWN_DIR}`);
-  const r = spawnSync(python, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
-  if (r.status !== 0) return null;
-  return fromOwn();
+  for (const indexArgs of attempts) {
+    const args = ['-m', 'pip', 'install', '--no-deps', '--upgrade', '--target', OWN_DIR, '--retries', '1', '--timeout', '15', ...indexArgs, ...extra, spec];
+    log(`skipnorm: installing LibTorch with pip (${spec}${indexArgs.length ? ` from ${indexArgs[1]}` : ''}) into ${OWN_DIR}`);
+    const r = spawnSync(python, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+    if (r.status === 0) return fromOwn();
+  }
+  return null;
 }
 
 const FIXES = [
@@ -154,4 +163,4 @@ function findOrInstallLibTorch(env = process.env, log = console.error) {
   throw new Error(`skipnorm: no LibTorch found, and installing one with pip failed. Fixes:\n${FIXES.map((f) => `  - ${f}`).join('\n')}`);
 }
 
-module.exports = { findLibTorch, findOrInstallLibTorch, describe, readVersion, versionOk, FIXES, PACKAGE_ROOT, OWN_DIR };
+module.exports = { TESTED_TORCH, findLibTorch, findOrInstallLibTorch, describe, readVersion, versionOk, FIXES, PACKAGE_ROOT, OWN_DIR };
