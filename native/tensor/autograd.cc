@@ -28,6 +28,7 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 }
 // setGrad(x, g|null)
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  setOpName("grad");
   at::Tensor& x = tensorArg(info, 0);
   x.mutable_grad() = isMissing(info, 1) ? at::Tensor() : tensorArg(info, 1);
   return info.Env().Undefined();
@@ -41,6 +42,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
 }
 // autogradGrad(outputs, inputs, gradOutputs|null, retainGraph, createGraph, allowUnused) -> handles (null where unused)
 Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
+  setOpName("grad");
   Napi::Env env = info.Env();
   std::vector<at::Tensor> outputs = tensorListArg(info, 0);
   std::vector<at::Tensor> inputs = tensorListArg(info, 1);
@@ -79,7 +81,7 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 
 void registerAutograd(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "requiresGrad", RequiresGrad);
-  exportFunction(env, exports, "setRequiresGrad", SetRequiresGrad);
+  exportFunction(env, exports, "requiresGrad_", SetRequiresGrad);
   exportFunction(env, exports, "grad", Grad);
   exportFunction(env, exports, "setGrad", SetGrad);
   exportFunction(env, exports, "backward", Backward);

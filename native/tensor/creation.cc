@@ -133,7 +133,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerCreation(Napi::Env env, Napi::Object exports) {
-  exportFunction(env, exports, "fromBuffer", FromBuffer);
+  exportFunction(env, exports, "fromTypedArray", FromBuffer);
   exportFunction(env, exports, "full", Full);
   exportFunction(env, exports, "zeros", Zeros);
   exportFunction(env, exports, "ones", Ones);

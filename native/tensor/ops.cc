@@ -232,6 +232,7 @@ Napi::Value StdVar(const Napi::CallbackInfo& info) {
 
 // prod(x, dim, keepdim) along one dimension
 Napi::Value ProdDim(const Napi::CallbackInfo& info) {
+  setOpName("prod");
   return wrapTensor(info.Env(), at::prod(tensorArg(info, 0), intArg(info, 1), boolArg(info, 2)));
 }
 

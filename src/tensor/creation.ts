@@ -103,7 +103,7 @@ export function tensor(data: Data, options: TensorOptions & { shape?: number[] }
     throw new TypeError(`${op}: values must be numbers, booleans or bigints, got ${kind}`);
   }
   const dtype = dtypeCode(options.dtype ?? natural, op);
-  return finish(wrap(native().fromBuffer(flat, options.shape ?? shape, dtype, device)), options);
+  return finish(wrap(native().fromTypedArray(flat, options.shape ?? shape, dtype, device)), options);
 }
 
 /** A tensor of the given shape from a typed array's values (copied). */
@@ -114,7 +114,7 @@ export function fromTypedArray(data: AnyTypedArray, shape: number[], options: Te
   else if (options.dtype !== 'float16' && options.dtype !== 'bfloat16') dtypeOfTypedArray(data);
   const dims = shapeArg([shape], op);
   const dtype = dtypeArg(options, op);
-  return finish(wrap(native().fromBuffer(data, dims, dtype, deviceArg(options, op))), options);
+  return finish(wrap(native().fromTypedArray(data, dims, dtype, deviceArg(options, op))), options);
 }
 
 export function zeros(shape: number[], options: TensorOptions = {}): Tensor {

@@ -108,5 +108,8 @@ export function dtypeOfTypedArray(array: AnyTypedArray): DType {
   if (array instanceof Int16Array) return 'int16';
   if (array instanceof Int8Array) return 'int8';
   if (array instanceof Uint8Array || array instanceof Uint8ClampedArray) return 'uint8';
+  if (!((array as unknown) instanceof Uint16Array)) {
+    throw new TypeError('Uint32Array and BigUint64Array are not supported: convert to Int32Array, BigInt64Array or Float64Array');
+  }
   throw new TypeError('a Uint16Array holds raw float16/bfloat16 bits: pass { dtype: "float16" } or { dtype: "bfloat16" }');
 }

@@ -766,7 +766,7 @@ export class Tensor implements Disposable {
   /** Marks a leaf tensor as requiring gradients (in place); returns this. */
   requiresGrad_(flag = true): this {
     if (typeof flag !== 'boolean') throw new TypeError('requiresGrad_: flag must be a boolean');
-    native().setRequiresGrad(this.handleFor('requiresGrad_'), flag);
+    native().requiresGrad_(this.handleFor('requiresGrad_'), flag);
     return this;
   }
   /** The accumulated gradient (a new handle to it each time), or null. */
