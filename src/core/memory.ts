@@ -5,6 +5,11 @@
  * `keep()`s. Scopes follow async functions across `await` (AsyncLocalStorage). A
  * FinalizationRegistry releases tensors that were dropped without dispose: a safety net only,
  * since it runs whenever the garbage collector decides to, or never.
+ *
+ * Registering with a FinalizationRegistry costs about as much as a small LibTorch op, so new
+ * tensors wait in a nursery and only those still alive at the next microtask checkpoint are
+ * registered. Nothing is lost by the delay: finalisation callbacks never run inside synchronous
+ * code anyway, and the nursery holds only the small JavaScript wrappers.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { native } from './native';
@@ -13,6 +18,12 @@ import { native } from './native';
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+}
+
+/** @internal What the safety net needs of a tracked object. */
+export interface Tracked extends Disposable {
+  /** Set once the object is registered with the FinalizationRegistry. */
+  safetyNet: boolean;
 }
 
 class Scope {
@@ -27,15 +38,44 @@ const registry = new FinalizationRegistry<number>((handle) => {
   native().release(handle);
 });
 
+const NURSERY_LIMIT = 4096;
+let nurseryObjects: Tracked[] = [];
+let nurseryHandles: number[] = [];
+let flushQueued = false;
+
+function flushNursery(): void {
+  flushQueued = false;
+  const objects = nurseryObjects;
+  const handles = nurseryHandles;
+  nurseryObjects = [];
+  nurseryHandles = [];
+  for (let i = 0; i < objects.length; i++) {
+    const object = objects[i];
+    if (object.isDisposed) continue;
+    registry.register(object, handles[i], object);
+    object.safetyNet = true;
+  }
+}
+
 /** Called for every tensor handed to JavaScript. */
-export function track(object: Disposable, handle: number): void {
-  registry.register(object, handle, object);
+export function track(object: Tracked, handle: number): void {
   if (openScopes > 0) storage.getStore()?.owned.add(object);
+  nurseryObjects.push(object);
+  nurseryHandles.push(handle);
+  if (nurseryObjects.length >= NURSERY_LIMIT) {
+    flushNursery();
+  } else if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flushNursery);
+  }
 }
 
 /** Called by dispose(): the safety net is no longer needed. */
-export function untrack(object: Disposable): void {
-  registry.unregister(object);
+export function untrack(object: Tracked): void {
+  if (object.safetyNet) {
+    registry.unregister(object);
+    object.safetyNet = false;
+  }
 }
 
 function collect(value: unknown, out: Set<Disposable>, depth = 0): void {

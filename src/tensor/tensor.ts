@@ -7,7 +7,7 @@
  * composing; long work (training, spectra) runs as native jobs off the event loop.
  */
 import { TorchError } from '../core/errors';
-import { track, untrack, type Disposable } from '../core/memory';
+import { track, untrack, type Tracked } from '../core/memory';
 import { native } from '../core/native';
 import { checkDevice, isDevice, type Device } from './device';
 import { dtypeCode, dtypeName, isDType, type DType } from './dtype';
@@ -57,9 +57,11 @@ function checkInt(value: unknown, name: string, op: string): number {
   return value as number;
 }
 
-export class Tensor implements Disposable {
+export class Tensor implements Tracked {
   private handle: number;
   private meta?: Meta;
+  /** @internal Registered with the finalisation safety net (core/memory.ts). */
+  safetyNet = false;
 
   /** @internal Wraps a native handle; use the factory functions to create tensors. */
   constructor(handle: number) {

@@ -1,0 +1,138 @@
+/**
+ * Layer 6: long work runs as native jobs on skipnorm's worker threads: results as promises,
+ * progress through thread-safe functions, cancellation by AbortSignal, the event loop free.
+ */
+import { describe, expect, it } from 'vitest';
+import * as sn from '../src/index';
+import { native } from '../src/core/native';
+
+function relative(a: sn.Tensor, b: sn.Tensor): number {
+  return sn.scope(() => a.sub(b).norm().item() / b.norm().item());
+}
+
+describe('native jobs', () => {
+  it('async decompositions equal the sync ones', async () => {
+    await sn.scope(async () => {
+      const g = new sn.Generator(3);
+      const a = sn.randn([60, 40], { generator: g, dtype: 'float64' });
+      const spd = a.t().matmul(a);
+      expect((await sn.linalg.svdvalsAsync(a)).equal(sn.linalg.svdvals(a))).toBe(true);
+      const svd = await sn.linalg.svdAsync(a, false);
+      expect(svd.S.equal(sn.linalg.svd(a, false).S)).toBe(true);
+      expect(relative(svd.U.mul(svd.S).matmul(svd.Vh), a)).toBeLessThan(1e-12);
+      const eig = await sn.linalg.eighAsync(spd);
+      expect(eig.eigenvalues.equal(sn.linalg.eigh(spd).eigenvalues)).toBe(true);
+      const { Q, R } = await sn.linalg.qrAsync(a);
+      expect(relative(Q.matmul(R), a)).toBeLessThan(1e-12);
+      expect((await sn.linalg.matmulAsync(a, a.t())).equal(a.matmul(a.t()))).toBe(true);
+      g.dispose();
+    });
+  });
+
+  it('a failing job rejects with a TorchError naming the operation', async () => {
+    using v = sn.ones([3]);
+    await expect(sn.linalg.svdvalsAsync(v)).rejects.toThrowError(/^svdvals: .*at least 2 dimensions/);
+    await expect(sn.linalg.svdvalsAsync(v)).rejects.toBeInstanceOf(sn.TorchError);
+  });
+
+  it('power iteration finds the top singular value and reports progress in order', async () => {
+    await sn.scope(async () => {
+      const g = new sn.Generator(5);
+      const a = sn.randn([80, 50], { generator: g, dtype: 'float64' });
+      const reports: sn.linalg.PowerIterationProgress[] = [];
+      const result = await sn.linalg.powerIteration(a, { iterations: 5000, tol: 1e-12, progressEvery: 5, generator: g, onProgress: (p) => reports.push(p) });
+      const exact = sn.linalg.svdvals(a).index(0).item();
+      expect(Math.abs(result.sigma - exact) / exact).toBeLessThan(1e-6);
+      expect(result.converged).toBe(true);
+      expect(reports.length).toBeGreaterThan(2);
+      reports.forEach((r, i) => expect(r.iteration).toBe(5 * (i + 1)));
+      expect(result.vector.shape).toEqual([50]);
+      g.dispose();
+    });
+  });
+
+  it('an AbortSignal stops a running job, which rejects with AbortError', async () => {
+    await sn.scope(async () => {
+      const a = sn.randn([300, 300]);
+      const controller = new AbortController();
+      let last = 0;
+      const job = sn.linalg.powerIteration(a, {
+        iterations: 1_000_000_000,
+        tol: 0,
+        progressEvery: 1,
+        signal: controller.signal,
+        onProgress: (p) => {
+          last = p.iteration;
+          if (p.iteration === 20) controller.abort();
+        },
+      });
+      await expect(job).rejects.toBeInstanceOf(sn.AbortError);
+      expect(last).toBeGreaterThanOrEqual(20);
+      expect(last).toBeLessThan(1_000_000_000);
+      expect(native().activeJobs()).toBe(0);
+    });
+  });
+
+  it('an already aborted signal rejects at once', async () => {
+    using a = sn.eye(3);
+    await expect(sn.linalg.powerIteration(a, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(sn.AbortError);
+  });
+
+  it('a throwing progress callback cancels the job and rejects with its error', async () => {
+    using a = sn.randn([100, 100]);
+    const job = sn.linalg.powerIteration(a, {
+      iterations: 1_000_000_000,
+      tol: 0,
+      progressEvery: 1,
+      onProgress: (p) => {
+        if (p.iteration === 3) throw new Error('callback failed');
+      },
+    });
+    await expect(job).rejects.toThrowError('callback failed');
+  });
+
+  it('a short job completes while a long one runs (no head-of-line blocking)', async () => {
+    await sn.scope(async () => {
+      const big = sn.randn([400, 400]);
+      const controller = new AbortController();
+      const long = sn.linalg.powerIteration(big, { iterations: 1_000_000_000, tol: 0, signal: controller.signal });
+      const small = sn.arange(0, 10, 1, { dtype: 'float64' });
+      const values = await small.data();
+      expect(Array.from(values)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      controller.abort();
+      await expect(long).rejects.toBeInstanceOf(sn.AbortError);
+    });
+  });
+
+  it("the event loop's lag stays under 50 ms during a 5-second native job", async () => {
+    await sn.scope(async () => {
+      const a = sn.randn([1500, 1500]);
+      let maxLag = 0;
+      let ticks = 0;
+      let expected = performance.now() + 10;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxLag = Math.max(maxLag, now - expected);
+        expected = now + 10;
+        ticks++;
+      }, 10);
+      const started = performance.now();
+      const job = sn.linalg.powerIteration(a, { iterations: 1_000_000_000, tol: 0, signal: AbortSignal.timeout(5000) });
+      await expect(job).rejects.toBeInstanceOf(sn.AbortError);
+      clearInterval(timer);
+      const seconds = (performance.now() - started) / 1000;
+      expect(seconds).toBeGreaterThanOrEqual(4.9);
+      expect(ticks).toBeGreaterThan(200);
+      expect(maxLag).toBeLessThan(50);
+    });
+  });
+
+  it('setNumThreads reaches the worker threads', () => {
+    const before = sn.getNumThreads();
+    sn.setNumThreads(1);
+    expect(sn.info().workerThreads).toBe(1);
+    expect(sn.getNumThreads()).toBe(1);
+    sn.setNumThreads(before);
+    expect(sn.info().workerThreads).toBe(before);
+  });
+});
