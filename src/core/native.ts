@@ -1,6 +1,6 @@
 /**
  * Loads the native addon: the local build (build/Release/skipnorm.node) first, then a prebuild
- * (prebuilds/<platform>-<arch>/, through node-gyp-build). If neither loads, ONE LoadError lists
+ * (prebuilds/<platform>-<arch>/, prebuildify's layout, made by scripts/prebuild.js). If neither loads, ONE LoadError lists
  * the fixes. The addon must run against the LibTorch version it was compiled with.
  */
 import * as fs from 'node:fs';
@@ -64,6 +64,14 @@ export function checkLibTorchVersion(compiledVersion: string, record: BuildRecor
   }
 }
 
+/** prebuildify's file in prebuilds/<platform>-<arch>/ (N-API builds are tagged `napi`). */
+function prebuildFile(dir: string): string {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  const file = files.find((f) => f.includes('napi')) ?? files[0];
+  if (!file) throw new Error(`no .node file in ${dir}`);
+  return path.join(dir, file);
+}
+
 function tryLoad(file: string): NativeBinding {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(file) as NativeBinding;
@@ -88,8 +96,7 @@ export function loadBinding(root: string = PACKAGE_ROOT): NativeBinding {
   const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   if (fs.existsSync(prebuildDir)) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const binding = require('node-gyp-build')(root) as NativeBinding;
+      const binding = tryLoad(prebuildFile(prebuildDir));
       checkLibTorchVersion(binding.torchVersion, readBuildRecord(prebuildDir), 'the prebuilt addon');
       return binding;
     } catch (e) {
