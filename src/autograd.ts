@@ -4,7 +4,7 @@
  * async function awaits.
  */
 import { native } from './core/native';
-import { Tensor, wrap } from './tensor/tensor';
+import { Tensor, handleOf, wrap } from './tensor/tensor';
 
 function withGradMode<T>(enabled: boolean, fn: () => T, op: string): T {
   if (typeof fn !== 'function') throw new TypeError(`${op}: expected a function`);
@@ -52,9 +52,9 @@ export interface GradOptions {
 /** Gradients of outputs with respect to inputs, without touching .grad (torch.autograd.grad). */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
   const op = 'grad';
-  const outs = (Array.isArray(outputs) ? outputs : [outputs]).map((t) => t.handleFor(op));
-  const ins = (Array.isArray(inputs) ? inputs : [inputs]).map((t) => t.handleFor(op));
-  const gradOutputs = options.gradOutputs ? options.gradOutputs.map((t) => t.handleFor(op)) : null;
+  const outs = (Array.isArray(outputs) ? outputs : [outputs]).map((t) => handleOf(t, op));
+  const ins = (Array.isArray(inputs) ? inputs : [inputs]).map((t) => handleOf(t, op));
+  const gradOutputs = options.gradOutputs ? options.gradOutputs.map((t) => handleOf(t, op)) : null;
   const createGraph = options.createGraph ?? false;
   const handles = native().autogradGrad(outs, ins, gradOutputs, options.retainGraph ?? createGraph, createGraph, options.allowUnused ?? false) as (number | null)[];
   return handles.map((h) => (h === null ? null : wrap(h)));

@@ -1,6 +1,6 @@
 /** torch.fft's counterparts. Complex results have dtype complex64/complex128. */
 import { native } from './core/native';
-import { Tensor, wrap } from './tensor/tensor';
+import { Tensor, handleOf, wrap } from './tensor/tensor';
 
 export type FftNorm = 'backward' | 'forward' | 'ortho';
 
@@ -13,13 +13,13 @@ function normArg(norm: FftNorm | undefined, op: string): string | null {
 function oneDim(kind: string) {
   return (x: Tensor, n?: number, dim = -1, norm?: FftNorm): Tensor => {
     if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new TypeError(`${kind}: n must be a positive integer`);
-    return wrap(native().fft(kind, x.handleFor(kind), n ?? null, dim, normArg(norm, kind)));
+    return wrap(native().fft(kind, handleOf(x, kind), n ?? null, dim, normArg(norm, kind)));
   };
 }
 
 function multiDim(kind: string) {
   return (x: Tensor, s?: number[], dim?: number[], norm?: FftNorm): Tensor =>
-    wrap(native().fft(kind, x.handleFor(kind), s ?? null, dim ?? null, normArg(norm, kind)));
+    wrap(native().fft(kind, handleOf(x, kind), s ?? null, dim ?? null, normArg(norm, kind)));
 }
 
 export const fft = oneDim('fft');
@@ -38,9 +38,9 @@ export const rfftn = multiDim('rfftn');
 export const irfftn = multiDim('irfftn');
 
 export function fftshift(x: Tensor, dim?: number[]): Tensor {
-  return wrap(native().fftShift(false, x.handleFor('fftshift'), dim ?? null));
+  return wrap(native().fftShift(false, handleOf(x, 'fftshift'), dim ?? null));
 }
 
 export function ifftshift(x: Tensor, dim?: number[]): Tensor {
-  return wrap(native().fftShift(true, x.handleFor('ifftshift'), dim ?? null));
+  return wrap(native().fftShift(true, handleOf(x, 'ifftshift'), dim ?? null));
 }

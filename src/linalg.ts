@@ -5,7 +5,7 @@
 import { runJob, type JobOptions } from './core/jobs';
 import { native } from './core/native';
 import { Generator } from './tensor/random';
-import { Tensor, wrap } from './tensor/tensor';
+import { Tensor, handleOf, wrap } from './tensor/tensor';
 
 export interface SVD {
   U: Tensor;
@@ -27,7 +27,7 @@ export type QRMode = 'reduced' | 'complete' | 'r';
 
 function matrix(a: Tensor, op: string): number {
   if (!(a instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor`);
-  return a.handleFor(op);
+  return handleOf(a, op);
 }
 
 function uploArg(uplo: string, op: string): string {

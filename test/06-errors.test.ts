@@ -70,6 +70,9 @@ const MISUSES: Misuse[] = [
     g.dispose();
     return sn.rand([2], { generator: g });
   }, TypeError, /^rand: the generator was disposed/],
+  ['null where a tensor belongs', () => sn.F.conv2d(null as unknown as sn.Tensor, sn.ones([1, 1, 3, 3])), TypeError, /^conv2d: expected a Tensor, got null/],
+  ['a plain array where a tensor belongs', () => sn.ones([2]).gather(0, [0] as unknown as sn.Tensor), TypeError, /^gather: expected a Tensor, got an array/],
+  ['a number to fft', () => sn.fft.fft(3 as unknown as sn.Tensor), TypeError, /^fft: expected a Tensor, got number/],
   ['a negative seed', () => sn.manualSeed(-1), TypeError, /^manualSeed: seed must be a non-negative integer/],
   ['setNumThreads(0)', () => sn.setNumThreads(0), TypeError, /^setNumThreads: expected a positive integer/],
 ];

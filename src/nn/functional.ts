@@ -4,7 +4,7 @@
  */
 import { native } from '../core/native';
 import { dtypeCode, type DType } from '../tensor/dtype';
-import { Tensor, wrap } from '../tensor/tensor';
+import { Tensor, handleOf, wrap } from '../tensor/tensor';
 
 type Pair = number | [number, number];
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -18,7 +18,7 @@ function pair(value: Pair, name: string, op: string, min = 0): [number, number] 
 }
 
 function optionalHandle(t: Tensor | null | undefined, op: string): number | null {
-  return t == null ? null : t.handleFor(op);
+  return t == null ? null : handleOf(t, op);
 }
 
 function reductionArg(reduction: Reduction, op: string): Reduction {
@@ -43,7 +43,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   const pad = padding === 'same' || padding === 'valid' ? padding : pair(padding, 'padding', op);
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new TypeError(`${op}: groups must be a positive integer`);
-  return wrap(native().conv2d(input.handleFor(op), weight.handleFor(op), optionalHandle(bias, op), pair(options.stride ?? 1, 'stride', op, 1), pad, pair(options.dilation ?? 1, 'dilation', op, 1), groups));
+  return wrap(native().conv2d(handleOf(input, op), handleOf(weight, op), optionalHandle(bias, op), pair(options.stride ?? 1, 'stride', op, 1), pad, pair(options.dilation ?? 1, 'dilation', op, 1), groups));
 }
 
 export interface ConvTranspose2dOptions {
@@ -57,7 +57,7 @@ export interface ConvTranspose2dOptions {
 /** Transposed 2-d convolution (the adjoint of conv2d) with weight [C, out/groups, kH, kW]. */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTranspose2dOptions = {}): Tensor {
   const op = 'convTranspose2d';
-  return wrap(native().convTranspose2d(input.handleFor(op), weight.handleFor(op), optionalHandle(bias, op), pair(options.stride ?? 1, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), pair(options.outputPadding ?? 0, 'outputPadding', op), options.groups ?? 1, pair(options.dilation ?? 1, 'dilation', op, 1)));
+  return wrap(native().convTranspose2d(handleOf(input, op), handleOf(weight, op), optionalHandle(bias, op), pair(options.stride ?? 1, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), pair(options.outputPadding ?? 0, 'outputPadding', op), options.groups ?? 1, pair(options.dilation ?? 1, 'dilation', op, 1)));
 }
 
 export interface PoolOptions {
@@ -70,26 +70,26 @@ export interface PoolOptions {
 export function maxPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions & { dilation?: Pair } = {}): Tensor {
   const op = 'maxPool2d';
   const kernel = pair(kernelSize, 'kernelSize', op, 1);
-  return wrap(native().maxPool2d(input.handleFor(op), kernel, pair(options.stride ?? kernel, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), pair(options.dilation ?? 1, 'dilation', op, 1), options.ceilMode ?? false));
+  return wrap(native().maxPool2d(handleOf(input, op), kernel, pair(options.stride ?? kernel, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), pair(options.dilation ?? 1, 'dilation', op, 1), options.ceilMode ?? false));
 }
 
 export function avgPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions & { countIncludePad?: boolean; divisorOverride?: number } = {}): Tensor {
   const op = 'avgPool2d';
   const kernel = pair(kernelSize, 'kernelSize', op, 1);
-  return wrap(native().avgPool2d(input.handleFor(op), kernel, pair(options.stride ?? kernel, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), options.ceilMode ?? false, options.countIncludePad ?? true, options.divisorOverride ?? null));
+  return wrap(native().avgPool2d(handleOf(input, op), kernel, pair(options.stride ?? kernel, 'stride', op, 1), pair(options.padding ?? 0, 'padding', op), options.ceilMode ?? false, options.countIncludePad ?? true, options.divisorOverride ?? null));
 }
 
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
-  return wrap(native().adaptiveAvgPool2d(input.handleFor('adaptiveAvgPool2d'), pair(outputSize, 'outputSize', 'adaptiveAvgPool2d', 1)));
+  return wrap(native().adaptiveAvgPool2d(handleOf(input, 'adaptiveAvgPool2d'), pair(outputSize, 'outputSize', 'adaptiveAvgPool2d', 1)));
 }
 
 export function adaptiveMaxPool2d(input: Tensor, outputSize: Pair): Tensor {
-  return wrap(native().adaptiveMaxPool2d(input.handleFor('adaptiveMaxPool2d'), pair(outputSize, 'outputSize', 'adaptiveMaxPool2d', 1)));
+  return wrap(native().adaptiveMaxPool2d(handleOf(input, 'adaptiveMaxPool2d'), pair(outputSize, 'outputSize', 'adaptiveMaxPool2d', 1)));
 }
 
 /** x Wᵀ + b */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return wrap(native().linear(input.handleFor('linear'), weight.handleFor('linear'), optionalHandle(bias, 'linear')));
+  return wrap(native().linear(handleOf(input, 'linear'), handleOf(weight, 'linear'), optionalHandle(bias, 'linear')));
 }
 
 function dimArg(dim: number, op: string): number {
@@ -98,11 +98,11 @@ function dimArg(dim: number, op: string): number {
 }
 
 export function softmax(input: Tensor, dim: number, dtype?: DType): Tensor {
-  return wrap(native().softmax(false, input.handleFor('softmax'), dimArg(dim, 'softmax'), dtype ? dtypeCode(dtype, 'softmax') : null));
+  return wrap(native().softmax(false, handleOf(input, 'softmax'), dimArg(dim, 'softmax'), dtype ? dtypeCode(dtype, 'softmax') : null));
 }
 
 export function logSoftmax(input: Tensor, dim: number, dtype?: DType): Tensor {
-  return wrap(native().softmax(true, input.handleFor('logSoftmax'), dimArg(dim, 'logSoftmax'), dtype ? dtypeCode(dtype, 'logSoftmax') : null));
+  return wrap(native().softmax(true, handleOf(input, 'logSoftmax'), dimArg(dim, 'logSoftmax'), dtype ? dtypeCode(dtype, 'logSoftmax') : null));
 }
 
 export const relu = (x: Tensor): Tensor => x.unary('relu');
@@ -119,29 +119,29 @@ export const softsign = (x: Tensor): Tensor => x.unary('softsign');
 
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   if (approximate !== 'none' && approximate !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh'`);
-  return wrap(native().gelu(input.handleFor('gelu'), approximate));
+  return wrap(native().gelu(handleOf(input, 'gelu'), approximate));
 }
 
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
-  return wrap(native().leakyRelu(input.handleFor('leakyRelu'), negativeSlope));
+  return wrap(native().leakyRelu(handleOf(input, 'leakyRelu'), negativeSlope));
 }
 
 export function elu(input: Tensor, alpha = 1): Tensor {
-  return wrap(native().elu(input.handleFor('elu'), alpha));
+  return wrap(native().elu(handleOf(input, 'elu'), alpha));
 }
 
 export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
-  return wrap(native().softplus(input.handleFor('softplus'), beta, threshold));
+  return wrap(native().softplus(handleOf(input, 'softplus'), beta, threshold));
 }
 
 export function hardtanh(input: Tensor, minVal = -1, maxVal = 1): Tensor {
-  return wrap(native().hardtanh(input.handleFor('hardtanh'), minVal, maxVal));
+  return wrap(native().hardtanh(handleOf(input, 'hardtanh'), minVal, maxVal));
 }
 
 /** Zeroes elements with probability p and scales the rest by 1/(1-p) when training. */
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   if (typeof p !== 'number' || p < 0 || p > 1) throw new TypeError(`dropout: p must be in [0, 1], got ${p}`);
-  return wrap(native().dropout(input.handleFor('dropout'), p, training));
+  return wrap(native().dropout(handleOf(input, 'dropout'), p, training));
 }
 
 export interface BatchNormOptions {
@@ -155,24 +155,24 @@ export interface BatchNormOptions {
 /** Batch normalisation; in training mode running statistics (if given) are updated in place. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
   const op = 'batchNorm';
-  return wrap(native().batchNorm(input.handleFor(op), optionalHandle(options.weight, op), optionalHandle(options.bias, op), optionalHandle(runningMean, op), optionalHandle(runningVar, op), options.training ?? false, options.momentum ?? 0.1, options.eps ?? 1e-5));
+  return wrap(native().batchNorm(handleOf(input, op), optionalHandle(options.weight, op), optionalHandle(options.bias, op), optionalHandle(runningMean, op), optionalHandle(runningVar, op), options.training ?? false, options.momentum ?? 0.1, options.eps ?? 1e-5));
 }
 
 export function layerNorm(input: Tensor, normalizedShape: number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
   const op = 'layerNorm';
-  return wrap(native().layerNorm(input.handleFor(op), normalizedShape, optionalHandle(weight, op), optionalHandle(bias, op), eps));
+  return wrap(native().layerNorm(handleOf(input, op), normalizedShape, optionalHandle(weight, op), optionalHandle(bias, op), eps));
 }
 
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
   const op = 'groupNorm';
   if (!Number.isInteger(numGroups) || numGroups < 1) throw new TypeError(`${op}: numGroups must be a positive integer`);
-  return wrap(native().groupNorm(input.handleFor(op), numGroups, optionalHandle(weight, op), optionalHandle(bias, op), eps));
+  return wrap(native().groupNorm(handleOf(input, op), numGroups, optionalHandle(weight, op), optionalHandle(bias, op), eps));
 }
 
 /** Pads the last dimensions: pads = [left, right, top, bottom, ...] as in torch.nn.functional.pad. */
 export function pad(input: Tensor, pads: number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant', value = 0): Tensor {
   if (!Array.isArray(pads) || pads.length % 2 !== 0 || !pads.every(Number.isInteger)) throw new TypeError('pad: pads must be an even number of integers');
-  return wrap(native().pad(input.handleFor('pad'), pads, mode, mode === 'constant' ? value : null));
+  return wrap(native().pad(handleOf(input, 'pad'), pads, mode, mode === 'constant' ? value : null));
 }
 
 export interface CrossEntropyOptions {
@@ -187,14 +187,14 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   const op = 'crossEntropy';
   const smoothing = options.labelSmoothing ?? 0;
   if (smoothing < 0 || smoothing > 1) throw new TypeError(`${op}: labelSmoothing must be in [0, 1]`);
-  return wrap(native().crossEntropy(logits.handleFor(op), target.handleFor(op), optionalHandle(options.weight, op), reductionArg(options.reduction ?? 'mean', op), options.ignoreIndex ?? -100, smoothing));
+  return wrap(native().crossEntropy(handleOf(logits, op), handleOf(target, op), optionalHandle(options.weight, op), reductionArg(options.reduction ?? 'mean', op), options.ignoreIndex ?? -100, smoothing));
 }
 
 export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
   const op = 'nllLoss';
-  return wrap(native().nllLoss(logProbs.handleFor(op), target.handleFor(op), optionalHandle(options.weight, op), reductionArg(options.reduction ?? 'mean', op), options.ignoreIndex ?? -100));
+  return wrap(native().nllLoss(handleOf(logProbs, op), handleOf(target, op), optionalHandle(options.weight, op), reductionArg(options.reduction ?? 'mean', op), options.ignoreIndex ?? -100));
 }
 
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  return wrap(native().mseLoss(input.handleFor('mseLoss'), target.handleFor('mseLoss'), reductionArg(reduction, 'mseLoss')));
+  return wrap(native().mseLoss(handleOf(input, 'mseLoss'), handleOf(target, 'mseLoss'), reductionArg(reduction, 'mseLoss')));
 }

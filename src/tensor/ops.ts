@@ -3,13 +3,13 @@
  * code that reads better that way and for operations over several tensors.
  */
 import { native } from '../core/native';
-import { Tensor, wrap, type Operand } from './tensor';
+import { Tensor, handleOf, wrap, type Operand } from './tensor';
 
 function tensorsArg(tensors: Tensor[], op: string): number[] {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${op}: expected a non-empty array of tensors`);
   return tensors.map((t) => {
     if (!(t instanceof Tensor)) throw new TypeError(`${op}: every element must be a Tensor`);
-    return t.handleFor(op);
+    return handleOf(t, op);
   });
 }
 
@@ -39,7 +39,7 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
     return t;
   };
   try {
-    return wrap(native().where(condition.handleFor('where'), asTensor(a).handleFor('where'), asTensor(b).handleFor('where')));
+    return wrap(native().where(handleOf(condition, 'where'), asTensor(a).handleFor('where'), asTensor(b).handleFor('where')));
   } finally {
     for (const t of temps) t.dispose();
   }

@@ -264,7 +264,7 @@ export class Tensor implements Tracked {
   /** @internal */
   binary(name: string, other: Operand, swap = false): Tensor {
     const code = opCodes().binary[name];
-    if (other instanceof Tensor) return wrap(native().binary(code, this.handleFor(name), other.handleFor(name), false, swap));
+    if (other instanceof Tensor) return wrap(native().binary(code, this.handleFor(name), handleOf(other, name), false, swap));
     if (typeof other !== 'number' && typeof other !== 'boolean') {
       throw new TypeError(`${name}: the other operand must be a Tensor or a number, got ${typeof other}`);
     }
@@ -274,7 +274,7 @@ export class Tensor implements Tracked {
   /** @internal In-place op on this tensor; returns this. */
   inplace(name: string, other: Operand): this {
     const code = opCodes().inplace[name];
-    if (other instanceof Tensor) native().inplace(code, this.handleFor(name), other.handleFor(name), false);
+    if (other instanceof Tensor) native().inplace(code, this.handleFor(name), handleOf(other, name), false);
     else if (typeof other === 'number' || typeof other === 'boolean') native().inplace(code, this.handleFor(name), other, true);
     else throw new TypeError(`${name}: the other operand must be a Tensor or a number, got ${typeof other}`);
     return this;
@@ -532,10 +532,10 @@ export class Tensor implements Tracked {
   }
   /** True when shapes and every value are equal. */
   equal(other: Tensor): boolean {
-    return native().equal(this.handleFor('equal'), other.handleFor('equal')) as boolean;
+    return native().equal(this.handleFor('equal'), handleOf(other, 'equal')) as boolean;
   }
   allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-    return native().allclose(this.handleFor('allclose'), other.handleFor('allclose'), rtol, atol) as boolean;
+    return native().allclose(this.handleFor('allclose'), handleOf(other, 'allclose'), rtol, atol) as boolean;
   }
 
   // ---- reductions -----------------------------------------------------------------------------
@@ -737,21 +737,21 @@ export class Tensor implements Tracked {
   /** PyTorch's x[...] = value, in place; returns this. */
   indexPut(indices: IndexSpec[], value: Operand): this {
     const encoded = encodeIndices(indices, 'indexPut');
-    if (value instanceof Tensor) native().indexPut(this.handleFor('indexPut'), encoded, value.handleFor('indexPut'), false);
+    if (value instanceof Tensor) native().indexPut(this.handleFor('indexPut'), encoded, handleOf(value, 'indexPut'), false);
     else native().indexPut(this.handleFor('indexPut'), encoded, value, true);
     return this;
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(native().indexSelect(this.handleFor('indexSelect'), checkInt(dim, 'dim', 'indexSelect'), index.handleFor('indexSelect')));
+    return wrap(native().indexSelect(this.handleFor('indexSelect'), checkInt(dim, 'dim', 'indexSelect'), handleOf(index, 'indexSelect')));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(native().gather(this.handleFor('gather'), checkInt(dim, 'dim', 'gather'), index.handleFor('gather')));
+    return wrap(native().gather(this.handleFor('gather'), checkInt(dim, 'dim', 'gather'), handleOf(index, 'gather')));
   }
   scatter(dim: number, index: Tensor, src: Tensor, reduce?: 'sum' | 'prod' | 'mean' | 'amax' | 'amin'): Tensor {
-    return wrap(native().scatter(this.handleFor('scatter'), checkInt(dim, 'dim', 'scatter'), index.handleFor('scatter'), src.handleFor('scatter'), reduce ?? null));
+    return wrap(native().scatter(this.handleFor('scatter'), checkInt(dim, 'dim', 'scatter'), handleOf(index, 'scatter'), handleOf(src, 'scatter'), reduce ?? null));
   }
   maskedFill(mask: Tensor, value: number | boolean): Tensor {
-    return wrap(native().maskedFill(this.handleFor('maskedFill'), mask.handleFor('maskedFill'), value));
+    return wrap(native().maskedFill(this.handleFor('maskedFill'), handleOf(mask, 'maskedFill'), value));
   }
   nonzero(): Tensor {
     return this.unary('nonzero');
@@ -777,7 +777,7 @@ export class Tensor implements Tracked {
     return handle === null ? null : wrap(handle);
   }
   set grad(value: Tensor | null) {
-    native().setGrad(this.handleFor('grad'), value === null ? null : value.handleFor('grad'));
+    native().setGrad(this.handleFor('grad'), value === null ? null : handleOf(value, 'grad'));
   }
   get isLeaf(): boolean {
     return native().isLeaf(this.handleFor('isLeaf')) as boolean;
@@ -793,12 +793,24 @@ export class Tensor implements Tracked {
   /** Accumulates gradients into the leaves; a non-scalar tensor needs `gradient`. */
   backward(gradient?: Tensor | null, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
     const createGraph = options.createGraph ?? false;
-    native().backward(this.handleFor('backward'), gradient ? gradient.handleFor('backward') : null, options.retainGraph ?? createGraph, createGraph);
+    native().backward(this.handleFor('backward'), gradient ? handleOf(gradient, 'backward') : null, options.retainGraph ?? createGraph, createGraph);
   }
   /** A tensor sharing this one's data, cut from the autograd graph. */
   detach(): Tensor {
     return wrap(native().detach(this.handleFor('detach')));
   }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+}
+
+/** @internal The handle of a tensor argument, or a TypeError saying what was passed instead. */
+export function handleOf(value: unknown, op: string): number {
+  if (value instanceof Tensor) return handleOf(value, op);
+  throw new TypeError(`${op}: expected a Tensor, got ${describeValue(value)}`);
 }
 
 /** @internal Wraps a handle returned by native code. */
