@@ -809,7 +809,7 @@ function describeValue(value: unknown): string {
 
 /** @internal The handle of a tensor argument, or a TypeError saying what was passed instead. */
 export function handleOf(value: unknown, op: string): number {
-  if (value instanceof Tensor) return handleOf(value, op);
+  if (value instanceof Tensor) return value.handleFor(op);
   throw new TypeError(`${op}: expected a Tensor, got ${describeValue(value)}`);
 }
 
