@@ -27,6 +27,7 @@ const MISUSES: Misuse[] = [
   ['select out of range', () => t23().select(1, 3), sn.TorchError, /^select: select\(\): index 3 out of range/],
   ['a float index tensor', () => t23().index(sn.tensor([0.5])), sn.TorchError, /^index: tensors used as indices must be long, int, byte or bool/],
   ['an invalid slice string', () => t23().index('1:x'), TypeError, /^index: invalid slice '1:x'/],
+  ['a fractional slice bound', () => t23().index({ start: 0.5 }), TypeError, /^index: slice start must be an integer or null, got 0.5/],
   ['a zero slice step', () => t23().index('::0'), TypeError, /^index: slice step must be positive/],
   ['use after dispose', () => disposed().add(1), sn.TorchError, /^add: the tensor was disposed \(use after dispose\)/],
   ['reading a disposed tensor', () => disposed().dataSync(), sn.TorchError, /^dataSync: the tensor was disposed/],

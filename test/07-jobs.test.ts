@@ -127,6 +127,44 @@ describe('native jobs', () => {
     });
   });
 
+  it("a job runs under the caller's grad mode, so async results equal sync ones", async () => {
+    await sn.scope(async () => {
+      const a = sn.randn([4, 4]).requiresGrad_();
+      expect((await sn.linalg.svdvalsAsync(a)).requiresGrad).toBe(true);
+      const previous = sn.setGradEnabled(false);
+      try {
+        expect((await sn.linalg.svdvalsAsync(a)).requiresGrad).toBe(false);
+      } finally {
+        sn.setGradEnabled(previous);
+      }
+    });
+  });
+
+  it('a progress callback that throws after the job finished still rejects the promise', async () => {
+    using a = sn.randn([2, 2]);
+    const job = sn.linalg.powerIteration(a, {
+      iterations: 5,
+      tol: 0,
+      progressEvery: 5,
+      onProgress: () => {
+        throw new Error('late failure');
+      },
+    });
+    await expect(job).rejects.toThrowError('late failure');
+  });
+
+  it('jobs keep working after a worker thread that used skipnorm exits', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const root = require('node:path').resolve(__dirname, '..');
+    await new Promise<void>((resolve, reject) => {
+      const w = new Worker(`const sn = require(${JSON.stringify(root)}); sn.ones([2]).data().then(() => process.exit(0));`, { eval: true });
+      w.on('error', reject);
+      w.on('exit', () => resolve());
+    });
+    using t = sn.ones([3]);
+    expect(Array.from(await t.data())).toEqual([1, 1, 1]);
+  });
+
   it('setNumThreads reaches the worker threads', () => {
     const before = sn.getNumThreads();
     sn.setNumThreads(1);

@@ -1,6 +1,7 @@
 #include "core/jobs.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 
 #include <condition_variable>
 #include <deque>
@@ -34,6 +35,9 @@ struct Message {
 struct RunningJob : JobContext {
   std::unique_ptr<Job> job;
   double id = 0;
+  napi_env env = nullptr;
+  // The submitting thread's LibTorch state (grad mode, ...), applied while the job runs.
+  at::ThreadLocalState callerState;
   std::atomic<bool> cancelRequested{false};
   Napi::ThreadSafeFunction tsfn;
   Napi::Promise::Deferred deferred;
@@ -46,14 +50,24 @@ struct RunningJob : JobContext {
   void progress(ProgressFields fields) override;
 };
 
-std::mutex g_mutex;
-std::condition_variable g_wake;
-std::deque<std::shared_ptr<RunningJob>> g_queue;
-std::unordered_map<double, std::shared_ptr<RunningJob>> g_jobs;  // queued or running
-std::vector<std::thread> g_workers;
-size_t g_idleWorkers = 0;
-bool g_stopping = false;
-double g_nextJobId = 1;
+// The pool is shared by every Node.js environment of the process (main thread and workers).
+// Its state lives on the heap and is never destroyed: process.exit() runs no cleanup hooks, and
+// static destructors must not run while worker threads still wait on it.
+struct Pool {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::shared_ptr<RunningJob>> queue;
+  std::unordered_map<double, std::shared_ptr<RunningJob>> jobs;  // queued or running
+  std::vector<std::thread> workers;
+  size_t idleWorkers = 0;
+  size_t environments = 0;
+  bool stopping = false;
+  double nextJobId = 1;
+};
+Pool& pool() {
+  static Pool* instance = new Pool();
+  return *instance;
+}
 
 void deliver(Napi::Env env, Napi::Function callback, Message* message, RunningJob* running) {
   std::unique_ptr<Message> owned(message);
@@ -64,9 +78,10 @@ void deliver(Napi::Env env, Napi::Function callback, Message* message, RunningJo
     for (auto& [key, value] : owned->fields) report.Set(key, Napi::Number::New(env, value));
     try {
       callback.Call({report});
-    } catch (const Napi::Error& e) {
-      // An exception in a progress callback must not take the job down silently or crash.
-      e.ThrowAsJavaScriptException();
+    } catch (const Napi::Error&) {
+      // A throwing progress callback cancels its job (which then rejects) instead of becoming an
+      // uncaught exception. (The TypeScript layer keeps the error itself and rejects with it.)
+      running->cancelRequested = true;
     }
     return;
   }
@@ -105,20 +120,22 @@ void applyThreadSetting(uint64_t& seenEpoch) {
 }
 
 void workerLoop() {
+  Pool& p = pool();
   uint64_t seenEpoch = ~0ull;
   for (;;) {
     std::shared_ptr<RunningJob> running;
     {
-      std::unique_lock<std::mutex> lock(g_mutex);
-      ++g_idleWorkers;
-      g_wake.wait(lock, [] { return g_stopping || !g_queue.empty(); });
-      --g_idleWorkers;
-      if (g_stopping) return;
-      running = g_queue.front();
-      g_queue.pop_front();
+      std::unique_lock<std::mutex> lock(p.mutex);
+      ++p.idleWorkers;
+      p.wake.wait(lock, [&p] { return p.stopping || !p.queue.empty(); });
+      --p.idleWorkers;
+      if (p.stopping) return;
+      running = p.queue.front();
+      p.queue.pop_front();
     }
     applyThreadSetting(seenEpoch);
     try {
+      at::ThreadLocalStateGuard callerState(running->callerState);
       running->checkCancelled();
       running->job->run(*running);
     } catch (const JobCancelled&) {
@@ -128,8 +145,8 @@ void workerLoop() {
       else running->error = std::current_exception();
     }
     {
-      std::lock_guard<std::mutex> lock(g_mutex);
-      g_jobs.erase(running->id);
+      std::lock_guard<std::mutex> lock(p.mutex);
+      p.jobs.erase(running->id);
     }
     auto* done = new Message{Message::kDone, {}};
     RunningJob* raw = running.get();
@@ -147,17 +164,25 @@ void workerLoop() {
   }
 }
 
-void stopWorkers(void*) {
+// An environment is going away: cancel its jobs; the last one out stops the workers.
+void environmentClosing(void* env) {
+  Pool& p = pool();
+  std::vector<std::thread> workers;
   {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    g_stopping = true;
-    for (auto& [id, job] : g_jobs) job->cancelRequested = true;
+    std::lock_guard<std::mutex> lock(p.mutex);
+    for (auto& [id, job] : p.jobs) {
+      if (job->env == env) job->cancelRequested = true;
+    }
+    if (--p.environments > 0) return;
+    p.stopping = true;
+    workers.swap(p.workers);
   }
-  g_wake.notify_all();
-  for (auto& worker : g_workers) {
+  p.wake.notify_all();
+  for (auto& worker : workers) {
     if (worker.joinable()) worker.join();
   }
-  g_workers.clear();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.stopping = false;  // a later environment starts a fresh pool
 }
 
 }  // namespace
@@ -170,15 +195,18 @@ Napi::Value submitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value onPro
                                 : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
   running->tsfn = Napi::ThreadSafeFunction::New(env, callback, job->name(), 0, 1);
   running->job = std::move(job);
+  running->env = env;
+  running->callerState = at::ThreadLocalState();
   Napi::Promise promise = running->deferred.Promise();
+  Pool& p = pool();
   {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    running->id = g_nextJobId++;
-    g_jobs.emplace(running->id, running);
-    g_queue.push_back(running);
-    if (g_idleWorkers < g_queue.size() && g_workers.size() < kMaxWorkers) g_workers.emplace_back(workerLoop);
+    std::lock_guard<std::mutex> lock(p.mutex);
+    running->id = p.nextJobId++;
+    p.jobs.emplace(running->id, running);
+    p.queue.push_back(running);
+    if (p.idleWorkers < p.queue.size() && p.workers.size() < kMaxWorkers) p.workers.emplace_back(workerLoop);
   }
-  g_wake.notify_one();
+  p.wake.notify_one();
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, promise);
   out.Set(1u, Napi::Number::New(env, running->id));
@@ -186,9 +214,10 @@ Napi::Value submitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value onPro
 }
 
 bool cancelJob(double jobId) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_jobs.find(jobId);
-  if (it == g_jobs.end()) return false;
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  auto it = p.jobs.find(jobId);
+  if (it == p.jobs.end()) return false;
   it->second->cancelRequested = true;
   return true;
 }
@@ -208,13 +237,20 @@ Napi::Value CancelJob(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), cancelJob(numberArg(info, 0)));
 }
 Napi::Value ActiveJobs(const Napi::CallbackInfo& info) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return Napi::Number::New(info.Env(), static_cast<double>(g_jobs.size()));
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  size_t n = 0;
+  for (auto& [id, job] : p.jobs) n += job->env == static_cast<napi_env>(info.Env()) ? 1 : 0;
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 }  // namespace
 
 void registerJobs(Napi::Env env, Napi::Object exports) {
-  napi_add_env_cleanup_hook(env, stopWorkers, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(pool().mutex);
+    ++pool().environments;
+  }
+  napi_add_env_cleanup_hook(env, environmentClosing, env);
   exportFunction(env, exports, "cancelJob", CancelJob);
   exportFunction(env, exports, "activeJobs", ActiveJobs);
 }

@@ -1,5 +1,6 @@
 #include "core/tensor_table.h"
 
+#include <cmath>
 #include <unordered_set>
 
 namespace skipnorm {
@@ -26,7 +27,7 @@ double TensorTable::add(at::Tensor tensor) {
 }
 
 at::Tensor* TensorTable::find(double handle) {
-  if (!(handle >= 0)) return nullptr;
+  if (!(handle >= 0 && handle < 4503599627370496.0) || std::trunc(handle) != handle) return nullptr;  // < 2^52, integral
   const auto raw = static_cast<uint64_t>(handle);
   const auto index = static_cast<uint32_t>(raw & 0xffffffffu);
   const auto generation = static_cast<uint32_t>(raw >> 32);

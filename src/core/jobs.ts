@@ -4,6 +4,7 @@
  * then rejects with an AbortError within one step of the job).
  */
 import { AbortError } from './errors';
+import { dispose } from './memory';
 import { native } from './native';
 
 export interface JobOptions<P> {
@@ -43,6 +44,11 @@ export function runJob<T, P>(op: string, start: (onProgress: ((p: P) => void) | 
   return promise.then(
     (value) => {
       signal?.removeEventListener('abort', abort);
+      // The job may finish before the cancel that a throwing callback asked for takes effect.
+      if (callbackError !== undefined) {
+        dispose(value);
+        throw callbackError;
+      }
       return value;
     },
     (error) => {

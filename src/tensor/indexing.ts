@@ -44,6 +44,9 @@ export function encodeIndices(specs: IndexSpec[], op: string): EncodedIndex[] {
     if (typeof spec === 'object') {
       const { start = null, stop = null, step = 1 } = spec as SliceSpec;
       if (!Number.isInteger(step) || step <= 0) throw new TypeError(`${op}: slice step must be a positive integer`);
+      for (const [name, bound] of [['start', start], ['stop', stop]] as const) {
+        if (bound !== null && !Number.isInteger(bound)) throw new TypeError(`${op}: slice ${name} must be an integer or null, got ${String(bound)}`);
+      }
       return ['s', start, stop, step];
     }
     throw new TypeError(`${op}: invalid index ${String(spec)}`);
