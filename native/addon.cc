@@ -11,6 +11,7 @@
 namespace skipnorm {
 
 void registerInfo(Napi::Env env, Napi::Object exports);
+void registerModules(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerAutograd(env, exports);
   registerLinalg(env, exports);
   registerFunctional(env, exports);
+  registerModules(env, exports);
   return exports;
 }
 

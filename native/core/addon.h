@@ -3,15 +3,26 @@
 
 #include <napi.h>
 
+#include <memory>
+#include <unordered_map>
+
 #include "core/tensor_table.h"
 
 namespace skipnorm {
+
+namespace nn {
+class Layer;
+}
 
 struct Addon {
   TensorTable tensors;
   Napi::FunctionReference torchErrorClass;  // src/core/errors.ts TorchError
   Napi::FunctionReference abortErrorClass;  // src/core/errors.ts AbortError
   std::vector<at::Generator> generators;    // index = generator handle; undefined once disposed
+  // Modules JavaScript holds, by handle. A parent holds its children too, so a child handle may
+  // be released while the model still runs it.
+  std::unordered_map<double, std::shared_ptr<nn::Layer>> modules;
+  double nextModuleHandle = 1;
 };
 
 inline Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }

@@ -1,0 +1,49 @@
+// The native module system. Every skipnorm layer is a torch::nn::Module (so parameters, buffers,
+// submodules, train/eval and to() work as in LibTorch's C++ frontend, with PyTorch's dotted
+// names) that maps one tensor to one tensor. A whole model therefore runs in C++, in one call
+// from JavaScript here, or on a training thread later, without calling back into JavaScript.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace skipnorm::nn {
+
+class Layer : public torch::nn::Module {
+ public:
+  explicit Layer(const std::string& kind) : torch::nn::Module(kind) {}
+  // Runs forward, recording the output shape when a summary is being taken.
+  at::Tensor operator()(const at::Tensor& x);
+  virtual at::Tensor forward(const at::Tensor& x) = 0;
+  const std::string& kind() const { return name(); }
+  // One line of constructor arguments for summaries, e.g. "5 -> 20, kernel 3x3, stride 2".
+  virtual std::string describe() const { return ""; }
+};
+
+using LayerPtr = std::shared_ptr<Layer>;
+using NamedLayers = std::vector<std::pair<std::string, LayerPtr>>;
+
+// Records (layer, output shape) for every layer called while it is installed on this thread.
+class ShapeRecorder {
+ public:
+  ShapeRecorder();
+  ~ShapeRecorder();
+  ShapeRecorder(const ShapeRecorder&) = delete;
+  ShapeRecorder& operator=(const ShapeRecorder&) = delete;
+  const std::vector<std::pair<const Layer*, std::vector<int64_t>>>& records() const { return records_; }
+  static void record(const Layer* layer, const at::Tensor& output);
+
+ private:
+  std::vector<std::pair<const Layer*, std::vector<int64_t>>> records_;
+  ShapeRecorder* previous_;
+};
+
+// Runs a list of named layers in order.
+at::Tensor runAll(const NamedLayers& layers, at::Tensor x);
+
+}  // namespace skipnorm::nn
