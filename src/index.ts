@@ -40,8 +40,10 @@ import * as linalg from './linalg';
 import * as fft from './fft';
 import * as cuda from './cuda';
 import * as functional from './nn/functional';
+import * as nn from './nn/index';
+import * as models from './models/index';
 
-export { linalg, fft, cuda };
-/** torch.nn.functional's counterparts, also as `F`. */
-export const nn = { functional };
+export { linalg, fft, cuda, nn, models };
+/** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
+export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';

@@ -59,6 +59,35 @@ Napi::Value ToBufferAsync(const Napi::CallbackInfo& info) {
   return submitJob(info.Env(), std::make_unique<ToBufferJob>(tensorArg(info, 0)), info.Env().Undefined());
 }
 
+// toBytes(t) -> Uint8Array of the exact little-endian bytes of a contiguous CPU copy (float16 and
+// bfloat16 stay 2 bytes, bool 1 byte): what file formats like safetensors store.
+Napi::Value ToBytes(const Napi::CallbackInfo& info) {
+  at::Tensor host = tensorArg(info, 0).detach().resolve_conj().to(at::kCPU).contiguous();
+  const size_t bytes = host.numel() * host.element_size();
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
+  if (bytes > 0) std::memcpy(buffer.Data(), host.data_ptr(), bytes);
+  return Napi::Uint8Array::New(info.Env(), bytes, buffer, 0);
+}
+
+// fromBytes(uint8Array, shape, dtype) -> a tensor holding a copy of those bytes as that dtype.
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throwTypeError(env, "argument 1 must be a Uint8Array");
+  }
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  std::vector<int64_t> shape = intListArg(info, 1);
+  at::ScalarType dtype = dtypeArg(info, 2);
+  at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
+  const size_t expected = tensor.numel() * tensor.element_size();
+  if (expected != bytes.ByteLength()) {
+    throwTypeError(env, std::to_string(bytes.ByteLength()) + " bytes do not hold a " + dtypeName(dtype) + " tensor of " +
+                            std::to_string(tensor.numel()) + " elements (" + std::to_string(expected) + " bytes)");
+  }
+  if (expected > 0) std::memcpy(tensor.data_ptr(), bytes.Data(), expected);
+  return wrapTensor(env, tensor);
+}
+
 // meta(t) -> [shape, dtypeCode, device]
 Napi::Value Meta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -125,6 +154,8 @@ void registerConvert(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "toBuffer", ToBuffer);
   exportFunction(env, exports, "toBufferAsync", ToBufferAsync);
   exportFunction(env, exports, "meta", Meta);
+  exportFunction(env, exports, "toBytes", ToBytes);
+  exportFunction(env, exports, "fromBytes", FromBytes);
   exportFunction(env, exports, "item", Item);
   exportFunction(env, exports, "to", To);
   exportFunction(env, exports, "clone", Clone);

@@ -1,6 +1,7 @@
 // Creating tensors: from JavaScript typed arrays, filled, ranges, and random (seedable).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 #include <napi.h>
 
 #include "core/addon.h"
@@ -101,6 +102,27 @@ Napi::Value Randperm(const Napi::CallbackInfo& info) {
   return wrapTensor(info.Env(), at::randperm(intArg(info, 0), optionalGeneratorArg(info, 3), optionsArg(info, 1, 2, at::kLong)));
 }
 
+// fillRandom(kind, t, a, b, generator|null): in place and outside autograd, as torch.nn.init does.
+// kind: 'uniform' on [a, b), 'normal' with mean a and std b.
+Napi::Value FillRandom(const Napi::CallbackInfo& info) {
+  std::string kind = stringArg(info, 0);
+  at::Tensor& t = tensorArg(info, 1);
+  double a = numberArg(info, 2), b = numberArg(info, 3);
+  std::optional<at::Generator> generator = optionalGeneratorArg(info, 4);
+  c10::NoGradGuard noGrad;
+  if (kind == "uniform") t.uniform_(a, b, generator);
+  else if (kind == "normal") t.normal_(a, b, generator);
+  else throwTypeError(info.Env(), "unknown distribution " + kind);
+  return info.Env().Undefined();
+}
+
+// fill(t, value): in place and outside autograd.
+Napi::Value FillConstant(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard noGrad;
+  tensorArg(info, 0).fill_(scalarArg(info, 1));
+  return info.Env().Undefined();
+}
+
 // Generators: newGenerator(seed) -> handle; generatorSeed(handle, seed); disposeGenerator(handle).
 Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
   auto& generators = addonOf(info.Env()).generators;
@@ -145,6 +167,8 @@ void registerCreation(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "randn", Randn);
   exportFunction(env, exports, "randint", Randint);
   exportFunction(env, exports, "randperm", Randperm);
+  exportFunction(env, exports, "fillRandom", FillRandom);
+  exportFunction(env, exports, "fillConstant", FillConstant);
   exportFunction(env, exports, "newGenerator", NewGenerator);
   exportFunction(env, exports, "seedGenerator", SeedGenerator);
   exportFunction(env, exports, "generatorSeed", GeneratorInitialSeed);

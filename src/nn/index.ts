@@ -1,0 +1,7 @@
+/** torch.nn's counterparts: modules, layers, initialisation and functions. */
+import * as functional from './functional';
+import * as init from './init';
+
+export { Module, type LoadResult, type ModuleInfo, type StateDict } from './module';
+export * from './layers';
+export { functional, init };
