@@ -78,9 +78,17 @@ export function untrack(object: Tracked): void {
   }
 }
 
+function isDisposable(value: object): boolean {
+  try {
+    return typeof (value as Disposable).dispose === 'function' && 'isDisposed' in value;
+  } catch {
+    return false; // a proxy that throws on unknown properties (e.g. a test framework's assertion)
+  }
+}
+
 function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
   if (value === null || typeof value !== 'object' || depth > 8) return;
-  if (typeof (value as Disposable).dispose === 'function' && 'isDisposed' in (value as object)) {
+  if (isDisposable(value)) {
     out.add(value as Disposable);
     return;
   }
