@@ -1,7 +1,13 @@
 /** The `skipnorm` command as a user runs it. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as sn from '../src/index';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const root = path.resolve(__dirname, '..');
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, encoding: 'utf8' });
@@ -51,7 +57,89 @@ describe('skipnorm CLI', () => {
 
   it('rejects an unknown option clearly', () => {
     const r = cli('info', '--jsn');
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/Unknown option '--jsn'/);
+  });
+
+  it('init writes PyTorch-initialised weights; forward runs them in eval and train mode', () => {
+    const weights = path.join(tmp, 'bnnet.safetensors');
+    const r = cli('init', '--model', 'bnnet', '--variant', 'a', '--seed', '7', '--out', weights);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/wrote 39 tensors \(9,970 parameters\)/);
+    const file = sn.readSafetensors(weights);
+    expect(JSON.parse(file.metadata.model)).toEqual({ model: 'bnnet', variant: 'a' });
+    sn.manualSeed(7);
+    const model = sn.models.bnnet({ variant: 'c' }); // same parameters as variant a
+    const own = model.stateDict();
+    for (const [k, t] of Object.entries(file.tensors)) expect(own[k].equal(t), k).toBe(true);
+    const input = path.join(tmp, 'x.safetensors');
+    sn.scope(() => sn.writeSafetensors(input, { input: sn.randn([6, 1, 28, 28], { generator: new sn.Generator(1) }) }));
+    const x = sn.readSafetensors(input).tensors.input;
+    for (const train of [false, true]) {
+      const out = path.join(tmp, `y-${train}.safetensors`);
+      const f = cli('forward', '--model', 'bnnet', '--variant', 'c', '--weights', weights, '--input', input, '--out', out, ...(train ? ['--train'] : []));
+      expect(f.status, f.stderr).toBe(0);
+      const y = sn.readSafetensors(out).tensors.output;
+      model.train(train);
+      const expected = sn.noGrad(() => model.forward(x));
+      expect(y.shape).toEqual([6, 10]);
+      expect(y.allclose(expected, 1e-6, 1e-6)).toBe(true);
+      sn.dispose([y, expected]);
+      model.loadStateDict(file.tensors); // undo the running-statistics update of the train pass
+    }
+    sn.dispose([own, file.tensors, x]);
+    model.dispose();
+  });
+
+  it('init covers the ResNets: preact with ImageNet input, and torchvision layout without skips', () => {
+    const a = path.join(tmp, 'p.safetensors');
+    expect(cli('init', '--model', 'preact-resnet', '--depth', '18', '--shortcut', 'mod', '--classes', '100', '--input', 'imagenet', '--seed', '1', '--out', a).status).toBe(0);
+    const p = sn.readSafetensors(a).tensors;
+    expect(p['linear.weight'].shape).toEqual([100, 512]);
+    expect(p['bn.weight'].shape).toEqual([512]);
+    sn.dispose(p);
+    const b = path.join(tmp, 'r.safetensors');
+    expect(cli('init', '--model', 'resnet', '--depth', '50', '--no-skip', '--out', b).status).toBe(0);
+    const r = sn.readSafetensors(b).tensors;
+    expect(r['fc.weight'].shape).toEqual([1000, 2048]);
+    expect(r['layer1.0.downsample.0.weight'].shape).toEqual([256, 64, 1, 1]);
+    sn.dispose(r);
+  });
+
+  it('bad flags and files are clear errors: usage exits 2, failures exit 1, nothing half-written', () => {
+    const weights = path.join(tmp, 'w.safetensors');
+    cli('init', '--model', 'bnnet', '--out', weights);
+    const usage: [string[], RegExp][] = [
+      [['init', '--out', 'x'], /--model is required/],
+      [['init', '--model', 'vgg', '--out', 'x'], /--model must be bnnet, preact-resnet or resnet, got 'vgg'/],
+      [['init', '--model', 'bnnet', '--variant', 'z', '--out', 'x'], /--variant must be one of a, b, c, got 'z'/],
+      [['init', '--model', 'preact-resnet', '--depth', '20', '--out', 'x'], /--depth must be one of 18, 34, 50, 101, 152, got '20'/],
+      [['init', '--model', 'resnet', '--shortcut', 'mod', '--out', 'x'], /--shortcut does not apply to --model resnet/],
+      [['init', '--model', 'bnnet', '--seed=-3', '--out', 'x'], /--seed must be a non-negative integer/],
+      [['init', '--model', 'bnnet'], /--out FILE is required/],
+      [['forward', '--model', 'bnnet', '--weights', weights, '--out', 'y'], /--input X\.safetensors is required/],
+    ];
+    for (const [args, message] of usage) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const out = path.join(tmp, 'never.safetensors');
+    const wrongModel = cli('forward', '--model', 'preact-resnet', '--weights', weights, '--input', weights, '--out', out);
+    expect(wrongModel.status).toBe(1);
+    expect(wrongModel.stderr).toMatch(/loadStateDict: .*missing key\(s\): conv1\.weight, .*\.\.\. and \d+ more/);
+    const noInput = cli('forward', '--model', 'bnnet', '--weights', weights, '--input', weights, '--out', out);
+    expect(noInput.status).toBe(2);
+    expect(noInput.stderr).toMatch(/has no tensor named 'input'/);
+    fs.writeFileSync(path.join(tmp, 'bad-x.safetensors'), 'garbage that is not safetensors');
+    const badInput = cli('forward', '--model', 'bnnet', '--weights', weights, '--input', path.join(tmp, 'bad-x.safetensors'), '--out', out);
+    expect(badInput.status).toBe(1);
+    expect(badInput.stderr).toMatch(/SafetensorsError: safetensors: .*bad-x\.safetensors: the header claims/);
+    const x = path.join(tmp, 'mnist-shaped.safetensors');
+    sn.scope(() => sn.writeSafetensors(x, { input: sn.zeros([2, 3, 28, 28]) }));
+    const wrongShape = cli('forward', '--model', 'bnnet', '--weights', weights, '--input', x, '--out', out);
+    expect(wrongShape.status).toBe(1);
+    expect(wrongShape.stderr).toMatch(/Conv2d\(1 -> 5\): expected input with 1 channels, got shape \[2, 3, 28, 28\]/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

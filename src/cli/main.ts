@@ -3,13 +3,25 @@
  * The `skipnorm` command. Subcommands live in their own files; this one dispatches.
  */
 import { runDemo } from './demo';
+import { runForward } from './forward';
 import { runInfo } from './info';
+import { runInit } from './init';
+import { UsageError } from './model-flags';
 
 const USAGE = `Usage: skipnorm <command> [options]
 
 Commands:
   info [--json]     skipnorm and LibTorch versions, CUDA, devices, threads
   demo              a tiny end-to-end check: tensors, autograd, a worker-thread job
+  init <model> --seed S --out FILE
+                    a model's initial weights (PyTorch's initialisation) as safetensors
+  forward <model> --weights FILE --input X.safetensors [--train] --out Y.safetensors
+                    logits of the tensor 'input' (eval mode; --train: batch statistics)
+
+Model flags:
+  --model bnnet --variant a|b|c
+  --model preact-resnet --depth 18|34|50|101|152 --shortcut orig|mod|none [--classes N] [--input cifar|imagenet]
+  --model resnet --depth 18|34|50|101|152 [--no-skip] [--classes N]
 
 Options:
   -h, --help        this text
@@ -21,6 +33,8 @@ type Command = (args: string[]) => Promise<number> | number;
 const COMMANDS: Record<string, Command> = {
   info: runInfo,
   demo: runDemo,
+  init: runInit,
+  forward: runForward,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -47,8 +61,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const e = error as Error;
-    process.stderr.write(`skipnorm: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
-    process.exitCode = 1;
+    const e = error as Error & { code?: string };
+    // Usage errors (ours, and parseArgs' unknown or malformed options) exit 2, like unknown commands.
+    const usage = e instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`skipnorm: ${e.name === 'Error' || usage ? '' : `${e.name}: `}${e.message}${usage ? '\n(skipnorm --help lists the commands and flags)' : ''}\n`);
+    process.exitCode = usage ? 2 : 1;
   },
 );

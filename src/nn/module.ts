@@ -103,11 +103,14 @@ export class Module {
       return [name, t.handleFor(op)];
     });
     const r = native().loadState(this.moduleHandle(op), pairs, strict) as { missing: string[]; unexpected: string[]; mismatched: string[]; loaded: boolean };
+    r.unexpected.sort();
     if (!r.loaded) {
+      const list = (items: string[], separator: string) =>
+        items.length > 12 ? `${items.slice(0, 12).join(separator)}${separator}... and ${items.length - 12} more` : items.join(separator);
       const parts: string[] = [];
-      if (r.missing.length) parts.push(`missing key(s): ${r.missing.join(', ')}`);
-      if (r.unexpected.length) parts.push(`unexpected key(s): ${r.unexpected.join(', ')}`);
-      if (r.mismatched.length) parts.push(`size mismatch: ${r.mismatched.join('; ')}`);
+      if (r.missing.length) parts.push(`missing key(s): ${list(r.missing, ', ')}`);
+      if (r.unexpected.length) parts.push(`unexpected key(s): ${list(r.unexpected, ', ')}`);
+      if (r.mismatched.length) parts.push(`size mismatch: ${list(r.mismatched, '; ')}`);
       throw new TorchError(op, `error(s) in loading the state dict for ${this.kind} (nothing was loaded): ${parts.join('. ')}`);
     }
     return { missingKeys: r.missing, unexpectedKeys: r.unexpected, mismatchedKeys: r.mismatched };

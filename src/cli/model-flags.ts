@@ -1,0 +1,83 @@
+/**
+ * The model flags shared by `init`, `forward` and later commands:
+ *   --model bnnet --variant a|b|c
+ *   --model preact-resnet --depth 18|34|50|101|152 --shortcut orig|mod|none [--classes N] [--input cifar|imagenet]
+ *   --model resnet --depth D [--no-skip] [--classes N]
+ */
+import type { ModelSpec } from '../models/index';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  variant: { type: 'string' },
+  depth: { type: 'string' },
+  shortcut: { type: 'string' },
+  classes: { type: 'string' },
+  input: { type: 'string', multiple: true },
+  'no-skip': { type: 'boolean' },
+} as const;
+
+export const INPUT_KINDS = ['cifar', 'imagenet'];
+
+function integer(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+export interface ModelFlags {
+  model?: string;
+  variant?: string;
+  depth?: string;
+  shortcut?: string;
+  classes?: string;
+  input?: string[];
+  'no-skip'?: boolean;
+}
+
+/** The model spec the flags describe, or a UsageError naming the bad flag. */
+export function modelSpecFromFlags(flags: ModelFlags): ModelSpec {
+  const depths = ['18', '34', '50', '101', '152'] as const;
+  const inputKind = (flags.input ?? []).find((v) => INPUT_KINDS.includes(v));
+  const unused = (name: string, ok: boolean) => {
+    if (!ok) throw new UsageError(`--${name} does not apply to --model ${flags.model}`);
+  };
+  switch (flags.model) {
+    case 'bnnet':
+      unused('depth', flags.depth === undefined);
+      unused('shortcut', flags.shortcut === undefined);
+      unused('no-skip', !flags['no-skip']);
+      return { model: 'bnnet', variant: oneOf(flags.variant, 'variant', ['a', 'b', 'c'] as const, 'c') };
+    case 'preact-resnet':
+      unused('variant', flags.variant === undefined);
+      unused('no-skip', !flags['no-skip']);
+      return {
+        model: 'preact-resnet',
+        depth: Number(oneOf(flags.depth, 'depth', depths, '18')) as 18,
+        shortcut: oneOf(flags.shortcut, 'shortcut', ['orig', 'mod', 'none'] as const, 'orig'),
+        classes: integer(flags.classes, 'classes', 10),
+        input: (inputKind ?? 'cifar') as 'cifar' | 'imagenet',
+      };
+    case 'resnet':
+      unused('variant', flags.variant === undefined);
+      unused('shortcut', flags.shortcut === undefined);
+      return { model: 'resnet', depth: Number(oneOf(flags.depth, 'depth', depths, '18')) as 18, classes: integer(flags.classes, 'classes', 1000), skip: !flags['no-skip'] };
+    case undefined:
+      throw new UsageError('--model is required: bnnet, preact-resnet or resnet');
+    default:
+      throw new UsageError(`--model must be bnnet, preact-resnet or resnet, got '${flags.model}'`);
+  }
+}
