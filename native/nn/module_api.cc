@@ -212,6 +212,12 @@ Napi::Value NumParameters(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// zeroGrad(module): drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
+  for (auto& p : moduleArg(info, 0)->parameters(true)) p.mutable_grad().reset();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetTraining(const Napi::CallbackInfo& info) {
   moduleArg(info, 0)->train(boolArg(info, 1));
   return info.Env().Undefined();
@@ -365,6 +371,7 @@ void registerModules(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "namedParameters", NamedParameters);
   exportFunction(env, exports, "namedBuffers", NamedBuffers);
   exportFunction(env, exports, "numParameters", NumParameters);
+  exportFunction(env, exports, "zeroGrad", ZeroGrad);
   exportFunction(env, exports, "setTraining", SetTraining);
   exportFunction(env, exports, "isTraining", IsTraining);
   exportFunction(env, exports, "moduleTo", ModuleTo);

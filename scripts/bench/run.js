@@ -1,6 +1,7 @@
 'use strict';
-// `npm run bench`: per-call overhead of small ops and a 512x512 matmul, skipnorm against Python
-// PyTorch on this machine, in one run. Both sides run twice, alternately, and keep their best,
+// `npm run bench`: skipnorm against Python PyTorch on this machine, in one run: per-call overhead
+// of small ops and a 512x512 matmul (core.*), and forward + backward steps of the paper's models
+// (models.*). Both sides run twice, alternately, and keep their best,
 // since these machines are shared and noisy. Reported as ratios (skipnorm time / PyTorch time:
 // below 1 means skipnorm is faster). A benchmark, not a test: it asserts nothing.
 
@@ -24,15 +25,26 @@ if (!torchVersion) {
   console.error(`bench: ${python} has no torch; run \`npm run golden\` once (it makes .oracle-venv) or set PYTHON`);
   process.exit(1);
 }
-let py = run(python, [path.join(__dirname, 'core.py'), threads]);
-let js = run(process.execPath, [path.join(__dirname, 'core.js'), threads]);
-py = best(py, run(python, [path.join(__dirname, 'core.py'), threads]));
-js = best(js, run(process.execPath, [path.join(__dirname, 'core.js'), threads]));
+function compare(suite, threadCount) {
+  let py = run(python, [path.join(__dirname, `${suite}.py`), threadCount]);
+  let js = run(process.execPath, [path.join(__dirname, `${suite}.js`), threadCount]);
+  py = best(py, run(python, [path.join(__dirname, `${suite}.py`), threadCount]));
+  js = best(js, run(process.execPath, [path.join(__dirname, `${suite}.js`), threadCount]));
+  return { py, js };
+}
+
+function table(title, unit, { py, js }) {
+  console.log(`\n${title}\n`);
+  console.log(`| case | skipnorm (${unit}) | PyTorch (${unit}) | ratio |`);
+  console.log('|---|---:|---:|---:|');
+  for (const name of Object.keys(py)) {
+    console.log(`| ${name} | ${js[name].toFixed(2)} | ${py[name].toFixed(2)} | ${(js[name] / py[name]).toFixed(2)} |`);
+  }
+}
 
 const sn = require(root);
-console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${process.version}) vs PyTorch ${torchVersion}; ${threads} intra-op thread(s)\n`);
-console.log('| operation | skipnorm (µs/call) | PyTorch (µs/call) | ratio |');
-console.log('|---|---:|---:|---:|');
-for (const name of Object.keys(py)) {
-  console.log(`| ${name} | ${js[name].toFixed(2)} | ${py[name].toFixed(2)} | ${(js[name] / py[name]).toFixed(2)} |`);
-}
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models'];
+const modelThreads = process.env.BENCH_MODEL_THREADS || String(require('node:os').availableParallelism());
+console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${process.version}) vs PyTorch ${torchVersion}, ratio = skipnorm / PyTorch`);
+if (suites.includes('core')) table(`Per call, ${threads} intra-op thread(s)`, 'µs/call', compare('core', threads));
+if (suites.includes('models')) table(`Training step (forward, cross-entropy, backward, zero_grad), ${modelThreads} intra-op thread(s)`, 'ms/step', compare('models', modelThreads));

@@ -1,5 +1,6 @@
 'use strict';
-// `npm run golden`: regenerates test/golden/ with PyTorch. Uses $PYTHON if it has torch and numpy,
+// `npm run golden`: regenerates test/golden/ with PyTorch (`npm run oracle`: only finds or makes
+// the Python, which the PyTorch round-trip tests also use). Uses $PYTHON if it has torch and numpy,
 // else a virtual environment at .oracle-venv/ that it creates with pip (torch, numpy, safetensors,
 // tensorboard). Python is the test oracle only; skipnorm never needs it at run time.
 
@@ -24,11 +25,17 @@ function oraclePython() {
     if (r.status !== 0) throw new Error(`golden: ${cmd} ${args.join(' ')} failed`);
   };
   run('python3', ['-m', 'venv', venv]);
-  run(venvPython, ['-m', 'pip', 'install', '--retries', '1', 'torch', 'numpy', 'safetensors', 'tensorboard']);
+  // The oracle's torch is the release skipnorm's LibTorch is tested with (and its CPU build).
+  const { TESTED_TORCH } = require('../libtorch/find');
+  run(venvPython, ['-m', 'pip', 'install', '--retries', '1', `torch==${TESTED_TORCH}+cpu`, 'numpy', 'safetensors', 'tensorboard']);
   return venvPython;
 }
 
 const python = oraclePython();
+if (process.argv.includes('--setup-only')) {
+  console.error(`golden: the oracle is ${python}`);
+  process.exit(0);
+}
 const scripts = fs.readdirSync(__dirname).filter((f) => f.endsWith('.py')).sort();
 for (const script of scripts) {
   const r = spawnSync(python, [path.join(__dirname, script)], { stdio: 'inherit', cwd: root });

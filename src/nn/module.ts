@@ -116,6 +116,12 @@ export class Module {
     return { missingKeys: r.missing, unexpectedKeys: r.unexpected, mismatchedKeys: r.mismatched };
   }
 
+  /** Drops every parameter's gradient (PyTorch's zero_grad with set_to_none); returns this. */
+  zeroGrad(): this {
+    native().zeroGrad(this.moduleHandle('zeroGrad'));
+    return this;
+  }
+
   /** Training mode (batch statistics, dropout) for this module and all inside it; returns this. */
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError('train: mode must be a boolean');
