@@ -130,6 +130,26 @@ describe('modules', () => {
     model.dispose();
   });
 
+  it("one variant's state dict loads strictly into every other variant of the same model", () => {
+    const families: sn.models.ModelSpec[][] = [
+      (['a', 'b', 'c'] as const).map((variant) => ({ model: 'bnnet', variant })),
+      (['orig', 'mod', 'none'] as const).map((shortcut) => ({ model: 'preact-resnet', depth: 18, shortcut })),
+      (['orig', 'mod', 'none'] as const).map((shortcut) => ({ model: 'preact-resnet', depth: 50, shortcut, input: 'imagenet' })),
+      [true, false].map((skip) => ({ model: 'resnet', depth: 18, skip })),
+    ];
+    for (const family of families) {
+      const models = family.map((spec) => sn.models.buildModel(spec));
+      for (const source of models) {
+        const state = source.stateDict();
+        for (const target of models) {
+          expect(target.loadStateDict(state)).toEqual({ missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] });
+        }
+        sn.dispose(state);
+      }
+      models.forEach((m) => m.dispose());
+    }
+  });
+
   it('summary lists layers with output shapes and parameter counts', () => {
     const model = sn.models.bnnet({ variant: 'b' });
     const text = model.summary([32, 1, 28, 28]);
