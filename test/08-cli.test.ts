@@ -115,6 +115,8 @@ describe('skipnorm CLI', () => {
       [['init', '--model', 'bnnet', '--variant', 'z', '--out', 'x'], /--variant must be one of a, b, c, got 'z'/],
       [['init', '--model', 'preact-resnet', '--depth', '20', '--out', 'x'], /--depth must be one of 18, 34, 50, 101, 152, got '20'/],
       [['init', '--model', 'resnet', '--shortcut', 'mod', '--out', 'x'], /--shortcut does not apply to --model resnet/],
+      [['init', '--model', 'bnnet', '--classes', '100', '--out', 'x'], /--classes does not apply to --model bnnet/],
+      [['init', '--model', 'resnet', '--input', 'imagenet', '--out', 'x'], /--input does not apply to --model resnet/],
       [['init', '--model', 'bnnet', '--seed=-3', '--out', 'x'], /--seed must be a non-negative integer/],
       [['init', '--model', 'bnnet'], /--out FILE is required/],
       [['forward', '--model', 'bnnet', '--weights', weights, '--out', 'y'], /--input X\.safetensors is required/],

@@ -103,7 +103,7 @@ describe('modules', () => {
       const x = sn.randn([1, 3, 5, 5]);
       const before = sn.noGrad(() => conv.forward(x));
       nn.weightNorm(conv);
-      expect(conv.namedParameters().map(([n]) => n)).toEqual(['weight_g', 'weight_v', 'bias']);
+      expect(conv.namedParameters().map(([n]) => n)).toEqual(['bias', 'weight_g', 'weight_v']); // PyTorch's order
       const state = conv.stateDict();
       expect(state.weight_g.shape).toEqual([4, 1, 1, 1]);
       expect(sn.noGrad(() => conv.forward(x)).allclose(before, 1e-5, 1e-6)).toBe(true);
@@ -122,10 +122,13 @@ describe('modules', () => {
       const bad = { 'a.weight': sn.zeros([3, 2]), 'a.bias': sn.zeros([4]), 'c.weight': sn.zeros([1]) };
       expect(() => model.loadStateDict(bad)).toThrowError(/missing key\(s\): b\.weight, b\.bias\. unexpected key\(s\): c\.weight\. size mismatch: a\.bias: expected shape \[3\], got \[4\]/);
       expect(model.stateDict()['a.weight'].equal(original)).toBe(true); // untouched
-      const result = model.loadStateDict(bad, { strict: false });
-      expect(result.missingKeys).toEqual(['b.weight', 'b.bias']);
+      // Not strict: a shape mismatch still fails (as in PyTorch); without one, matching keys load.
+      expect(() => model.loadStateDict(bad, { strict: false })).toThrowError(/size mismatch: a\.bias/);
+      const loose = { 'a.weight': sn.zeros([3, 2]), 'c.weight': sn.zeros([1]) };
+      const result = model.loadStateDict(loose, { strict: false });
+      expect(result.missingKeys).toEqual(['a.bias', 'b.weight', 'b.bias']);
       expect(result.unexpectedKeys).toEqual(['c.weight']);
-      expect(model.stateDict()['a.weight'].sum().item()).toBe(0); // matching keys loaded
+      expect(model.stateDict()['a.weight'].sum().item()).toBe(0);
     });
     model.dispose();
   });
@@ -148,6 +151,52 @@ describe('modules', () => {
       }
       models.forEach((m) => m.dispose());
     }
+  });
+
+  it('a state dict without num_batches_tracked loads strictly and keeps the count, as in PyTorch', () => {
+    const bn = new nn.BatchNorm1d(2);
+    sn.scope(() => {
+      bn.forward(sn.randn([4, 2]));
+      const state = bn.stateDict();
+      delete state.num_batches_tracked;
+      expect(bn.loadStateDict(state).missingKeys).toEqual([]);
+      expect(bn.stateDict().num_batches_tracked.item()).toBe(1);
+    });
+    bn.dispose();
+  });
+
+  it('to(dtype) converts gradients too, and refuses integer dtypes', () => {
+    const lin = new nn.Linear(2, 1);
+    sn.scope(() => {
+      lin.forward(sn.ones([1, 2])).sum().backward();
+      lin.to('float64');
+      for (const p of lin.parameters()) expect(p.grad!.dtype).toBe('float64');
+      expect(() => lin.to('int64')).toThrowError(/moves only to floating-point dtypes, not int64/);
+    });
+    lin.dispose();
+  });
+
+  it('batch norm in training refuses one value per channel (running stats would become NaN)', () => {
+    const bn = new nn.BatchNorm1d(3);
+    sn.scope(() => {
+      expect(() => bn.forward(sn.randn([1, 3]))).toThrowError(/expected more than 1 value per channel when training/);
+      expect(bn.stateDict().running_var.toArray()).toEqual([1, 1, 1]);
+      bn.eval();
+      expect(bn.forward(sn.randn([1, 3])).shape).toEqual([1, 3]);
+    });
+    bn.dispose();
+  });
+
+  it('summary changes nothing: running statistics and each module mode are kept', () => {
+    const model = sn.models.bnnet({ variant: 'b' });
+    sn.scope(() => {
+      model.summary([1, 1, 28, 28]);
+      const state = model.stateDict();
+      expect(state['bn.running_var'].eq(1).all().item()).toBe(1);
+      expect(state['bn.num_batches_tracked'].item()).toBe(0);
+      expect(model.training).toBe(true);
+    });
+    model.dispose();
   });
 
   it('summary lists layers with output shapes and parameter counts', () => {

@@ -107,6 +107,20 @@ describe('writing', () => {
     });
   });
 
+  it("a tensor named '__proto__' is an ordinary key both ways", () => {
+    const file = path.join(dir, 'proto.safetensors');
+    sn.scope(() => {
+      const tensors: Record<string, sn.Tensor> = {};
+      Object.defineProperty(tensors, '__proto__', { value: sn.ones([2]), enumerable: true });
+      tensors.other = sn.zeros([1]);
+      sn.writeSafetensors(file, tensors);
+      const back = sn.readSafetensors(file).tensors;
+      expect(Object.keys(back).sort()).toEqual(['__proto__', 'other']);
+      expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+      sn.dispose(Object.values(back));
+    });
+  });
+
   it('a failed write leaves the previous file intact and no temporary file behind', () => {
     const file = path.join(dir, 'keep.safetensors');
     sn.scope(() => sn.writeSafetensors(file, { a: sn.ones([2]) }));

@@ -61,7 +61,7 @@ void Affine::applyWeightNorm() {
   TORCH_CHECK(!weightNorm_, kind(), " is already weight-normalised");
   c10::NoGradGuard noGrad;
   at::Tensor w = weight_.detach();
-  // Re-register in PyTorch's order: weight_g, weight_v, then the bias keeps its name.
+  // PyTorch deletes `weight` and appends weight_g, weight_v: the bias comes first.
   auto params = named_parameters(false);
   TORCH_CHECK(params.contains("weight"), kind(), " has no weight to normalise");
   // Rebuild the parameter list without `weight` (torch::nn::Module has no unregister_parameter).
@@ -70,9 +70,9 @@ void Affine::applyWeightNorm() {
     if (item.key() != "weight") keep.emplace_back(item.key(), item.value());
   }
   parameters_.clear();
+  for (auto& [name, value] : keep) register_parameter(name, value);
   g_ = register_parameter("weight_g", at::norm_except_dim(w, 2, 0).clone());
   v_ = register_parameter("weight_v", w.clone());
-  for (auto& [name, value] : keep) register_parameter(name, value);
   weight_ = at::Tensor();
   weightNorm_ = true;
 }
@@ -150,6 +150,9 @@ at::Tensor BatchNorm::forward(const at::Tensor& x) {
   if (dims_ == 1) checkInputDims(x, {2, 3}, kind());
   else checkInputDims(x, {4}, kind());
   TORCH_CHECK(x.size(1) == features_, kind(), "(", features_, "): expected ", features_, " channels, got shape ", x.sizes());
+  if (is_training()) {
+    TORCH_CHECK(x.numel() / features_ > 1, kind(), ": expected more than 1 value per channel when training, got input of shape ", x.sizes());
+  }
   double factor = momentum_.value_or(0.0);
   if (is_training() && numBatchesTracked_.defined()) {
     {

@@ -230,12 +230,14 @@ Napi::Value ModuleTo(const Napi::CallbackInfo& info) {
   LayerPtr layer = moduleArg(info, 0);
   std::optional<at::Device> device = isMissing(info, 1) ? std::nullopt : std::optional<at::Device>(deviceArg(info, 1));
   std::optional<at::ScalarType> dtype = optionalDtypeArg(info, 2);
+  TORCH_CHECK(!dtype || at::isFloatingType(*dtype), "a module moves only to floating-point dtypes, not ", dtypeName(*dtype));
   c10::NoGradGuard noGrad;
   auto convert = [&](at::Tensor& t) {
     at::TensorOptions options = t.options();
     if (device) options = options.device(*device);
     if (dtype && at::isFloatingType(t.scalar_type())) options = options.dtype(*dtype);
     t.set_data(t.to(options));
+    if (t.grad().defined()) t.mutable_grad() = t.grad().to(options);  // as PyTorch's Module._apply
   };
   for (auto& p : layer->parameters(true)) convert(p);
   for (auto& b : layer->buffers(true)) convert(b);
@@ -259,9 +261,9 @@ Napi::Value NamedModules(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// loadState(module, [[name, tensor], ...], strict) -> { missing, unexpected, mismatched }
-// Checks every key and shape first; copies only when nothing is wrong (or when not strict, the
-// matching keys), so a failed strict load leaves the module untouched.
+// loadState(module, [[name, tensor], ...], strict) -> { missing, unexpected, mismatched, loaded }
+// Checks every key and shape first and copies only when the load is allowed (strict: no problem
+// at all; not strict: no shape mismatch), so a failed load leaves the module untouched.
 Napi::Value LoadState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LayerPtr layer = moduleArg(info, 0);
@@ -285,7 +287,10 @@ Napi::Value LoadState(const Napi::CallbackInfo& info) {
   for (auto& [name, target] : targets) {
     known[name] = true;
     auto it = given.find(name);
-    if (it == given.end()) {
+    const bool counter = name == "num_batches_tracked" || (name.size() > 20 && name.compare(name.size() - 20, 20, ".num_batches_tracked") == 0);
+    if (it == given.end() && counter) {
+      continue;  // PyTorch keeps the module's own count when a (version-less) state dict lacks it
+    } else if (it == given.end()) {
       missing.Set(missing.Length(), Napi::String::New(env, name));
     } else if (it->second.sizes() != target.sizes()) {
       std::ostringstream text;
@@ -298,8 +303,10 @@ Napi::Value LoadState(const Napi::CallbackInfo& info) {
   for (const auto& [name, tensor] : given) {
     if (!known.count(name)) unexpected.Set(unexpected.Length(), Napi::String::New(env, name));
   }
+  // As in PyTorch, a shape mismatch fails even a non-strict load.
   const bool clean = missing.Length() == 0 && unexpected.Length() == 0 && mismatched.Length() == 0;
-  if (!strict || clean) {
+  const bool load = clean || (!strict && mismatched.Length() == 0);
+  if (load) {
     c10::NoGradGuard noGrad;
     for (auto& [target, source] : copies) target.copy_(source);
   }
@@ -307,7 +314,7 @@ Napi::Value LoadState(const Napi::CallbackInfo& info) {
   out.Set("missing", missing);
   out.Set("unexpected", unexpected);
   out.Set("mismatched", mismatched);
-  out.Set("loaded", Napi::Boolean::New(env, !strict || clean));
+  out.Set("loaded", Napi::Boolean::New(env, load));
   return out;
 }
 
@@ -339,11 +346,20 @@ Napi::Value Summary(const Napi::CallbackInfo& info) {
   for (const auto& item : layer->named_modules("", true)) {
     if (auto* l = dynamic_cast<const nn::Layer*>(item.value().get())) names.emplace(l, item.key());
   }
+  // Run in eval mode without gradients, so a summary never updates running statistics or draws
+  // dropout masks; then restore each module's own mode.
+  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+  for (const auto& m : layer->modules(true)) modes.emplace_back(m, m->is_training());
+  layer->eval();
   nn::ShapeRecorder recorder;
-  {
+  try {
     c10::NoGradGuard noGrad;
     (*layer)(tensorArg(info, 1));
+  } catch (...) {
+    for (auto& [m, training] : modes) m->train(training);
+    throw;
   }
+  for (auto& [m, training] : modes) m->train(training);  // parents first: a child's own mode wins
   Napi::Array out = Napi::Array::New(env);
   for (const auto& [l, shape] : recorder.records()) {
     int64_t params = 0;

@@ -58,6 +58,8 @@ export function modelSpecFromFlags(flags: ModelFlags): ModelSpec {
   switch (flags.model) {
     case 'bnnet':
       unused('depth', flags.depth === undefined);
+      unused('classes', flags.classes === undefined);
+      unused('input', inputKind === undefined);
       unused('shortcut', flags.shortcut === undefined);
       unused('no-skip', !flags['no-skip']);
       return { model: 'bnnet', variant: oneOf(flags.variant, 'variant', ['a', 'b', 'c'] as const, 'c') };
@@ -73,6 +75,7 @@ export function modelSpecFromFlags(flags: ModelFlags): ModelSpec {
       };
     case 'resnet':
       unused('variant', flags.variant === undefined);
+      unused('input', inputKind === undefined);
       unused('shortcut', flags.shortcut === undefined);
       return { model: 'resnet', depth: Number(oneOf(flags.depth, 'depth', depths, '18')) as 18, classes: integer(flags.classes, 'classes', 1000), skip: !flags['no-skip'] };
     case undefined:

@@ -6,6 +6,7 @@
  * temporary file in the same folder, flushed, then renamed over the target), so a failed save
  * never leaves a half-written file or destroys the previous one.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TorchError } from '../core/errors';
@@ -27,6 +28,23 @@ const FORMAT_DTYPES: Record<string, DType> = {
 };
 const DTYPE_FORMATS: Partial<Record<DType, string>> = Object.fromEntries(Object.entries(FORMAT_DTYPES).map(([f, d]) => [d, f]));
 const ITEM_SIZE: Partial<Record<DType, number>> = { float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
+
+/** Bytes per read or write call: Linux moves at most about 2 GiB per call. */
+const IO_CHUNK = 1 << 30;
+
+/** Sets a key as an own property, even '__proto__'. */
+function setOwn<T>(object: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = fs.readSync(fd, target, done, Math.min(IO_CHUNK, target.length - done), position + done);
+    if (n === 0) throw new SafetensorsError(file, `the file ended after ${position + done} bytes (truncated while reading?)`);
+    done += n;
+  }
+}
 
 /** Largest header accepted (safetensors' own limit is 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -70,7 +88,7 @@ function parseHeader(file: string, header: Buffer, dataBytes: number): { entries
       if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} must be a string`);
-        metadata[k] = v as string;
+        setOwn(metadata, k, v as string);
       }
       continue;
     }
@@ -117,20 +135,20 @@ export function readSafetensors(file: string, options: { maxHeaderBytes?: number
     const size = fs.fstatSync(fd).size;
     if (size < 8) throw new SafetensorsError(file, `the file has ${size} bytes: too short for a safetensors header`);
     const lengthBytes = Buffer.alloc(8);
-    fs.readSync(fd, lengthBytes, 0, 8, 0);
+    readFully(fd, lengthBytes, 0, file);
     const headerLength = lengthBytes.readBigUInt64LE(0);
     if (headerLength > BigInt(maxHeader)) throw new SafetensorsError(file, `the header claims ${headerLength} bytes, more than the ${maxHeader}-byte limit`);
     if (Number(headerLength) + 8 > size) throw new SafetensorsError(file, `the header claims ${headerLength} bytes but the file has only ${size} (truncated?)`);
     const header = Buffer.alloc(Number(headerLength));
-    fs.readSync(fd, header, 0, header.length, 8);
+    readFully(fd, header, 8, file);
     const dataStart = 8 + header.length;
     const { entries, metadata } = parseHeader(file, header, size - dataStart);
     const tensors: Record<string, Tensor> = {};
     try {
       for (const e of entries) {
         const bytes = new Uint8Array(e.end - e.begin);
-        if (bytes.length > 0) fs.readSync(fd, bytes, 0, bytes.length, dataStart + e.begin);
-        tensors[e.name] = wrap(native().fromBytes(bytes, e.shape, DTYPE_CODES[e.dtype]));
+        readFully(fd, bytes, dataStart + e.begin, file);
+        setOwn(tensors, e.name, wrap(native().fromBytes(bytes, e.shape, DTYPE_CODES[e.dtype])));
       }
     } catch (e) {
       for (const t of Object.values(tensors)) t.dispose();
@@ -162,7 +180,7 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
     const dtype = DTYPE_FORMATS[t.dtype];
     if (!dtype) throw new TypeError(`${op}: '${name}' has dtype ${t.dtype}, which safetensors cannot store`);
     const bytes = native().toBytes(t.handleFor(op)) as Uint8Array;
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    setOwn(header, name, { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] });
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -177,13 +195,16 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
 /** Writes a file through a temporary sibling and a rename, so the target is never half-written. */
 export function writeAtomically(file: string, chunks: Uint8Array[]): void {
   const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  // Unique per call (worker threads share the pid); only a file this call created is removed.
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
+  let created = false;
   try {
     fd = fs.openSync(temp, 'wx');
+    created = true;
     for (const chunk of chunks) {
       let written = 0;
-      while (written < chunk.length) written += fs.writeSync(fd, chunk, written, chunk.length - written);
+      while (written < chunk.length) written += fs.writeSync(fd, chunk, written, Math.min(IO_CHUNK, chunk.length - written));
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -191,7 +212,7 @@ export function writeAtomically(file: string, chunks: Uint8Array[]): void {
     fs.renameSync(temp, file);
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
+    if (created) fs.rmSync(temp, { force: true });
     throw new TorchError('write', `cannot write ${file}: ${(e as Error).message}`);
   }
 }

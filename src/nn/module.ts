@@ -92,7 +92,9 @@ export class Module {
   /**
    * Copies a state dict into the module. Strict (the default): every key must match in name and
    * shape, or nothing is loaded and a TorchError lists what is missing, unexpected or mis-shaped.
-   * Not strict: matching keys load, and the result lists the rest.
+   * Not strict: matching keys load and the result lists the rest, but a shape mismatch still
+   * fails, as in PyTorch. A missing `num_batches_tracked` keeps the module's own count (PyTorch
+   * does the same for state dicts without version metadata, such as safetensors files).
    */
   loadStateDict(state: StateDict, options: { strict?: boolean } = {}): LoadResult {
     const op = 'loadStateDict';
