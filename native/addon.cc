@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "tensor/register.h"
+#include "train/optim_api.h"
 
 namespace skipnorm {
 
@@ -38,6 +39,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerLinalg(env, exports);
   registerFunctional(env, exports);
   registerModules(env, exports);
+  registerOptimizers(env, exports);
+  registerTraining(env, exports);
   return exports;
 }
 

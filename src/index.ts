@@ -42,8 +42,10 @@ import * as cuda from './cuda';
 import * as functional from './nn/functional';
 import * as nn from './nn/index';
 import * as models from './models/index';
+import * as optim from './train/optim';
 
-export { linalg, fft, cuda, nn, models };
+export { linalg, fft, cuda, nn, models, optim };
+export { fit, evaluate, scheduleFactor, type Schedule, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
 export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';

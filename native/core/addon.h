@@ -13,6 +13,9 @@ namespace skipnorm {
 namespace nn {
 class Layer;
 }
+namespace train {
+class Optimizer;
+}
 
 struct Addon {
   TensorTable tensors;
@@ -22,7 +25,8 @@ struct Addon {
   // Modules JavaScript holds, by handle. A parent holds its children too, so a child handle may
   // be released while the model still runs it.
   std::unordered_map<double, std::shared_ptr<nn::Layer>> modules;
-  double nextModuleHandle = 1;
+  std::unordered_map<double, std::shared_ptr<train::Optimizer>> optimizers;
+  double nextModuleHandle = 1;  // modules and optimisers draw handles from one counter
 };
 
 inline Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }

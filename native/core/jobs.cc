@@ -18,6 +18,14 @@ void JobContext::checkCancelled() const {
   if (cancelled()) throw JobCancelled();
 }
 
+void JobContext::progress(ProgressFields fields) {
+  post([fields = std::move(fields)](Napi::Env env) -> Napi::Value {
+    Napi::Object report = Napi::Object::New(env);
+    for (const auto& [key, value] : fields) report.Set(key, Napi::Number::New(env, value));
+    return report;
+  });
+}
+
 namespace {
 
 // How many workers may run jobs at once: enough that a short job (an async copy) does not wait
@@ -28,8 +36,8 @@ std::atomic<int> g_intraOpThreads{0};       // 0: LibTorch's default
 std::atomic<uint64_t> g_threadSettingEpoch{0};
 
 struct Message {
-  enum Kind { kProgress, kDone } kind;
-  ProgressFields fields;
+  enum Kind { kEvent, kDone } kind;
+  EventBuilder build;
 };
 
 struct RunningJob : JobContext {
@@ -47,7 +55,7 @@ struct RunningJob : JobContext {
 
   explicit RunningJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
   bool cancelled() const override { return cancelRequested.load(std::memory_order_relaxed); }
-  void progress(ProgressFields fields) override;
+  void post(EventBuilder build) override;
 };
 
 // The pool is shared by every Node.js environment of the process (main thread and workers).
@@ -72,15 +80,14 @@ Pool& pool() {
 void deliver(Napi::Env env, Napi::Function callback, Message* message, RunningJob* running) {
   std::unique_ptr<Message> owned(message);
   if (env == nullptr) return;  // environment shutting down
-  if (owned->kind == Message::kProgress) {
+  if (owned->kind == Message::kEvent) {
     if (!running->hasProgressCallback) return;
-    Napi::Object report = Napi::Object::New(env);
-    for (auto& [key, value] : owned->fields) report.Set(key, Napi::Number::New(env, value));
+    Napi::HandleScope scope(env);
     try {
-      callback.Call({report});
-    } catch (const Napi::Error&) {
-      // A throwing progress callback cancels its job (which then rejects) instead of becoming an
-      // uncaught exception. (The TypeScript layer keeps the error itself and rejects with it.)
+      callback.Call({owned->build(env)});
+    } catch (...) {
+      // A throwing progress callback (or event) cancels its job, which then rejects, instead of
+      // becoming an uncaught exception. (The TypeScript layer keeps the error and rejects with it.)
       running->cancelRequested = true;
     }
     return;
@@ -102,9 +109,9 @@ void deliver(Napi::Env env, Napi::Function callback, Message* message, RunningJo
   }
 }
 
-void RunningJob::progress(ProgressFields fields) {
+void RunningJob::post(EventBuilder build) {
   if (!hasProgressCallback) return;
-  auto* message = new Message{Message::kProgress, std::move(fields)};
+  auto* message = new Message{Message::kEvent, std::move(build)};
   RunningJob* self = this;
   if (tsfn.NonBlockingCall(message, [self](Napi::Env env, Napi::Function cb, Message* m) { deliver(env, cb, m, self); }) != napi_ok) {
     delete message;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,6 +18,8 @@ namespace skipnorm {
 
 // A progress report: named numbers, delivered to JavaScript as a plain object.
 using ProgressFields = std::vector<std::pair<std::string, double>>;
+// Any other event: built into a JavaScript value on the JavaScript thread.
+using EventBuilder = std::function<Napi::Value(Napi::Env)>;
 
 class JobContext;
 
@@ -40,7 +43,9 @@ class JobContext {
   virtual bool cancelled() const = 0;
   void checkCancelled() const;
   // Non-blocking: the report is queued for the JavaScript thread.
-  virtual void progress(ProgressFields fields) = 0;
+  void progress(ProgressFields fields);
+  // Non-blocking: the event is built and passed to the job's callback on the JavaScript thread.
+  virtual void post(EventBuilder build) = 0;
 };
 
 // Queues a job; returns [promise, jobId]. onProgress may be undefined.

@@ -1,0 +1,417 @@
+// The training loop, as a job on a skipnorm worker thread: batches from in-memory tensors
+// (full batch, or seeded shuffled mini-batches), forward, loss, backward, clipping, optimiser
+// step, learning-rate schedule, metrics, progress events, and hooks every N steps that hand
+// results to JavaScript without waiting for it. Also `evaluate`, the same pass without updates.
+//
+// Data source: in-memory tensors `input` [N, ...] and `labels` [N]. A loader only has to give a
+// batch for (epoch, index), so native loaders (the data issue) plug in behind `batchAt`.
+#include <ATen/autocast_mode.h>
+#include <c10/core/GradMode.h>
+#include <napi.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <unordered_map>
+
+#include "core/addon.h"
+#include "core/args.h"
+#include "core/errors.h"
+#include "core/jobs.h"
+#include "train/optim_api.h"
+#include "train/schedule.h"
+
+namespace skipnorm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Hook {
+  std::string kind;  // parameterStats | gradNorms
+  int64_t every = 1;
+};
+
+struct DataOptions {
+  at::Tensor input, labels;
+  int64_t batchSize = 0;  // 0: full batch
+  bool shuffle = true, dropLast = false;
+  uint64_t seed = 0;
+
+  int64_t size() const { return input.size(0); }
+  int64_t batch() const { return batchSize == 0 ? size() : std::min(batchSize, size()); }
+  int64_t batchesPerEpoch() const { return dropLast ? size() / batch() : (size() + batch() - 1) / batch(); }
+  // The order of examples in an epoch: seeded by (seed, epoch), so a resumed run repeats it.
+  at::Tensor order(int64_t epoch) const {
+    if (!shuffle || batchSize == 0) return at::Tensor();
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed + static_cast<uint64_t>(epoch) * 1000003ULL);
+    return at::randperm(size(), g, at::TensorOptions().dtype(at::kLong));
+  }
+  std::pair<at::Tensor, at::Tensor> batchAt(const at::Tensor& order, int64_t index) const {
+    const int64_t start = index * batch(), end = std::min(size(), start + batch());
+    if (!order.defined()) return {input.slice(0, start, end), labels.slice(0, start, end)};
+    at::Tensor idx = order.slice(0, start, end).to(input.device());
+    return {input.index_select(0, idx), labels.index_select(0, idx.to(labels.device()))};
+  }
+};
+
+struct LossOptions {
+  std::string kind = "cross-entropy";
+  double labelSmoothing = 0;
+};
+
+at::Tensor computeLoss(const LossOptions& o, const at::Tensor& out, const at::Tensor& labels) {
+  if (o.kind == "mse") return at::mse_loss(out, labels.to(out.scalar_type()));
+  return at::cross_entropy_loss(out, labels, std::nullopt, at::Reduction::Mean, -100, o.labelSmoothing);
+}
+
+// Correct top-1 and top-5 predictions of a batch (classification only).
+std::pair<double, double> correct(const at::Tensor& out, const at::Tensor& labels) {
+  if (out.dim() != 2 || labels.dim() != 1 || !at::isIntegralType(labels.scalar_type(), false)) return {NAN, NAN};
+  c10::NoGradGuard noGrad;
+  const double top1 = out.argmax(1).eq(labels).sum().item<double>();
+  const int64_t k = std::min<int64_t>(5, out.size(1));
+  const double top5 = std::get<1>(out.topk(k, 1)).eq(labels.unsqueeze(1)).any(1).sum().item<double>();
+  return {top1, top5};
+}
+
+void clipGradNorm(const std::vector<train::NamedTensor>& params, double maxNorm) {
+  c10::NoGradGuard noGrad;
+  std::vector<at::Tensor> norms;
+  for (const auto& [name, p] : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  }
+  if (norms.empty()) return;
+  at::Tensor total = at::stack(norms).norm(2);
+  at::Tensor coef = at::clamp(maxNorm / (total + 1e-6), std::nullopt, 1.0);
+  for (const auto& [name, p] : params) {
+    if (p.grad().defined()) p.grad().mul_(coef.to(p.grad().device()));
+  }
+}
+
+// Per parameter: [||x||, <x, cos(0.7 i)>] in float64 (a compact fingerprint for parity checks).
+EventBuilder tensorStats(const char* name, int64_t step, const std::vector<train::NamedTensor>& params, bool grads) {
+  c10::NoGradGuard noGrad;
+  auto stats = std::make_shared<std::vector<std::tuple<std::string, double, double>>>();
+  for (const auto& [key, p] : params) {
+    at::Tensor t = grads ? p.grad() : p;
+    if (!t.defined()) continue;
+    at::Tensor flat = t.detach().to(at::kCPU, at::kDouble).flatten();
+    at::Tensor probe = at::arange(flat.numel(), at::TensorOptions().dtype(at::kDouble)).mul_(0.7).cos_();
+    stats->emplace_back(key, flat.norm().item<double>(), flat.dot(probe).item<double>());
+  }
+  return [name, step, stats](Napi::Env env) -> Napi::Value {
+    Napi::Object event = Napi::Object::New(env);
+    event.Set("type", "hook");
+    event.Set("name", name);
+    event.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+    Napi::Object values = Napi::Object::New(env);
+    for (const auto& [key, norm, dot] : *stats) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::Number::New(env, norm));
+      pair.Set(1u, Napi::Number::New(env, dot));
+      values.Set(key, pair);
+    }
+    event.Set("values", values);
+    return event;
+  };
+}
+
+class FitJob : public Job {
+ public:
+  std::shared_ptr<nn::Layer> model;
+  std::shared_ptr<train::Optimizer> optimizer;
+  DataOptions data;
+  LossOptions loss;
+  train::Schedule schedule;
+  bool schedulePerStep = false;
+  double baseLr = 0;
+  int64_t epochs = 0, steps = 0;
+  std::optional<double> clipNorm;
+  int64_t progressEvery = 1;
+  std::vector<Hook> hooks;
+  bool autocastBf16 = false;
+
+  FitJob() : Job("fit") {}
+
+  void run(JobContext& ctx) override {
+    const int64_t perEpoch = data.batchesPerEpoch();
+    TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data.size(), " examples, fewer than one batch of ", data.batch(), " with dropLast");
+    const int64_t total = steps > 0 ? steps : epochs * perEpoch;
+    model->train();
+    const auto start = Clock::now();
+    int64_t step = 0;
+    for (int64_t epoch = 0; step < total; ++epoch) {
+      const at::Tensor order = data.order(epoch);
+      double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
+      const auto epochStart = Clock::now();
+      for (int64_t b = 0; b < perEpoch && step < total; ++b) {
+        ctx.checkCancelled();
+        auto [x, y] = data.batchAt(order, b);
+        optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
+        optimizer->zeroGrad();
+        at::Tensor out;
+        {
+          std::optional<AutocastScope> autocast;
+          if (autocastBf16) autocast.emplace();
+          out = (*model)(x);
+        }
+        at::Tensor l = computeLoss(loss, out.to(at::kFloat), y);
+        l.backward();
+        if (clipNorm) clipGradNorm(optimizer->params(), *clipNorm);
+        optimizer->step();
+        ++step;
+        const double n = static_cast<double>(x.size(0));
+        const double lossValue = l.item<double>();
+        auto [top1, top5] = correct(out, y);
+        lossSum += lossValue * n;
+        top1Sum += top1;
+        top5Sum += top5;
+        seen += n;
+        for (const auto& hook : hooks) {
+          if (step % hook.every != 0) continue;
+          ctx.post(tensorStats(hook.kind == "gradNorms" ? "gradNorms" : "parameterStats", step, optimizer->params(), hook.kind == "gradNorms"));
+        }
+        if (step % progressEvery == 0 || step == total) {
+          const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+          const double perStep = elapsed / static_cast<double>(step);
+          ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
+                        {"loss", lossValue}, {"top1", top1 / n}, {"top5", top5 / n}, {"lr", optimizer->lr()},
+                        {"examplesPerSecond", static_cast<double>(step) * data.batch() / std::max(elapsed, 1e-9)},
+                        {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)}});
+        }
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+      const bool complete = (step % perEpoch == 0) || step == total;
+      ctx.post([epoch, lossSum, top1Sum, top5Sum, seen, seconds, complete](Napi::Env env) -> Napi::Value {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("type", "epoch");
+        e.Set("epoch", Napi::Number::New(env, static_cast<double>(epoch)));
+        e.Set("loss", Napi::Number::New(env, lossSum / seen));
+        e.Set("top1", Napi::Number::New(env, top1Sum / seen));
+        e.Set("top5", Napi::Number::New(env, top5Sum / seen));
+        e.Set("seconds", Napi::Number::New(env, seconds));
+        e.Set("complete", Napi::Boolean::New(env, complete));
+        return e;
+      });
+      lastLoss_ = lossSum / seen;
+    }
+    steps_ = step;
+    seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("steps", Napi::Number::New(env, static_cast<double>(steps_)));
+    out.Set("lastEpochLoss", Napi::Number::New(env, lastLoss_));
+    out.Set("seconds", Napi::Number::New(env, seconds_));
+    return out;
+  }
+
+ private:
+  // bfloat16 autocast on the CPU for the forward pass, as torch.autocast('cpu', torch.bfloat16).
+  struct AutocastScope {
+    bool previous;
+    AutocastScope() : previous(at::autocast::is_autocast_enabled(at::kCPU)) {
+      at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+      at::autocast::set_autocast_enabled(at::kCPU, true);
+      at::autocast::increment_nesting();
+    }
+    ~AutocastScope() {
+      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+      at::autocast::set_autocast_enabled(at::kCPU, previous);
+    }
+  };
+
+  int64_t steps_ = 0;
+  double lastLoss_ = NAN, seconds_ = 0;
+};
+
+class EvaluateJob : public Job {
+ public:
+  std::shared_ptr<nn::Layer> model;
+  DataOptions data;
+  LossOptions loss;
+
+  EvaluateJob() : Job("evaluate") {}
+
+  void run(JobContext& ctx) override {
+    c10::NoGradGuard noGrad;
+    // Eval mode for the pass, then each module's own mode back.
+    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
+    model->eval();
+    try {
+      for (int64_t b = 0; b < data.batchesPerEpoch(); ++b) {
+        ctx.checkCancelled();
+        auto [x, y] = data.batchAt(at::Tensor(), b);
+        at::Tensor out = (*model)(x);
+        const double n = static_cast<double>(x.size(0));
+        lossSum_ += computeLoss(loss, out.to(at::kFloat), y).item<double>() * n;
+        auto [top1, top5] = correct(out, y);
+        top1_ += top1;
+        top5_ += top5;
+        seen_ += n;
+      }
+    } catch (...) {
+      for (auto& [m, training] : modes) m->train(training);
+      throw;
+    }
+    for (auto& [m, training] : modes) m->train(training);
+  }
+
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("loss", Napi::Number::New(env, lossSum_ / seen_));
+    out.Set("top1", Napi::Number::New(env, top1_ / seen_));
+    out.Set("top5", Napi::Number::New(env, top5_ / seen_));
+    out.Set("examples", Napi::Number::New(env, seen_));
+    return out;
+  }
+
+ private:
+  double lossSum_ = 0, top1_ = 0, top5_ = 0, seen_ = 0;
+};
+
+// ---- options -----------------------------------------------------------------------------------
+
+Napi::Value get(const Napi::Object& o, const char* key) { return o.Get(key); }
+
+double num(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = get(o, key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t integer(const Napi::Object& o, const char* key, int64_t fallback) {
+  double d = num(o, key, static_cast<double>(fallback));
+  if (std::trunc(d) != d) throwTypeError(o.Env(), std::string("option '") + key + "' must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+bool flag(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = get(o, key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string text(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = get(o, key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+at::Tensor tensorOption(const Napi::Object& o, const char* key) {
+  Napi::Value v = get(o, key);
+  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a tensor");
+  at::Tensor* t = addonOf(o.Env()).tensors.find(v.As<Napi::Number>().DoubleValue());
+  if (t == nullptr) throw makeTorchError(o.Env(), opName(), std::string("the tensor '") + key + "' was disposed");
+  return *t;
+}
+
+train::Schedule scheduleOption(const Napi::Object& o) {
+  train::Schedule s;
+  s.kind = text(o, "kind", "constant");
+  s.stepSize = integer(o, "stepSize", 1);
+  s.gamma = num(o, "gamma", 0.1);
+  s.tMax = integer(o, "tMax", 1);
+  s.minRatio = num(o, "minRatio", 0);
+  s.warmupSteps = integer(o, "steps", 1);
+  s.startFactor = num(o, "startFactor", 1.0 / 3);
+  Napi::Value milestones = get(o, "milestones");
+  if (milestones.IsArray()) {
+    Napi::Array a = milestones.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) s.milestones.push_back(static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue()));
+  }
+  Napi::Value parts = get(o, "parts");
+  if (parts.IsArray()) {
+    Napi::Array a = parts.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsObject()) throwTypeError(o.Env(), "schedule parts must be objects");
+      s.parts.push_back(scheduleOption(a.Get(i).As<Napi::Object>()));
+    }
+  }
+  s.validate();
+  return s;
+}
+
+std::shared_ptr<nn::Layer> modelOption(const Napi::Object& o) {
+  auto& modules = addonOf(o.Env()).modules;
+  auto it = modules.find(num(o, "model", -1));
+  if (it == modules.end()) throw makeTorchError(o.Env(), opName(), "the model was disposed (use after dispose)");
+  return it->second;
+}
+
+DataOptions dataOption(const Napi::Object& o) {
+  DataOptions d;
+  d.input = tensorOption(o, "input");
+  d.labels = tensorOption(o, "labels");
+  TORCH_CHECK(d.input.dim() >= 1 && d.input.size(0) > 0, "the input must have at least one example");
+  TORCH_CHECK(d.labels.dim() >= 1 && d.labels.size(0) == d.input.size(0), "input has ", d.input.size(0), " examples but labels has ",
+              d.labels.dim() == 0 ? 0 : d.labels.size(0));
+  d.batchSize = integer(o, "batchSize", 0);
+  TORCH_CHECK(d.batchSize >= 0, "batchSize must be positive (or 0 for the full batch)");
+  d.shuffle = flag(o, "shuffle", true);
+  d.dropLast = flag(o, "dropLast", false);
+  d.seed = static_cast<uint64_t>(integer(o, "seed", 0));
+  return d;
+}
+
+// fit(options, onEvent) -> [promise, jobId]
+Napi::Value Fit(const Napi::CallbackInfo& info) {
+  if (!info[0].IsObject()) throwTypeError(info.Env(), "expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto job = std::make_unique<FitJob>();
+  job->model = modelOption(o);
+  job->optimizer = optimizerArg(info, 2);
+  job->data = dataOption(o);
+  job->loss.kind = text(o, "loss", "cross-entropy");
+  TORCH_CHECK(job->loss.kind == "cross-entropy" || job->loss.kind == "mse", "loss must be 'cross-entropy' or 'mse'");
+  job->loss.labelSmoothing = num(o, "labelSmoothing", 0);
+  job->epochs = integer(o, "epochs", 0);
+  job->steps = integer(o, "steps", 0);
+  TORCH_CHECK((job->epochs > 0) != (job->steps > 0), "give exactly one of epochs and steps (a positive integer)");
+  job->baseLr = job->optimizer->lr();
+  Napi::Value schedule = get(o, "schedule");
+  if (schedule.IsObject()) job->schedule = scheduleOption(schedule.As<Napi::Object>());
+  job->schedulePerStep = text(o, "scheduleUnit", "epoch") == "step";
+  if (!get(o, "clipGradNorm").IsUndefined()) job->clipNorm = num(o, "clipGradNorm", 0);
+  job->progressEvery = std::max<int64_t>(1, integer(o, "progressEvery", 1));
+  job->autocastBf16 = text(o, "autocast", "none") == "bfloat16";
+  Napi::Value hooks = get(o, "hooks");
+  if (hooks.IsArray()) {
+    Napi::Array a = hooks.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Object h = a.Get(i).As<Napi::Object>();
+      Hook hook{text(h, "kind", "parameterStats"), integer(h, "every", 1)};
+      TORCH_CHECK(hook.kind == "parameterStats" || hook.kind == "gradNorms", "unknown hook '", hook.kind, "'");
+      TORCH_CHECK(hook.every > 0, "a hook's 'every' must be positive");
+      job->hooks.push_back(hook);
+    }
+  }
+  return submitJob(info.Env(), std::move(job), info[1]);
+}
+
+// evaluate(options) -> [promise, jobId]
+Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+  if (!info[0].IsObject()) throwTypeError(info.Env(), "expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto job = std::make_unique<EvaluateJob>();
+  job->model = modelOption(o);
+  job->data = dataOption(o);
+  job->data.shuffle = false;
+  job->loss.kind = text(o, "loss", "cross-entropy");
+  return submitJob(info.Env(), std::move(job), info.Env().Undefined());
+}
+
+}  // namespace
+
+void registerTraining(Napi::Env env, Napi::Object exports) {
+  exportFunction(env, exports, "fit", Fit);
+  exportFunction(env, exports, "evaluate", Evaluate);
+}
+
+}  // namespace skipnorm

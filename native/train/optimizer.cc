@@ -1,0 +1,157 @@
+#include "train/optimizer.h"
+
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <unordered_map>
+
+namespace skipnorm::train {
+
+namespace {
+
+std::unordered_map<std::string, at::Tensor> byName(const std::vector<NamedTensor>& state) {
+  std::unordered_map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : state) out.emplace(name, t);
+  return out;
+}
+
+// The saved tensor for `key`, checked against the parameter's shape; undefined when absent.
+at::Tensor restored(const std::unordered_map<std::string, at::Tensor>& saved, const std::string& key, const at::Tensor& param) {
+  auto it = saved.find(key);
+  if (it == saved.end()) return at::Tensor();
+  TORCH_CHECK(it->second.sizes() == param.sizes(), "optimizer state '", key, "' has shape ", it->second.sizes(), ", but the parameter has ",
+              param.sizes());
+  return it->second.to(param.options()).clone();
+}
+
+}  // namespace
+
+Optimizer::Optimizer(const nn::Layer& module) {
+  for (const auto& item : module.named_parameters(true)) {
+    if (item.value().requires_grad()) params_.emplace_back(item.key(), item.value());
+  }
+}
+
+void Optimizer::zeroGrad() {
+  for (auto& [name, p] : params_) p.mutable_grad().reset();
+}
+
+// ---- SGD ---------------------------------------------------------------------------------------
+
+Sgd::Sgd(const nn::Layer& module, SgdOptions options) : Optimizer(module), options_(options), momentum_(params_.size()) {
+  TORCH_CHECK(options.lr >= 0, "SGD: invalid learning rate ", options.lr);
+  TORCH_CHECK(options.momentum >= 0, "SGD: invalid momentum ", options.momentum);
+  TORCH_CHECK(options.weightDecay >= 0, "SGD: invalid weight decay ", options.weightDecay);
+  TORCH_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD: Nesterov momentum requires a momentum and zero dampening");
+  lr_ = options.lr;
+}
+
+void Sgd::step() {
+  c10::NoGradGuard noGrad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].second;
+    if (!p.grad().defined()) continue;
+    at::Tensor grad = p.grad();
+    if (options_.weightDecay != 0) grad = grad.add(p, options_.weightDecay);
+    if (options_.momentum != 0) {
+      at::Tensor& buf = momentum_[i];
+      if (!buf.defined()) {
+        buf = grad.clone().detach();
+      } else {
+        buf.mul_(options_.momentum).add_(grad, 1 - options_.dampening);
+      }
+      grad = options_.nesterov ? grad.add(buf, options_.momentum) : buf;
+    }
+    p.add_(grad, -lr_);
+  }
+}
+
+std::vector<NamedTensor> Sgd::state() const {
+  std::vector<NamedTensor> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (momentum_[i].defined()) out.emplace_back("momentum_buffer." + params_[i].first, momentum_[i]);
+  }
+  return out;
+}
+
+void Sgd::loadState(const std::vector<NamedTensor>& state) {
+  auto saved = byName(state);
+  for (size_t i = 0; i < params_.size(); ++i) momentum_[i] = restored(saved, "momentum_buffer." + params_[i].first, params_[i].second);
+}
+
+// ---- Adam / AdamW ------------------------------------------------------------------------------
+
+Adam::Adam(const nn::Layer& module, AdamOptions options)
+    : Optimizer(module), options_(options), expAvg_(params_.size()), expAvgSq_(params_.size()), maxExpAvgSq_(params_.size()),
+      steps_(params_.size(), 0) {
+  const char* name = options.decoupled ? "AdamW" : "Adam";
+  TORCH_CHECK(options.lr >= 0, name, ": invalid learning rate ", options.lr);
+  TORCH_CHECK(options.eps >= 0, name, ": invalid epsilon ", options.eps);
+  TORCH_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1, name, ": betas must be in [0, 1)");
+  TORCH_CHECK(options.weightDecay >= 0, name, ": invalid weight decay ", options.weightDecay);
+  lr_ = options.lr;
+}
+
+void Adam::step() {
+  c10::NoGradGuard noGrad;
+  const auto& o = options_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].second;
+    if (!p.grad().defined()) continue;
+    at::Tensor grad = p.grad();
+    if (!expAvg_[i].defined()) {
+      expAvg_[i] = at::zeros_like(p, at::MemoryFormat::Preserve);
+      expAvgSq_[i] = at::zeros_like(p, at::MemoryFormat::Preserve);
+      if (o.amsgrad) maxExpAvgSq_[i] = at::zeros_like(p, at::MemoryFormat::Preserve);
+    }
+    const int64_t step = ++steps_[i];
+    if (o.weightDecay != 0) {
+      if (o.decoupled) p.mul_(1 - lr_ * o.weightDecay);
+      else grad = grad.add(p, o.weightDecay);
+    }
+    expAvg_[i].lerp_(grad, 1 - o.beta1);
+    expAvgSq_[i].mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
+    const double biasCorrection1 = 1 - std::pow(o.beta1, static_cast<double>(step));
+    const double biasCorrection2 = 1 - std::pow(o.beta2, static_cast<double>(step));
+    const double stepSize = lr_ / biasCorrection1;
+    const double biasCorrection2Sqrt = std::sqrt(biasCorrection2);
+    at::Tensor denom;
+    if (o.amsgrad) {
+      at::maximum_out(maxExpAvgSq_[i], maxExpAvgSq_[i], expAvgSq_[i]);
+      denom = (maxExpAvgSq_[i].sqrt() / biasCorrection2Sqrt).add_(o.eps);
+    } else {
+      denom = (expAvgSq_[i].sqrt() / biasCorrection2Sqrt).add_(o.eps);
+    }
+    p.addcdiv_(expAvg_[i], denom, -stepSize);
+  }
+}
+
+std::vector<NamedTensor> Adam::state() const {
+  std::vector<NamedTensor> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!expAvg_[i].defined()) continue;
+    const std::string& name = params_[i].first;
+    out.emplace_back("step." + name, at::scalar_tensor(static_cast<double>(steps_[i]), at::kFloat));
+    out.emplace_back("exp_avg." + name, expAvg_[i]);
+    out.emplace_back("exp_avg_sq." + name, expAvgSq_[i]);
+    if (maxExpAvgSq_[i].defined()) out.emplace_back("max_exp_avg_sq." + name, maxExpAvgSq_[i]);
+  }
+  return out;
+}
+
+void Adam::loadState(const std::vector<NamedTensor>& state) {
+  auto saved = byName(state);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i].first;
+    const at::Tensor& p = params_[i].second;
+    expAvg_[i] = restored(saved, "exp_avg." + name, p);
+    expAvgSq_[i] = restored(saved, "exp_avg_sq." + name, p);
+    maxExpAvgSq_[i] = options_.amsgrad ? restored(saved, "max_exp_avg_sq." + name, p) : at::Tensor();
+    auto it = saved.find("step." + name);
+    steps_[i] = it == saved.end() ? 0 : static_cast<int64_t>(it->second.item<double>());
+    TORCH_CHECK(expAvg_[i].defined() == expAvgSq_[i].defined(), "optimizer state for '", name, "' is incomplete");
+    if (options_.amsgrad && expAvg_[i].defined() && !maxExpAvgSq_[i].defined()) maxExpAvgSq_[i] = at::zeros_like(p);
+  }
+}
+
+}  // namespace skipnorm::train

@@ -1,0 +1,75 @@
+// Optimisers over a module's parameters, with PyTorch's single-tensor update formulas (what
+// torch.optim uses on the CPU): SGD with momentum, dampening, Nesterov and weight decay; Adam and
+// AdamW (decoupled weight decay), optionally AMSGrad. They run on any thread (the training loop's),
+// and their state is named per parameter for checkpoints.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/layer.h"
+
+namespace skipnorm::train {
+
+using NamedTensor = std::pair<std::string, at::Tensor>;
+
+class Optimizer {
+ public:
+  explicit Optimizer(const nn::Layer& module);
+  virtual ~Optimizer() = default;
+  // Updates every parameter that has a gradient; parameters without one are skipped, as in PyTorch.
+  virtual void step() = 0;
+  void zeroGrad();
+  double lr() const { return lr_; }
+  void setLr(double lr) { lr_ = lr; }
+  // The per-parameter state, named "<state>.<parameter name>", plus "step" where kept.
+  virtual std::vector<NamedTensor> state() const = 0;
+  virtual void loadState(const std::vector<NamedTensor>& state) = 0;
+  const std::vector<NamedTensor>& params() const { return params_; }
+
+ protected:
+  std::vector<NamedTensor> params_;
+  double lr_ = 0;
+};
+
+struct SgdOptions {
+  double lr = 0.01, momentum = 0, dampening = 0, weightDecay = 0;
+  bool nesterov = false;
+};
+
+class Sgd : public Optimizer {
+ public:
+  Sgd(const nn::Layer& module, SgdOptions options);
+  void step() override;
+  std::vector<NamedTensor> state() const override;
+  void loadState(const std::vector<NamedTensor>& state) override;
+
+ private:
+  SgdOptions options_;
+  std::vector<at::Tensor> momentum_;  // undefined until a parameter's first step, as in PyTorch
+};
+
+struct AdamOptions {
+  double lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0;
+  bool decoupled = false;  // AdamW
+  bool amsgrad = false;
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(const nn::Layer& module, AdamOptions options);
+  void step() override;
+  std::vector<NamedTensor> state() const override;
+  void loadState(const std::vector<NamedTensor>& state) override;
+
+ private:
+  AdamOptions options_;
+  std::vector<at::Tensor> expAvg_, expAvgSq_, maxExpAvgSq_;
+  std::vector<int64_t> steps_;
+};
+
+}  // namespace skipnorm::train

@@ -1,0 +1,133 @@
+/**
+ * `fit`: the whole training loop in C++ on a skipnorm worker thread (native/train/fit.cc):
+ * batches, forward, loss, backward, optimiser step, schedule and metrics, with progress events,
+ * hooks every N steps and cancellation through an AbortSignal (within one step). The event loop
+ * stays free while it runs. `evaluate` runs the same data through the model in eval mode.
+ */
+import { runJob } from '../core/jobs';
+import { native } from '../core/native';
+import { Module } from '../nn/module';
+import { handleOf, Tensor } from '../tensor/tensor';
+import { Optimizer } from './optim';
+import type { Schedule } from './schedule';
+
+/** In-memory data: `input` [N, ...] and `labels` [N] (int64 classes, or targets for MSE). */
+export interface TensorData {
+  input: Tensor;
+  labels: Tensor;
+}
+
+export interface StepEvent {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  top1: number;
+  top5: number;
+  lr: number;
+  examplesPerSecond: number;
+  elapsed: number;
+  /** Seconds left, from the mean step time so far. */
+  eta: number;
+}
+
+export interface EpochEvent {
+  epoch: number;
+  /** Mean over the epoch's examples. */
+  loss: number;
+  top1: number;
+  top5: number;
+  seconds: number;
+  /** False for a last epoch cut short by `steps`. */
+  complete: boolean;
+}
+
+/** Per parameter [norm, dot product with cos(0.7 i)] (float64): a compact fingerprint. */
+export interface HookEvent {
+  name: 'parameterStats' | 'gradNorms';
+  step: number;
+  values: Record<string, [number, number]>;
+}
+
+export interface FitOptions {
+  optimizer: Optimizer;
+  /** Exactly one of epochs and steps. */
+  epochs?: number;
+  steps?: number;
+  /** Examples per step; omit for full-batch gradient descent (the paper's MNIST protocol). */
+  batchSize?: number;
+  /** Shuffle mini-batches each epoch, seeded by (seed, epoch) (default true). */
+  shuffle?: boolean;
+  seed?: number;
+  dropLast?: boolean;
+  loss?: 'cross-entropy' | 'mse';
+  labelSmoothing?: number;
+  schedule?: Schedule;
+  /** Whether t of the schedule counts epochs (default, as PyTorch schedulers stepped per epoch) or steps. */
+  scheduleUnit?: 'epoch' | 'step';
+  clipGradNorm?: number;
+  /** bfloat16 autocast of the forward pass (CPU here; CUDA with the scale issue). */
+  autocast?: 'none' | 'bfloat16';
+  /** Report a step event every this many steps (default 1). */
+  progressEvery?: number;
+  hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];
+  onStep?: (event: StepEvent) => void;
+  onEpoch?: (event: EpochEvent) => void;
+  onHook?: (event: HookEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface FitResult {
+  steps: number;
+  lastEpochLoss: number;
+  seconds: number;
+}
+
+function dataHandles(data: TensorData, op: string): { input: number; labels: number } {
+  if (!data || typeof data !== 'object') throw new TypeError(`${op}: data must be { input, labels }`);
+  return { input: handleOf(data.input, op), labels: handleOf(data.labels, op) };
+}
+
+function positiveInteger(value: number | undefined, name: string, op: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new TypeError(`${op}: ${name} must be a positive integer, got ${String(value)}`);
+}
+
+/** Trains the model in place; resolves when done (or rejects with AbortError when aborted). */
+export function fit(model: Module, data: TensorData, options: FitOptions): Promise<FitResult> {
+  const op = 'fit';
+  if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
+  if (!options || !(options.optimizer instanceof Optimizer)) throw new TypeError(`${op}: options.optimizer must be an optimizer (sn.optim.SGD, Adam, AdamW)`);
+  if ((options.epochs === undefined) === (options.steps === undefined)) throw new TypeError(`${op}: give exactly one of epochs and steps`);
+  positiveInteger(options.epochs, 'epochs', op);
+  positiveInteger(options.steps, 'steps', op);
+  positiveInteger(options.batchSize, 'batchSize', op);
+  positiveInteger(options.progressEvery, 'progressEvery', op);
+  const { optimizer, onStep, onEpoch, onHook, signal, ...rest } = options;
+  const native_options = { ...rest, ...dataHandles(data, op), model: model.moduleHandle(op) };
+  const dispatch = (event: { type?: string } & Record<string, unknown>) => {
+    if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
+    else if (event.type === 'hook') onHook?.(event as unknown as HookEvent);
+    else onStep?.(event as unknown as StepEvent);
+  };
+  return runJob<FitResult, { type?: string } & Record<string, unknown>>(
+    op,
+    (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
+    { onProgress: onStep || onEpoch || onHook ? dispatch : undefined, signal },
+  );
+}
+
+export interface EvaluateResult {
+  loss: number;
+  top1: number;
+  top5: number;
+  examples: number;
+}
+
+/** Loss and accuracy of the model on the data, in eval mode, off the event loop. */
+export function evaluate(model: Module, data: TensorData, options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; signal?: AbortSignal } = {}): Promise<EvaluateResult> {
+  const op = 'evaluate';
+  if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
+  positiveInteger(options.batchSize, 'batchSize', op);
+  const native_options = { batchSize: options.batchSize, loss: options.loss, ...dataHandles(data, op), model: model.moduleHandle(op) };
+  return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal });
+}

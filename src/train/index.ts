@@ -1,0 +1,4 @@
+/** Training: optimisers, schedules, the native training loop. */
+export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim';
+export { scheduleFactor, type Schedule } from './schedule';
+export { fit, evaluate, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './fit';
