@@ -1,0 +1,77 @@
+"""Golden files for training: 20 steps of torch.optim from the same initial weights and data.
+
+For each case, from torch.manual_seed(seed) (skipnorm's zoo draws the same initial weights) and a
+seeded full batch, runs `opt.zero_grad(); cross_entropy(model(x), y).backward(); opt.step();
+scheduler.step()` 20 times and records after every step each parameter's norm and dot product
+with cos(0.7 i) (float64), and the loss of every step. test/12-train-golden.test.ts runs the same
+steps through skipnorm's native training loop and compares.
+
+Writes test/golden/train.json.
+"""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from models import BNNet, PreActResNet  # noqa: E402
+
+torch.set_num_threads(2)
+STEPS = 20
+
+OPTIMISERS = {
+    'sgd': (lambda p: torch.optim.SGD(p, lr=0.1), None),
+    'sgd-momentum-wd': (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=5e-4), None),
+    'adamw-step': (lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.01), lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5)),
+}
+MODELS = {
+    'bnnet-c': (lambda: BNNet('c'), [32, 1, 28, 28]),
+    'preact-resnet-18-mod': (lambda: PreActResNet(18, 'mod', 10, False), [8, 3, 32, 32]),
+}
+
+
+def stats(model):
+    out = {}
+    for name, p in model.named_parameters():
+        flat = p.detach().double().flatten()
+        probe = torch.cos(0.7 * torch.arange(flat.numel(), dtype=torch.float64))
+        out[name] = [flat.norm().item(), flat.dot(probe).item()]
+    return out
+
+
+def main():
+    cases, data = {}, {}
+    for model_name, (build, shape) in MODELS.items():
+        for opt_name, (make_opt, make_sched) in OPTIMISERS.items():
+            seed = 11
+            torch.manual_seed(seed)
+            model = build().train()
+            rng = np.random.default_rng(seed)
+            x = torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
+            y = torch.tensor(rng.integers(0, 10, shape[0]), dtype=torch.int64)
+            opt = make_opt(model.parameters())
+            sched = make_sched(opt) if make_sched else None
+            losses, per_step = [], []
+            for _ in range(STEPS):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                if sched:
+                    sched.step()
+                losses.append(loss.item())
+                per_step.append(stats(model))
+            name = f'{model_name}/{opt_name}'
+            data[model_name] = {'input': base64.b64encode(x.numpy().tobytes()).decode('ascii'), 'shape': shape, 'labels': y.tolist()}
+            cases[name] = {'seed': seed, 'losses': losses, 'stats': per_step}
+            print(f'  {name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}', file=sys.stderr)
+    with open(os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'golden', 'train.json'), 'w') as f:
+        json.dump({'torch': torch.__version__, 'steps': STEPS, 'data': data, 'cases': cases}, f, separators=(',', ':'))
+
+
+if __name__ == '__main__':
+    main()
