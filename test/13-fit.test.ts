@@ -1,0 +1,173 @@
+/**
+ * The training loop's behaviour: the event loop stays free, abort stops within one step and
+ * leaks nothing, runs repeat bit for bit from a seed, mini-batches, schedules, evaluation,
+ * bfloat16 autocast, and misuse.
+ */
+import { describe, expect, it } from 'vitest';
+import * as sn from '../src/index';
+import { native } from '../src/core/native';
+
+function dataset(n: number, seed: number): sn.TensorData {
+  const g = new sn.Generator(seed);
+  const data = { input: sn.rand([n, 1, 28, 28], { generator: g }), labels: sn.randint(0, 10, [n], { generator: g }) };
+  g.dispose();
+  return data;
+}
+
+function parameters(model: sn.nn.Module): Float32Array[] {
+  return model.parameters().map((p) => {
+    const v = p.dataSync() as Float32Array;
+    p.dispose();
+    return v;
+  });
+}
+
+describe('fit', () => {
+  it("the event loop's lag stays under 50 ms during fit", async () => {
+    sn.manualSeed(0);
+    const model = sn.models.preactResNet({ depth: 18 });
+    const optimizer = new sn.optim.SGD(model, { lr: 0.01 });
+    const g = new sn.Generator(1);
+    const data = { input: sn.randn([16, 3, 32, 32], { generator: g }), labels: sn.randint(0, 10, [16], { generator: g }) };
+    let maxLag = 0;
+    let ticks = 0;
+    let expected = performance.now() + 10;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - expected);
+      expected = now + 10;
+      ticks++;
+    }, 10);
+    const result = await sn.fit(model, data, { optimizer, steps: 12, batchSize: 8 });
+    clearInterval(timer);
+    expect(result.steps).toBe(12);
+    expect(ticks).toBeGreaterThan(20);
+    expect(maxLag).toBeLessThan(50);
+    sn.dispose(data);
+    g.dispose();
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('an AbortSignal stops within one step, rejects with AbortError, and leaks no thread or tensor', async () => {
+    const before = sn.memory().tensors;
+    sn.manualSeed(0);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    const data = dataset(64, 2);
+    const controller = new AbortController();
+    let stepAtAbort = 0;
+    let lastStep = 0;
+    const run = sn.fit(model, data, {
+      optimizer,
+      steps: 1_000_000,
+      batchSize: 16,
+      signal: controller.signal,
+      onStep: (e) => {
+        lastStep = e.step;
+        if (e.step === 25) {
+          stepAtAbort = e.step;
+          controller.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(sn.AbortError);
+    // Events are delivered after the fact, so the loop may be a few steps ahead; it stops at its next step.
+    expect(lastStep).toBeGreaterThanOrEqual(stepAtAbort);
+    expect(lastStep).toBeLessThan(1_000_000);
+    expect(native().activeJobs()).toBe(0);
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+    expect(sn.memory().tensors).toBe(before);
+  });
+
+  it('repeats bit for bit with the same seed (shuffled mini-batches, momentum)', async () => {
+    const run = async () => {
+      sn.manualSeed(5);
+      const model = sn.models.bnnet({ variant: 'b' });
+      const optimizer = new sn.optim.SGD(model, { lr: 0.05, momentum: 0.9 });
+      const data = dataset(48, 3);
+      const losses: number[] = [];
+      await sn.fit(model, data, { optimizer, epochs: 3, batchSize: 16, seed: 7, onStep: (e) => losses.push(e.loss) });
+      const params = parameters(model);
+      sn.dispose(data);
+      optimizer.dispose();
+      model.dispose();
+      return { losses, params };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.losses.length).toBe(9);
+    expect(b.losses).toEqual(a.losses);
+    a.params.forEach((p, i) => expect(Buffer.from(p.buffer).equals(Buffer.from(b.params[i].buffer))).toBe(true));
+  });
+
+  it('reports epochs and steps, follows the schedule, and evaluates in eval mode', async () => {
+    sn.manualSeed(1);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.2 });
+    const data = dataset(40, 4);
+    const steps: sn.StepEvent[] = [];
+    const epochs: sn.EpochEvent[] = [];
+    const schedule: sn.Schedule = { kind: 'multistep', milestones: [1, 2], gamma: 0.5 };
+    await sn.fit(model, data, { optimizer, epochs: 3, batchSize: 16, schedule, onStep: (e) => steps.push(e), onEpoch: (e) => epochs.push(e) });
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]); // 3 batches an epoch (16, 16, 8)
+    expect(steps.map((s) => s.lr)).toEqual([0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05]);
+    expect(steps.map((s) => s.lr)).toEqual(steps.map((s) => 0.2 * sn.scheduleFactor(schedule, s.epoch)));
+    expect(epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
+    expect(epochs.every((e) => e.complete && e.top1 >= 0 && e.top1 <= 1)).toBe(true);
+    expect(steps[8].eta).toBe(0);
+    expect(steps[0].examplesPerSecond).toBeGreaterThan(0);
+    const evaluation = await sn.evaluate(model, data, { batchSize: 16 });
+    expect(evaluation.examples).toBe(40);
+    expect(model.training).toBe(true); // evaluate restores the mode
+    sn.scope(() => {
+      model.eval();
+      const logits = sn.noGrad(() => model.forward(data.input));
+      expect(evaluation.loss).toBeCloseTo(sn.F.crossEntropy(logits, data.labels).item(), 5);
+      model.train();
+    });
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('bfloat16 autocast on the CPU trains and reports finite losses close to float32', async () => {
+    const losses: Record<string, number[]> = { none: [], bfloat16: [] };
+    for (const autocast of ['none', 'bfloat16'] as const) {
+      sn.manualSeed(3);
+      const model = sn.models.bnnet();
+      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+      const data = dataset(32, 5);
+      await sn.fit(model, data, { optimizer, steps: 10, autocast, onStep: (e) => losses[autocast].push(e.loss) });
+      sn.dispose(data);
+      optimizer.dispose();
+      model.dispose();
+    }
+    expect(losses.bfloat16.every(Number.isFinite)).toBe(true);
+    expect(losses.bfloat16).not.toEqual(losses.none); // autocast really changed the arithmetic
+    expect(losses.bfloat16[9]).toBeLessThan(losses.bfloat16[0]);
+    expect(Math.abs(losses.bfloat16[0] - losses.none[0])).toBeLessThan(0.05 * losses.none[0]);
+  });
+
+  it('misuse is a clear error', async () => {
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    const data = dataset(8, 6);
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, epochs: 1 })).toThrowError(/give exactly one of epochs and steps/);
+    expect(() => sn.fit(model, data, { optimizer: {} as sn.optim.Optimizer, steps: 1 })).toThrowError(/options\.optimizer must be an optimizer/);
+    expect(() => sn.fit(model, data, { optimizer, steps: 0 })).toThrowError(/steps must be a positive integer/);
+    expect(() => sn.fit(model, { input: data.input } as sn.TensorData, { optimizer, steps: 1 })).toThrowError(/fit: expected a Tensor, got undefined/);
+    expect(() => new sn.optim.SGD(model, { lr: -1 })).toThrowError(/SGD: invalid learning rate -1/);
+    expect(() => new sn.optim.SGD(model, { lr: 0.1, nesterov: true })).toThrowError(/Nesterov momentum requires a momentum/);
+    const mismatched = { input: data.input, labels: sn.zeros([3], { dtype: 'int64' }) };
+    expect(() => sn.fit(model, mismatched, { optimizer, steps: 1 })).toThrowError(/input has 8 examples but labels has 3/);
+    const wrongShape = { input: sn.zeros([4, 3, 28, 28]), labels: sn.zeros([4], { dtype: 'int64' }) };
+    await expect(sn.fit(model, wrongShape, { optimizer, steps: 1 })).rejects.toThrowError(/^fit: .*expected input with 1 channels/);
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, schedule: { kind: 'step', stepSize: 0 } })).toThrowError(/step schedule: stepSize must be positive/);
+    sn.dispose([data, mismatched.labels, wrongShape]);
+    optimizer.dispose();
+    model.dispose();
+  });
+});
