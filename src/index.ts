@@ -45,7 +45,7 @@ import * as models from './models/index';
 import * as optim from './train/optim';
 
 export { linalg, fft, cuda, nn, models, optim };
-export { fit, evaluate, scheduleFactor, type Schedule, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
+export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointInfo, type Schedule, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
 export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';

@@ -146,6 +146,20 @@ Napi::Value DisposeGenerator(const Napi::CallbackInfo& info) {
   if (handle >= 0 && handle < static_cast<int64_t>(generators.size())) generators[handle] = at::Generator();
   return info.Env().Undefined();
 }
+// rngState() -> uint8 tensor; setRngState(t): the default CPU generator's state, as
+// torch.get_rng_state / torch.set_rng_state (for checkpoints that resume bit for bit).
+Napi::Value RngState(const Napi::CallbackInfo& info) {
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(cpu.mutex());
+  return wrapTensor(info.Env(), cpu.get_state());
+}
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(cpu.mutex());
+  cpu.set_state(tensorArg(info, 0));
+  return info.Env().Undefined();
+}
+
 // manualSeed(seed): seeds the default generators of every device, like torch.manual_seed.
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   at::manual_seed(static_cast<uint64_t>(intArg(info, 0)));
@@ -174,6 +188,8 @@ void registerCreation(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "generatorSeed", GeneratorInitialSeed);
   exportFunction(env, exports, "disposeGenerator", DisposeGenerator);
   exportFunction(env, exports, "manualSeed", ManualSeed);
+  exportFunction(env, exports, "rngState", RngState);
+  exportFunction(env, exports, "setRngState", SetRngState);
 }
 
 }  // namespace skipnorm

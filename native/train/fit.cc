@@ -131,21 +131,54 @@ class FitJob : public Job {
   int64_t progressEvery = 1;
   std::vector<Hook> hooks;
   bool autocastBf16 = false;
+  int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
+  int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
 
   FitJob() : Job("fit") {}
+
+  // Copies of everything a resumed run needs, handed to JavaScript (which writes the file) so
+  // that training goes on while it is saved.
+  void postCheckpoint(JobContext& ctx, int64_t step, int64_t epoch) {
+    c10::NoGradGuard noGrad;
+    auto tensors = std::make_shared<std::vector<train::NamedTensor>>();
+    for (const auto& item : model->named_parameters(true)) tensors->emplace_back("model." + item.key(), item.value().detach().clone());
+    for (const auto& item : model->named_buffers(true)) tensors->emplace_back("model." + item.key(), item.value().detach().clone());
+    for (auto& [name, t] : optimizer->state()) tensors->emplace_back("optimizer." + name, t.detach().clone());
+    {
+      at::Generator cpu = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(cpu.mutex());
+      tensors->emplace_back("rng.cpu", cpu.get_state());
+    }
+    ctx.post([tensors, step, epoch](Napi::Env env) -> Napi::Value {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("type", "checkpoint");
+      e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+      e.Set("epoch", Napi::Number::New(env, static_cast<double>(epoch)));
+      Napi::Array list = Napi::Array::New(env, tensors->size());
+      for (size_t i = 0; i < tensors->size(); ++i) {
+        Napi::Array pair = Napi::Array::New(env, 2);
+        pair.Set(0u, Napi::String::New(env, (*tensors)[i].first));
+        pair.Set(1u, wrapTensor(env, (*tensors)[i].second));
+        list.Set(static_cast<uint32_t>(i), pair);
+      }
+      e.Set("tensors", list);
+      return e;
+    });
+  }
 
   void run(JobContext& ctx) override {
     const int64_t perEpoch = data.batchesPerEpoch();
     TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data.size(), " examples, fewer than one batch of ", data.batch(), " with dropLast");
     const int64_t total = steps > 0 ? steps : epochs * perEpoch;
+    TORCH_CHECK(startStep >= 0 && startStep <= total, "fit: cannot resume at step ", startStep, " of a ", total, "-step run");
     model->train();
     const auto start = Clock::now();
-    int64_t step = 0;
-    for (int64_t epoch = 0; step < total; ++epoch) {
+    int64_t step = startStep;
+    for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
       const at::Tensor order = data.order(epoch);
       double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
       const auto epochStart = Clock::now();
-      for (int64_t b = 0; b < perEpoch && step < total; ++b) {
+      for (int64_t b = step - epoch * perEpoch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data.batchAt(order, b);
         optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
@@ -174,12 +207,14 @@ class FitJob : public Job {
         }
         if (step % progressEvery == 0 || step == total) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-          const double perStep = elapsed / static_cast<double>(step);
+          const double done = static_cast<double>(step - startStep);
+          const double perStep = elapsed / done;
           ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
                         {"loss", lossValue}, {"top1", top1 / n}, {"top5", top5 / n}, {"lr", optimizer->lr()},
-                        {"examplesPerSecond", static_cast<double>(step) * data.batch() / std::max(elapsed, 1e-9)},
+                        {"examplesPerSecond", done * data.batch() / std::max(elapsed, 1e-9)},
                         {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)}});
         }
+        if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
       const bool complete = (step % perEpoch == 0) || step == total;
@@ -381,6 +416,8 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   if (!get(o, "clipGradNorm").IsUndefined()) job->clipNorm = num(o, "clipGradNorm", 0);
   job->progressEvery = std::max<int64_t>(1, integer(o, "progressEvery", 1));
   job->autocastBf16 = text(o, "autocast", "none") == "bfloat16";
+  job->startStep = integer(o, "startStep", 0);
+  job->checkpointEvery = integer(o, "checkpointEvery", 0);
   Napi::Value hooks = get(o, "hooks");
   if (hooks.IsArray()) {
     Napi::Array a = hooks.As<Napi::Array>();

@@ -8,6 +8,8 @@ import { runJob } from '../core/jobs';
 import { native } from '../core/native';
 import { Module } from '../nn/module';
 import { handleOf, Tensor } from '../tensor/tensor';
+import { wrap } from '../tensor/tensor';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
 
@@ -71,6 +73,11 @@ export interface FitOptions {
   /** Report a step event every this many steps (default 1). */
   progressEvery?: number;
   hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];
+  /** Save model, optimiser and generator every `every` steps (and at the end) into `dir`, keeping the newest `keep` (default 3). */
+  checkpoint?: { dir: string; every: number; keep?: number };
+  /** Continue from the newest checkpoint in checkpoint.dir, if there is one (bit-identical on CPU). */
+  resume?: boolean;
+  onCheckpoint?: (event: { step: number; file: string }) => void;
   onStep?: (event: StepEvent) => void;
   onEpoch?: (event: EpochEvent) => void;
   onHook?: (event: HookEvent) => void;
@@ -78,7 +85,10 @@ export interface FitOptions {
 }
 
 export interface FitResult {
+  /** The step the run ended at (counting steps done before a resume). */
   steps: number;
+  /** The step a resumed run started from (0 otherwise). */
+  resumedFrom: number;
   lastEpochLoss: number;
   seconds: number;
 }
@@ -102,18 +112,47 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   positiveInteger(options.steps, 'steps', op);
   positiveInteger(options.batchSize, 'batchSize', op);
   positiveInteger(options.progressEvery, 'progressEvery', op);
-  const { optimizer, onStep, onEpoch, onHook, signal, ...rest } = options;
-  const native_options = { ...rest, ...dataHandles(data, op), model: model.moduleHandle(op) };
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, ...rest } = options;
+  if (checkpoint !== undefined) {
+    if (typeof checkpoint.dir !== 'string' || !checkpoint.dir) throw new TypeError(`${op}: checkpoint.dir must be a folder path`);
+    positiveInteger(checkpoint.every, 'checkpoint.every', op);
+    positiveInteger(checkpoint.keep, 'checkpoint.keep', op);
+  }
+  if (resume && !checkpoint) throw new TypeError(`${op}: resume needs checkpoint.dir`);
+  // The settings a resumed run must share with the original, recorded in every checkpoint.
+  const run = { epochs: rest.epochs, steps: rest.steps, batchSize: rest.batchSize, seed: rest.seed ?? 0, shuffle: rest.shuffle ?? true, examples: data.input?.shape?.[0] };
+  let startStep = 0;
+  const latest = resume && checkpoint ? latestCheckpoint(checkpoint.dir) : null;
+  if (latest) {
+    const restored = loadCheckpoint(latest, model, optimizer);
+    for (const key of Object.keys(run) as (keyof typeof run)[]) {
+      if (JSON.stringify(restored.run[key]) !== JSON.stringify(run[key])) {
+        throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with ${key} = ${JSON.stringify(restored.run[key])}, this run has ${JSON.stringify(run[key])}`);
+      }
+    }
+    startStep = restored.step;
+  }
+  const native_options = {
+    ...rest,
+    ...dataHandles(data, op),
+    model: model.moduleHandle(op),
+    startStep,
+    checkpointEvery: checkpoint?.every ?? 0,
+  };
   const dispatch = (event: { type?: string } & Record<string, unknown>) => {
     if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
     else if (event.type === 'hook') onHook?.(event as unknown as HookEvent);
-    else onStep?.(event as unknown as StepEvent);
+    else if (event.type === 'checkpoint') {
+      const tensors = Object.fromEntries((event.tensors as [string, number][]).map(([k, h]) => [k, wrap(h)]));
+      const file = saveCheckpoint(checkpoint!.dir, event.step as number, event.epoch as number, tensors, run, checkpoint!.keep ?? 3);
+      onCheckpoint?.({ step: event.step as number, file });
+    } else onStep?.(event as unknown as StepEvent);
   };
-  return runJob<FitResult, { type?: string } & Record<string, unknown>>(
+  return runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
     op,
     (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
-    { onProgress: onStep || onEpoch || onHook ? dispatch : undefined, signal },
-  );
+    { onProgress: onStep || onEpoch || onHook || checkpoint ? dispatch : undefined, signal },
+  ).then((result) => ({ ...result, resumedFrom: startStep }));
 }
 
 export interface EvaluateResult {
