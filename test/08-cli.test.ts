@@ -144,4 +144,51 @@ describe('skipnorm CLI', () => {
     expect(wrongShape.stderr).toMatch(/Conv2d\(1 -> 5\): expected input with 1 channels, got shape \[2, 3, 28, 28\]/);
     expect(fs.existsSync(out)).toBe(false);
   });
+
+  it('train runs the loop natively, prints progress lines and a summary, writes weights, and resumes', () => {
+    const data = path.join(tmp, 'train-data.safetensors');
+    sn.scope(() => {
+      const g = new sn.Generator(2);
+      sn.writeSafetensors(data, { input: sn.rand([32, 1, 28, 28], { generator: g }), labels: sn.randint(0, 10, [32], { generator: g }) });
+      g.dispose();
+    });
+    const out = path.join(tmp, 'trained.safetensors');
+    const dir = path.join(tmp, 'train-ckpt');
+    const common = ['--model', 'bnnet', '--variant', 'c', '--data', data, '--batch-size', '8', '--lr', '0.1', '--momentum', '0.9', '--schedule', 'warmup:2+step:2:0.5', '--seed', '3', '--checkpoint-dir', dir, '--checkpoint-every', '4'];
+    const first = cli('train', ...common, '--epochs', '2', '--out', out);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^\d+\/8  epoch \d+  loss [\d.]+/m); // plain lines when not on a terminal
+    expect(first.stdout).toMatch(/epoch 1: loss [\d.]+, top-1 [\d.]+%, top-5 [\d.]+%/);
+    expect(first.stdout).toMatch(/trained 8 steps in [\d.]+ s/);
+    const weights = sn.readSafetensors(out);
+    expect(Object.keys(weights.tensors)).toContain('Block2.cproj.weight');
+    expect(weights.metadata.steps).toBe('8');
+    sn.dispose(weights.tensors);
+    expect(sn.listCheckpoints(dir).map((c) => c.step)).toEqual([4, 8]);
+    // The same run asked for 2 epochs resumes at its end; a longer one is refused (other settings).
+    const again = cli('train', ...common, '--epochs', '2', '--resume', '--json');
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ steps: 8, resumedFrom: 8 });
+    const longer = cli('train', ...common, '--epochs', '3', '--resume');
+    expect(longer.status).toBe(1);
+    expect(longer.stderr).toMatch(/cannot resume .* epochs = 2, this run has 3/);
+  });
+
+  it('train rejects bad flags and data clearly', () => {
+    const data = path.join(tmp, 'train-data.safetensors');
+    const cases: [string[], number, RegExp][] = [
+      [['train', '--model', 'bnnet', '--data', data, '--batch-size', '8', '--lr', '0.1'], 2, /give exactly one of --epochs and --steps/],
+      [['train', '--model', 'bnnet', '--data', data, '--steps', '2', '--lr', '0.1'], 2, /give exactly one of --batch-size and --full-batch/],
+      [['train', '--model', 'bnnet', '--data', data, '--steps', '2', '--full-batch'], 2, /--lr is required/],
+      [['train', '--model', 'bnnet', '--data', data, '--steps', '2', '--full-batch', '--lr', '0.1', '--optimizer', 'lion'], 2, /--optimizer must be sgd, adam or adamw/],
+      [['train', '--model', 'bnnet', '--data', data, '--steps', '2', '--full-batch', '--lr', '0.1', '--schedule', 'exp:3'], 2, /unknown schedule 'exp'/],
+      [['train', '--model', 'bnnet', '--data', path.join(tmp, 'x.safetensors'), '--steps', '2', '--full-batch', '--lr', '0.1'], 2, /must hold tensors 'input' and 'labels'/],
+      [['train', '--model', 'preact-resnet', '--data', data, '--steps', '2', '--full-batch', '--lr', '0.1'], 1, /expected input with 3 channels/],
+    ];
+    for (const [args, status, message] of cases) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stderr).toMatch(message);
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { runForward } from './forward';
 import { runInfo } from './info';
 import { runInit } from './init';
 import { UsageError } from './model-flags';
+import { runTrain } from './train';
 
 const USAGE = `Usage: skipnorm <command> [options]
 
@@ -17,6 +18,12 @@ Commands:
                     a model's initial weights (PyTorch's initialisation) as safetensors
   forward <model> --weights FILE --input X.safetensors [--train] --out Y.safetensors
                     logits of the tensor 'input' (eval mode; --train: batch statistics)
+  train <model> --data FILE.safetensors (--epochs E | --steps S) (--batch-size B | --full-batch) --lr LR
+        [--momentum M] [--weight-decay W] [--nesterov] [--optimizer sgd|adam|adamw]
+        [--schedule step:30:0.2 | multistep:30,60:0.1 | cosine:90 | warmup:5+cosine:90] [--schedule-unit epoch|step]
+        [--label-smoothing X] [--clip-grad-norm X] [--weights INIT] --seed S
+        [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume] [--out FINAL.safetensors] [--json]
+                    trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
 
 Model flags:
   --model bnnet --variant a|b|c
@@ -35,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   demo: runDemo,
   init: runInit,
   forward: runForward,
+  train: runTrain,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,178 @@
+/**
+ * `skipnorm train <model flags> --data FILE.safetensors [--weights INIT] (--epochs E | --steps S)
+ *   (--batch-size B | --full-batch) --lr LR [--momentum M] [--weight-decay W] [--nesterov]
+ *   [--optimizer sgd|adam|adamw] [--schedule SPEC] [--schedule-unit epoch|step] [--label-smoothing X]
+ *   [--clip-grad-norm X] --seed S [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume]
+ *   [--out FINAL.safetensors] [--json]`
+ * The data file holds `input` (float32) and `labels` (int64). Schedules: constant, step:SIZE:GAMMA,
+ * multistep:M1,M2:GAMMA, cosine:TMAX[:MIN_RATIO], warmup:STEPS[:START], or several joined by '+'
+ * (multiplied, e.g. warmup:5+cosine:90).
+ */
+import { parseArgs } from 'node:util';
+import { dispose } from '../core/memory';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { buildModel } from '../models/index';
+import { manualSeed } from '../tensor/random';
+import { fit } from '../train/fit';
+import { Adam, AdamW, SGD, type Optimizer } from '../train/optim';
+import type { Schedule } from '../train/schedule';
+import { MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+import { Progress } from './progress';
+
+function number(value: string | undefined, flag: string, fallback?: number, min = 0): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${flag} is required`);
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${value}'`);
+  return n;
+}
+
+function integer(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+export function parseSchedule(spec: string): Schedule {
+  const parts = spec.split('+').map((part): Schedule => {
+    const [kind, ...args] = part.split(':');
+    const num = (i: number, name: string, fallback?: number) => {
+      if (args[i] === undefined && fallback !== undefined) return fallback;
+      const n = Number(args[i]);
+      if (args[i] === undefined || !Number.isFinite(n)) throw new UsageError(`--schedule ${part}: ${name} must be a number`);
+      return n;
+    };
+    switch (kind) {
+      case 'constant':
+        return { kind: 'constant' };
+      case 'step':
+        return { kind: 'step', stepSize: num(0, 'the step size'), gamma: num(1, 'gamma', 0.1) };
+      case 'multistep': {
+        const milestones = (args[0] ?? '').split(',').map(Number);
+        if (!milestones.length || !milestones.every(Number.isInteger)) throw new UsageError(`--schedule ${part}: milestones must be integers, e.g. multistep:30,60:0.2`);
+        return { kind: 'multistep', milestones, gamma: num(1, 'gamma', 0.1) };
+      }
+      case 'cosine':
+        return { kind: 'cosine', tMax: num(0, 'tMax'), minRatio: num(1, 'the minimum ratio', 0) };
+      case 'warmup':
+        return { kind: 'warmup', steps: num(0, 'the warm-up length'), startFactor: num(1, 'the start factor', 1 / 3) };
+      default:
+        throw new UsageError(`--schedule: unknown schedule '${kind}': expected constant, step, multistep, cosine or warmup`);
+    }
+  });
+  return parts.length === 1 ? parts[0] : { kind: 'chain', parts };
+}
+
+export async function runTrain(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...MODEL_OPTIONS,
+      data: { type: 'string' },
+      weights: { type: 'string' },
+      epochs: { type: 'string' },
+      steps: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'full-batch': { type: 'boolean', default: false },
+      lr: { type: 'string' },
+      momentum: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      nesterov: { type: 'boolean', default: false },
+      optimizer: { type: 'string', default: 'sgd' },
+      schedule: { type: 'string' },
+      'schedule-unit': { type: 'string', default: 'epoch' },
+      'label-smoothing': { type: 'string' },
+      'clip-grad-norm': { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      'checkpoint-dir': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      keep: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const spec = modelSpecFromFlags(values);
+  if (!values.data) throw new UsageError('--data FILE.safetensors is required (tensors `input` and `labels`)');
+  const epochs = integer(values.epochs, 'epochs');
+  const steps = integer(values.steps, 'steps');
+  if ((epochs === undefined) === (steps === undefined)) throw new UsageError('give exactly one of --epochs and --steps');
+  const batchSize = integer(values['batch-size'], 'batch-size');
+  if ((batchSize === undefined) === !values['full-batch']) throw new UsageError('give exactly one of --batch-size and --full-batch');
+  const lr = number(values.lr, 'lr');
+  const seed = number(values.seed, 'seed');
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
+  const unit = values['schedule-unit'];
+  if (unit !== 'epoch' && unit !== 'step') throw new UsageError(`--schedule-unit must be epoch or step, got '${unit}'`);
+  if (values.resume && !values['checkpoint-dir']) throw new UsageError('--resume needs --checkpoint-dir');
+  const schedule = values.schedule ? parseSchedule(values.schedule) : undefined;
+
+  manualSeed(seed);
+  const model = buildModel(spec);
+  const file = readSafetensors(values.data).tensors;
+  const inits = values.weights ? readSafetensors(values.weights).tensors : null;
+  let optimizer: Optimizer | undefined;
+  try {
+    if (!file.input || !file.labels) throw new UsageError(`${values.data} must hold tensors 'input' and 'labels' (it has: ${Object.keys(file).join(', ') || 'none'})`);
+    if (file.labels.dtype !== 'int64') throw new UsageError(`${values.data}: 'labels' must be int64 class indices, not ${file.labels.dtype}`);
+    if (inits) model.loadStateDict(inits);
+    const weightDecay = values['weight-decay'] === undefined ? undefined : number(values['weight-decay'], 'weight-decay');
+    switch (values.optimizer) {
+      case 'sgd':
+        optimizer = new SGD(model, { lr, momentum: number(values.momentum, 'momentum', 0), weightDecay, nesterov: values.nesterov });
+        break;
+      case 'adam':
+        optimizer = new Adam(model, { lr, weightDecay });
+        break;
+      case 'adamw':
+        optimizer = new AdamW(model, { lr, weightDecay });
+        break;
+      default:
+        throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${values.optimizer}'`);
+    }
+    const progress = new Progress();
+    const epochLines: string[] = [];
+    const result = await fit(model, { input: file.input, labels: file.labels }, {
+      optimizer,
+      epochs,
+      steps,
+      batchSize,
+      seed,
+      schedule,
+      scheduleUnit: unit,
+      labelSmoothing: values['label-smoothing'] === undefined ? undefined : number(values['label-smoothing'], 'label-smoothing'),
+      clipGradNorm: values['clip-grad-norm'] === undefined ? undefined : number(values['clip-grad-norm'], 'clip-grad-norm'),
+      checkpoint: values['checkpoint-dir'] ? { dir: values['checkpoint-dir'], every: integer(values['checkpoint-every'], 'checkpoint-every') ?? 100, keep: integer(values.keep, 'keep') } : undefined,
+      resume: values.resume,
+      onStep: (e) =>
+        progress.update({ done: e.step, total: e.totalSteps, eta: e.eta, text: `epoch ${e.epoch}  loss ${e.loss.toFixed(4)}  top1 ${(100 * e.top1).toFixed(1)}%  lr ${e.lr.toPrecision(3)}  ${e.examplesPerSecond.toFixed(0)} ex/s` }),
+      onEpoch: (e) => epochLines.push(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, top-1 ${(100 * e.top1).toFixed(2)}%, top-5 ${(100 * e.top5).toFixed(2)}%, ${e.seconds.toFixed(1)} s`),
+    });
+    if (values.out) {
+      const state = model.stateDict();
+      try {
+        writeSafetensors(values.out, state, { model: JSON.stringify(spec), steps: String(result.steps), written_by: 'skipnorm train' });
+      } finally {
+        dispose(state);
+      }
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ ...result, model: spec, out: values.out ?? null })}\n`);
+    } else {
+      const lines = [...epochLines.slice(-5), `trained ${result.steps - result.resumedFrom} steps${result.resumedFrom ? ` (resumed at step ${result.resumedFrom})` : ''} in ${result.seconds.toFixed(1)} s; last epoch loss ${result.lastEpochLoss.toFixed(4)}`];
+      if (values.out) lines.push(`weights written to ${values.out}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  } finally {
+    dispose(file);
+    if (inits) dispose(inits);
+    optimizer?.dispose();
+    model.dispose();
+  }
+}
