@@ -1,7 +1,7 @@
 'use strict';
 // `npm run bench`: skipnorm against Python PyTorch on this machine, in one run: per-call overhead
-// of small ops and a 512x512 matmul (core.*), and forward + backward steps of the paper's models
-// (models.*). Both sides run twice, alternately, and keep their best,
+// of small ops and a 512x512 matmul (core.*), forward + backward steps of the paper's models
+// (models.*), and whole training loops through `fit` (train.*). Both sides run twice, alternately, and keep their best,
 // since these machines are shared and noisy. Reported as ratios (skipnorm time / PyTorch time:
 // below 1 means skipnorm is faster). A benchmark, not a test: it asserts nothing.
 
@@ -43,8 +43,9 @@ function table(title, unit, { py, js }) {
 }
 
 const sn = require(root);
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models', 'train'];
 const modelThreads = process.env.BENCH_MODEL_THREADS || String(require('node:os').availableParallelism());
 console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${process.version}) vs PyTorch ${torchVersion}, ratio = skipnorm / PyTorch`);
 if (suites.includes('core')) table(`Per call, ${threads} intra-op thread(s)`, 'µs/call', compare('core', threads));
+if (suites.includes('train')) table(`Training with fit (the whole loop in C++) vs a PyTorch loop, SGD momentum, ${modelThreads} intra-op thread(s)`, 'ms/step', compare('train', modelThreads));
 if (suites.includes('models')) table(`Training step (forward, cross-entropy, backward, zero_grad), ${modelThreads} intra-op thread(s)`, 'ms/step', compare('models', modelThreads));
