@@ -9,6 +9,8 @@ import * as sn from '../src/index';
 import { readGolden } from './helpers';
 
 interface Golden {
+  schedules: Record<string, number[]>;
+  clipping: { max_norm: number; total_norm: number; grad_norms: Record<string, number> };
   torch: string;
   steps: number;
   data: Record<string, { input: string; shape: number[]; labels: number[] }>;
@@ -97,6 +99,51 @@ describe(`training parity with PyTorch ${golden.torch}`, () => {
       const state = optimizer.stateDict();
       expect(Object.keys(state)).toContain('momentum_buffer.Block2.cproj.weight');
     });
+    sn.dispose([input, labels]);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  const SCHEDULES: Record<string, sn.Schedule> = {
+    step: { kind: 'step', stepSize: 7, gamma: 0.5 },
+    multistep: { kind: 'multistep', milestones: [5, 12, 30], gamma: 0.2 },
+    cosine: { kind: 'cosine', tMax: 25, minRatio: 0.1 },
+    warmup: { kind: 'warmup', steps: 6, startFactor: 0.25 },
+    chain: { kind: 'chain', parts: [{ kind: 'warmup', steps: 4, startFactor: 0.5 }, { kind: 'step', stepSize: 10, gamma: 0.3 }] },
+    sequential: { kind: 'sequential', parts: [{ kind: 'warmup', steps: 5, startFactor: 0.1 }, { kind: 'cosine', tMax: 20 }], milestones: [5] },
+  };
+
+  for (const [name, schedule] of Object.entries(SCHEDULES)) {
+    it(`schedule ${name} gives PyTorch's learning rates, natively and in scheduleFactor`, async () => {
+      const expected = golden.schedules[name];
+      expected.forEach((lr, t) => expect(Math.abs(sn.scheduleFactor(schedule, t) - lr), `t=${t}`).toBeLessThanOrEqual(1e-12));
+      const model = new sn.nn.Linear(2, 2);
+      const optimizer = new sn.optim.SGD(model, { lr: 1e-3 });
+      const data = { input: sn.zeros([4, 2]), labels: sn.zeros([4], { dtype: 'int64' }) };
+      const lrs: number[] = [];
+      await sn.fit(model, data, { optimizer, steps: expected.length, schedule, scheduleUnit: 'step', onStep: (e) => lrs.push(e.lr / 1e-3) });
+      lrs.forEach((lr, t) => expect(Math.abs(lr - expected[t]), `t=${t}`).toBeLessThanOrEqual(1e-9));
+      sn.dispose(data);
+      optimizer.dispose();
+      model.dispose();
+    });
+  }
+
+  it("gradient clipping gives PyTorch's clipped gradients", async () => {
+    const data = golden.data['bnnet-c'];
+    const bytes = Buffer.from(data.input, 'base64');
+    const input = sn.fromTypedArray(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), data.shape);
+    const labels = sn.tensor(data.labels, { dtype: 'int64' });
+    sn.manualSeed(11);
+    const model = sn.models.bnnet({ variant: 'c' });
+    const optimizer = new sn.optim.SGD(model, { lr: 0 });
+    let norms: Record<string, [number, number]> = {};
+    await sn.fit(model, { input, labels }, { optimizer, steps: 1, clipGradNorm: golden.clipping.max_norm, hooks: [{ kind: 'gradNorms', every: 1 }], onHook: (e) => (norms = e.values) });
+    for (const [param, norm] of Object.entries(golden.clipping.grad_norms)) {
+      expect(Math.abs(norms[param][0] - norm), param).toBeLessThanOrEqual(TOLERANCE * norm);
+    }
+    const total = Math.sqrt(Object.values(norms).reduce((s, [n]) => s + n * n, 0));
+    expect(total).toBeCloseTo(golden.clipping.max_norm, 4); // clipped from PyTorch's total ${golden.clipping.total_norm}
     sn.dispose([input, labels]);
     optimizer.dispose();
     model.dispose();

@@ -170,4 +170,22 @@ describe('fit', () => {
     optimizer.dispose();
     model.dispose();
   });
+
+  it('memory stays flat over 1,500 steps (live tensors equal, RSS within 5% after warm-up)', async () => {
+    sn.manualSeed(0);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.05, momentum: 0.9 });
+    const data = dataset(32, 8);
+    const before = sn.memory().tensors;
+    const samples: { step: number; rss: number; tensors: number }[] = [];
+    await sn.fit(model, data, { optimizer, steps: 1500, progressEvery: 100, onStep: (e) => samples.push({ step: e.step, rss: process.memoryUsage().rss, tensors: sn.memory().tensors }) });
+    const warm = samples.find((s) => s.step === 300)!;
+    const last = samples[samples.length - 1];
+    expect(last.tensors).toBe(warm.tensors);
+    expect(sn.memory().tensors).toBe(before);
+    expect(Math.abs(last.rss - warm.rss) / warm.rss).toBeLessThan(0.05);
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+  });
 });

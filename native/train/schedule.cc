@@ -37,7 +37,8 @@ double Schedule::factor(int64_t t) const {
     return std::pow(gamma, static_cast<double>(passed));
   }
   if (kind == "cosine") {
-    const double progress = static_cast<double>(std::min(t, tMax)) / static_cast<double>(tMax);
+    // Periodic past tMax, as PyTorch's CosineAnnealingLR: chain or stop at tMax for a single decay.
+    const double progress = static_cast<double>(t) / static_cast<double>(tMax);
     return minRatio + (1 - minRatio) * (1 + std::cos(M_PI * progress)) / 2;
   }
   if (kind == "warmup") {

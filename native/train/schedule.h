@@ -3,7 +3,8 @@
 //   constant            1
 //   step(size, gamma)   gamma ^ floor(t / size)                          (StepLR)
 //   multistep(ms, g)    g ^ (number of milestones <= t)                  (MultiStepLR)
-//   cosine(T, minRatio) minRatio + (1 - minRatio)(1 + cos(pi min(t,T)/T))/2 (CosineAnnealingLR, eta_min = minRatio * base)
+//   cosine(T, minRatio) minRatio + (1 - minRatio)(1 + cos(pi t/T))/2  (CosineAnnealingLR, eta_min = minRatio * base;
+//                       like PyTorch's it rises again after T)
 //   warmup(n, start)    start + (1 - start) min(t, n) / n                (LinearLR to 1)
 //   chain(a, b, ...)    the product of the parts                          (ChainedScheduler)
 //   sequential(parts, milestones)  part k from milestone k-1, its own t restarting there (SequentialLR)

@@ -70,7 +70,44 @@ def main():
             cases[name] = {'seed': seed, 'losses': losses, 'stats': per_step}
             print(f'  {name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}', file=sys.stderr)
     with open(os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'golden', 'train.json'), 'w') as f:
-        json.dump({'torch': torch.__version__, 'steps': STEPS, 'data': data, 'cases': cases}, f, separators=(',', ':'))
+        json.dump({'torch': torch.__version__, 'steps': STEPS, 'data': data, 'cases': cases, 'schedules': schedules(), 'clipping': clipping()},
+                  f, separators=(',', ':'))
+
+
+def schedules():
+    """Learning rates of PyTorch's schedulers over 40 steps from lr 1 (skipnorm's closed forms must match)."""
+    S = torch.optim.lr_scheduler
+    makers = {
+        'step': lambda o: S.StepLR(o, step_size=7, gamma=0.5),
+        'multistep': lambda o: S.MultiStepLR(o, milestones=[5, 12, 30], gamma=0.2),
+        'cosine': lambda o: S.CosineAnnealingLR(o, T_max=25, eta_min=0.1),
+        'warmup': lambda o: S.LinearLR(o, start_factor=0.25, total_iters=6),
+        'chain': lambda o: S.ChainedScheduler([S.LinearLR(o, start_factor=0.5, total_iters=4), S.StepLR(o, step_size=10, gamma=0.3)]),
+        'sequential': lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=5), S.CosineAnnealingLR(o, T_max=20)], milestones=[5]),
+    }
+    out = {}
+    for name, make in makers.items():
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        sched = make(opt)
+        lrs = []
+        for _ in range(40):
+            lrs.append(opt.param_groups[0]['lr'])
+            opt.step()
+            sched.step()
+        out[name] = lrs
+    return out
+
+
+def clipping():
+    """clip_grad_norm_ on BNNet's gradients: the total norm and the clipped gradients' norms."""
+    torch.manual_seed(11)
+    model = BNNet('c')
+    rng = np.random.default_rng(11)
+    x = torch.tensor(rng.standard_normal([32, 1, 28, 28]), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 10, 32), dtype=torch.int64)
+    F.cross_entropy(model(x), y).backward()
+    total = torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5).item()
+    return {'max_norm': 0.5, 'total_norm': total, 'grad_norms': {n: p.grad.norm().item() for n, p in model.named_parameters()}}
 
 
 if __name__ == '__main__':

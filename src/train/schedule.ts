@@ -7,7 +7,7 @@ export type Schedule =
   | { kind: 'constant' }
   | { kind: 'step'; stepSize: number; gamma?: number }
   | { kind: 'multistep'; milestones: number[]; gamma?: number }
-  /** eta_min = minRatio * the base learning rate. */
+  /** eta_min = minRatio * the base learning rate; like PyTorch's, it rises again after tMax. */
   | { kind: 'cosine'; tMax: number; minRatio?: number }
   /** From startFactor (default 1/3) to 1 over `steps`. */
   | { kind: 'warmup'; steps: number; startFactor?: number }
@@ -27,7 +27,7 @@ export function scheduleFactor(schedule: Schedule, t: number): number {
       return (schedule.gamma ?? 0.1) ** schedule.milestones.filter((m) => m <= t).length;
     case 'cosine': {
       const r = schedule.minRatio ?? 0;
-      return r + ((1 - r) * (1 + Math.cos((Math.PI * Math.min(t, schedule.tMax)) / schedule.tMax))) / 2;
+      return r + ((1 - r) * (1 + Math.cos((Math.PI * t) / schedule.tMax))) / 2;
     }
     case 'warmup': {
       const s = schedule.startFactor ?? 1 / 3;
