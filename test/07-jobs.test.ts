@@ -165,12 +165,17 @@ describe('native jobs', () => {
     expect(Array.from(await t.data())).toEqual([1, 1, 1]);
   });
 
-  it('setNumThreads reaches the worker threads', () => {
+  it('setNumThreads sets the jobs\' threads; the JavaScript thread keeps one unless asked', () => {
     const before = sn.getNumThreads();
+    expect(sn.getMainThreadNumThreads()).toBe(1);
     sn.setNumThreads(1);
-    expect(sn.info().workerThreads).toBe(1);
+    expect(sn.info().threads).toBe(1);
     expect(sn.getNumThreads()).toBe(1);
+    expect(sn.getMainThreadNumThreads()).toBe(1);
     sn.setNumThreads(before);
-    expect(sn.info().workerThreads).toBe(before);
+    expect(sn.info().threads).toBe(before);
+    sn.setMainThreadNumThreads(2);
+    expect(sn.info().mainThreadThreads).toBe(2);
+    sn.setMainThreadNumThreads(1);
   });
 });

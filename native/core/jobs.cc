@@ -261,6 +261,12 @@ void registerJobs(Napi::Env env, Napi::Object exports) {
     std::lock_guard<std::mutex> lock(pool().mutex);
     ++pool().environments;
   }
+  // Jobs get every core LibTorch would use; the JavaScript thread gets one intra-op thread.
+  // Each thread that runs parallel LibTorch code keeps its own OpenMP team, and while a second
+  // team exists the busy one throttles its spinning: a job's small steps took 2.3x as long after
+  // one parallel op on the JavaScript thread. Heavy work belongs in jobs; see setMainThreadNumThreads.
+  if (g_intraOpThreads.load() == 0) setWorkerThreadCount(at::get_num_threads());
+  at::set_num_threads(1);
   napi_add_env_cleanup_hook(env, environmentClosing, env);
   exportFunction(env, exports, "cancelJob", CancelJob);
   exportFunction(env, exports, "activeJobs", ActiveJobs);

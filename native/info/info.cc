@@ -38,8 +38,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   devices.Set(0u, Napi::String::New(env, "cpu"));
   for (int i = 0; i < cudaDeviceCount(); ++i) devices.Set(static_cast<uint32_t>(i + 1), Napi::String::New(env, "cuda:" + std::to_string(i)));
   out.Set("devices", devices);
-  out.Set("threads", Napi::Number::New(env, at::get_num_threads()));
-  out.Set("workerThreads", Napi::Number::New(env, workerThreadCount()));
+  out.Set("threads", Napi::Number::New(env, workerThreadCount()));
+  out.Set("mainThreadThreads", Napi::Number::New(env, at::get_num_threads()));
   out.Set("interopThreads", Napi::Number::New(env, at::get_num_interop_threads()));
   out.Set("parallel", Napi::String::New(env, at::get_parallel_info()));
   out.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI == 1));
@@ -57,15 +57,23 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setNumThreads(n): LibTorch's intra-op threads on this thread and on every skipnorm worker.
+// setNumThreads(n): LibTorch's intra-op threads on every skipnorm worker (where jobs run).
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = intArg(info, 0);
   if (n < 1) throwTypeError(info.Env(), "the thread count must be at least 1");
-  at::set_num_threads(static_cast<int>(n));
   setWorkerThreadCount(static_cast<int>(n));
   return info.Env().Undefined();
 }
-Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), workerThreadCount()); }
+
+// setMainThreadNumThreads(n): intra-op threads for operations called on the JavaScript thread.
+Napi::Value SetMainThreadNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = intArg(info, 0);
+  if (n < 1) throwTypeError(info.Env(), "the thread count must be at least 1");
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+Napi::Value GetMainThreadNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 
 }  // namespace
 
@@ -77,6 +85,8 @@ void registerInfo(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cudaSynchronize", CudaSynchronize);
   exportFunction(env, exports, "setNumThreads", SetNumThreads);
   exportFunction(env, exports, "getNumThreads", GetNumThreads);
+  exportFunction(env, exports, "setMainThreadNumThreads", SetMainThreadNumThreads);
+  exportFunction(env, exports, "getMainThreadNumThreads", GetMainThreadNumThreads);
 }
 
 }  // namespace skipnorm

@@ -3,7 +3,7 @@
 // One step: forward (one native call), cross-entropy, backward, zeroGrad. Prints JSON {name: ms}.
 const sn = require('../..');
 
-sn.setNumThreads(Number(process.argv[2]));
+sn.setMainThreadNumThreads(Number(process.argv[2])); // these steps run on the JavaScript thread
 sn.manualSeed(0);
 
 const CASES = {

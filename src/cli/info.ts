@@ -14,7 +14,7 @@ export function runInfo(args: string[]): number {
     `LibTorch   ${i.libtorch}${i.libtorchSource ? ` (${i.libtorchSource}: ${i.libtorchDir})` : ''}`,
     `CUDA       ${i.cuda ? `yes (runtime ${i.cudaVersion}, cuDNN ${i.cudnn ?? 'none'})` : i.builtWithCuda ? 'built with CUDA, no GPU visible' : 'no (CPU build)'}`,
     `devices    ${i.devices.join(', ')}`,
-    `threads    ${i.threads} intra-op, ${i.interopThreads} inter-op, ${i.workerThreads} per worker`,
+    `threads    ${i.threads} intra-op in jobs, ${i.mainThreadThreads} on the JavaScript thread, ${i.interopThreads} inter-op`,
     `node       ${i.node} on ${i.platform}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
