@@ -201,4 +201,48 @@ describe('fit', () => {
     optimizer.dispose();
     model.dispose();
   });
+
+  it('float16 autocast with loss scaling: overflowing steps are skipped and the scale halves, then training goes on', async () => {
+    sn.manualSeed(3);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    const data = dataset(32, 5);
+    const events: sn.StepEvent[] = [];
+    const before = model.stateDict();
+    const first: Record<string, sn.Tensor> = {};
+    for (const [k, t] of Object.entries(before)) first[k] = t.clone();
+    await sn.fit(model, data, { optimizer, steps: 20, autocast: 'float16', initialLossScale: 2 ** 24, onStep: (e) => events.push(e) });
+    // 2^24 times the loss overflows float16 gradients: those steps are skipped, each halving the scale.
+    expect(events[0].skipped).toBe(1);
+    expect(events[0].lossScale).toBe(2 ** 24);
+    expect(events[1].lossScale).toBe(2 ** 23);
+    const firstGood = events.findIndex((e) => e.skipped === 0);
+    expect(firstGood).toBeGreaterThan(0);
+    expect(events.slice(0, firstGood).every((e) => e.loss === events[0].loss)).toBe(true); // no update while skipping
+    expect(events.every((e) => Number.isFinite(e.loss))).toBe(true);
+    expect(events[19].loss).toBeLessThan(events[firstGood].loss);
+    // Skipped steps left the weights alone; later steps trained them.
+    const after = model.stateDict();
+    expect(after['lin.weight'].equal(first['lin.weight'])).toBe(false);
+    sn.dispose([before, after, first, data]);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('channels-last trains to the same result within float32 rounding', async () => {
+    const results: number[][] = [];
+    for (const channelsLast of [false, true]) {
+      sn.manualSeed(3);
+      const model = sn.models.bnnet();
+      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+      const data = dataset(32, 5);
+      const losses: number[] = [];
+      await sn.fit(model, data, { optimizer, steps: 5, channelsLast, onStep: (e) => losses.push(e.loss) });
+      results.push(losses);
+      sn.dispose(data);
+      optimizer.dispose();
+      model.dispose();
+    }
+    results[0].forEach((l, i) => expect(Math.abs(l - results[1][i])).toBeLessThan(1e-4 * l));
+  });
 });

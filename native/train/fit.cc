@@ -130,7 +130,13 @@ class FitJob : public Job {
   std::optional<double> clipNorm;
   int64_t progressEvery = 1;
   std::vector<Hook> hooks;
-  bool autocastBf16 = false;
+  std::optional<at::ScalarType> autocast;  // bfloat16 or float16 for the forward pass
+  bool channelsLast = false;
+  // Dynamic loss scaling for float16 (torch.amp.GradScaler's defaults): the loss is multiplied by
+  // `scale` before backward, gradients divided after; a step whose gradients overflow is skipped
+  // and the scale halved; 2000 good steps in a row double it.
+  double lossScale = 65536.0;
+  int64_t goodSteps = 0;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
 
@@ -148,6 +154,10 @@ class FitJob : public Job {
       at::Generator cpu = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(cpu.mutex());
       tensors->emplace_back("rng.cpu", cpu.get_state());
+    }
+    if (autocast == at::kHalf) {
+      tensors->emplace_back("scaler.scale", at::scalar_tensor(lossScale, at::kDouble));
+      tensors->emplace_back("scaler.good_steps", at::scalar_tensor(goodSteps, at::kLong));
     }
     ctx.post([tensors, step, epoch](Napi::Env env) -> Napi::Value {
       Napi::Object e = Napi::Object::New(env);
@@ -172,6 +182,12 @@ class FitJob : public Job {
     const int64_t total = steps > 0 ? steps : epochs * perEpoch;
     TORCH_CHECK(startStep >= 0 && startStep <= total, "fit: cannot resume at step ", startStep, " of a ", total, "-step run");
     model->train();
+    if (channelsLast) {
+      c10::NoGradGuard noGrad;
+      for (auto& p : model->parameters(true)) {
+        if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
     const auto start = Clock::now();
     int64_t step = startStep;
     for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
@@ -181,18 +197,28 @@ class FitJob : public Job {
       for (int64_t b = step - epoch * perEpoch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data.batchAt(order, b);
+        if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
         optimizer->zeroGrad();
         at::Tensor out;
         {
-          std::optional<AutocastScope> autocast;
-          if (autocastBf16) autocast.emplace();
+          std::optional<AutocastScope> scope;
+          if (autocast) scope.emplace(x.device().type(), *autocast);
           out = (*model)(x);
         }
         at::Tensor l = computeLoss(loss, out.to(at::kFloat), y);
-        l.backward();
-        if (clipNorm) clipGradNorm(optimizer->params(), *clipNorm);
-        optimizer->step();
+        bool skipped = false;
+        const double usedScale = autocast == at::kHalf ? lossScale : 1.0;
+        if (autocast == at::kHalf) {
+          (l * lossScale).backward();
+          skipped = !unscaleGradients();
+        } else {
+          l.backward();
+        }
+        if (!skipped) {
+          if (clipNorm) clipGradNorm(optimizer->params(), *clipNorm);
+          optimizer->step();
+        }
         ++step;
         const double n = static_cast<double>(x.size(0));
         const double lossValue = l.item<double>();
@@ -212,7 +238,8 @@ class FitJob : public Job {
           ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
                         {"loss", lossValue}, {"top1", top1 / n}, {"top5", top5 / n}, {"lr", optimizer->lr()},
                         {"examplesPerSecond", done * data.batch() / std::max(elapsed, 1e-9)},
-                        {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)}});
+                        {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)},
+                        {"lossScale", usedScale}, {"skipped", skipped ? 1.0 : 0.0}});
         }
         if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
       }
@@ -244,19 +271,52 @@ class FitJob : public Job {
   }
 
  private:
-  // bfloat16 autocast on the CPU for the forward pass, as torch.autocast('cpu', torch.bfloat16).
+  // Autocast of the forward pass on the batch's device, as torch.autocast(device, dtype).
   struct AutocastScope {
+    c10::DeviceType device;
     bool previous;
-    AutocastScope() : previous(at::autocast::is_autocast_enabled(at::kCPU)) {
-      at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-      at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::ScalarType previousDtype;
+    AutocastScope(c10::DeviceType d, at::ScalarType dtype)
+        : device(d), previous(at::autocast::is_autocast_enabled(d)), previousDtype(at::autocast::get_autocast_dtype(d)) {
+      at::autocast::set_autocast_dtype(device, dtype);
+      at::autocast::set_autocast_enabled(device, true);
       at::autocast::increment_nesting();
     }
     ~AutocastScope() {
       if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-      at::autocast::set_autocast_enabled(at::kCPU, previous);
+      at::autocast::set_autocast_enabled(device, previous);
+      at::autocast::set_autocast_dtype(device, previousDtype);
     }
   };
+
+  // Divides the gradients by the loss scale; false (and the scale halved) when any overflowed.
+  bool unscaleGradients() {
+    c10::NoGradGuard noGrad;
+    bool finite = true;
+    for (auto& [name, p] : optimizer->params()) {
+      if (!p.grad().defined()) continue;
+      p.grad().mul_(1.0 / lossScale);
+      finite = finite && p.grad().isfinite().all().item<bool>();
+    }
+    if (!finite) {
+      lossScale *= 0.5;
+      goodSteps = 0;
+      return false;
+    }
+    if (++goodSteps == 2000) {
+      lossScale *= 2;
+      goodSteps = 0;
+    }
+    return true;
+  }
+
+ public:
+  void restoreScaler(double scale, int64_t good) {
+    lossScale = scale;
+    goodSteps = good;
+  }
+
+ private:
 
   int64_t steps_ = 0;
   double lastLoss_ = NAN, seconds_ = 0;
@@ -415,7 +475,12 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->schedulePerStep = text(o, "scheduleUnit", "epoch") == "step";
   if (!get(o, "clipGradNorm").IsUndefined()) job->clipNorm = num(o, "clipGradNorm", 0);
   job->progressEvery = std::max<int64_t>(1, integer(o, "progressEvery", 1));
-  job->autocastBf16 = text(o, "autocast", "none") == "bfloat16";
+  const std::string autocast = text(o, "autocast", "none");
+  TORCH_CHECK(autocast == "none" || autocast == "bfloat16" || autocast == "float16", "autocast must be 'none', 'bfloat16' or 'float16'");
+  if (autocast == "bfloat16") job->autocast = at::kBFloat16;
+  if (autocast == "float16") job->autocast = at::kHalf;
+  job->channelsLast = flag(o, "channelsLast", false);
+  job->restoreScaler(num(o, "lossScale", 65536.0), integer(o, "lossScaleGoodSteps", 0));
   job->startStep = integer(o, "startStep", 0);
   job->checkpointEvery = integer(o, "checkpointEvery", 0);
   Napi::Value hooks = get(o, "hooks");

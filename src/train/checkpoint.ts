@@ -25,6 +25,8 @@ export interface CheckpointInfo {
   epoch: number;
   /** The run settings recorded at save time (JSON). */
   run: Record<string, unknown>;
+  /** float16 runs: the loss scaler's state. */
+  scaler?: { scale: number; goodSteps: number };
 }
 
 /** Writes a checkpoint and removes all but the newest `keep`. Takes ownership of the tensors. */
@@ -69,9 +71,11 @@ export function loadCheckpoint(file: string, model: Module, optimizer: Optimizer
     const part = (prefix: string) =>
       Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
     model.loadStateDict(part('model.'));
+    // (scaler.* is read below; rng.cpu restores the generator)
     optimizer.loadStateDict(part('optimizer.'));
     if (tensors['rng.cpu']) native().setRngState(tensors['rng.cpu'].handleFor('loadCheckpoint'));
-    return { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: JSON.parse(metadata.run ?? '{}') };
+    const scaler = tensors['scaler.scale'] ? { scale: tensors['scaler.scale'].item(), goodSteps: tensors['scaler.good_steps'].item() } : undefined;
+    return { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: JSON.parse(metadata.run ?? '{}'), scaler };
   } finally {
     dispose(tensors);
   }

@@ -31,6 +31,10 @@ export interface StepEvent {
   elapsed: number;
   /** Seconds left, from the mean step time so far. */
   eta: number;
+  /** float16 autocast: the loss scale used for this step (1 otherwise). */
+  lossScale: number;
+  /** float16 autocast: 1 when this step's gradients overflowed and the update was skipped. */
+  skipped: number;
 }
 
 export interface EpochEvent {
@@ -68,8 +72,16 @@ export interface FitOptions {
   /** Whether t of the schedule counts epochs (default, as PyTorch schedulers stepped per epoch) or steps. */
   scheduleUnit?: 'epoch' | 'step';
   clipGradNorm?: number;
-  /** bfloat16 autocast of the forward pass (CPU here; CUDA with the scale issue). */
-  autocast?: 'none' | 'bfloat16';
+  /**
+   * Autocast of the forward pass on the batch's device: bfloat16, or float16 with dynamic loss
+   * scaling (torch.amp.GradScaler's rules: start at 2^16, halve and skip the step on overflow,
+   * double after 2000 good steps).
+   */
+  autocast?: 'none' | 'bfloat16' | 'float16';
+  /** float16: the first loss scale (default 65536). */
+  initialLossScale?: number;
+  /** Convolution weights and 4-d batches in channels-last memory format (faster convolutions on GPUs). */
+  channelsLast?: boolean;
   /** Report a step event every this many steps (default 1). */
   progressEvery?: number;
   hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];
@@ -122,6 +134,7 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   // The settings a resumed run must share with the original, recorded in every checkpoint.
   const run = { epochs: rest.epochs, steps: rest.steps, batchSize: rest.batchSize, seed: rest.seed ?? 0, shuffle: rest.shuffle ?? true, examples: data.input?.shape?.[0] };
   let startStep = 0;
+  let scaler: { scale: number; goodSteps: number } | undefined;
   const latest = resume && checkpoint ? latestCheckpoint(checkpoint.dir) : null;
   if (latest) {
     const restored = loadCheckpoint(latest, model, optimizer);
@@ -131,13 +144,18 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
       }
     }
     startStep = restored.step;
+    scaler = restored.scaler;
   }
+  const { initialLossScale, ...forNative } = rest;
+  if (initialLossScale !== undefined && !(initialLossScale > 0)) throw new TypeError(`${op}: initialLossScale must be a positive number`);
   const native_options = {
-    ...rest,
+    ...forNative,
     ...dataHandles(data, op),
     model: model.moduleHandle(op),
     startStep,
     checkpointEvery: checkpoint?.every ?? 0,
+    lossScale: scaler?.scale ?? initialLossScale,
+    lossScaleGoodSteps: scaler?.goodSteps,
   };
   const dispatch = (event: { type?: string } & Record<string, unknown>) => {
     if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
