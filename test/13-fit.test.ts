@@ -245,4 +245,91 @@ describe('fit', () => {
     }
     results[0].forEach((l, i) => expect(Math.abs(l - results[1][i])).toBeLessThan(1e-4 * l));
   });
+
+  it('while fit trains a model, JavaScript cannot touch it or its optimizer (no race, no crash)', async () => {
+    sn.manualSeed(0);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.Adam(model, { lr: 1e-3 });
+    const data = dataset(32, 1);
+    const errors: string[] = [];
+    const run = sn.fit(model, data, {
+      optimizer,
+      steps: 40,
+      onStep: (e) => {
+        if (e.step !== 3) return;
+        for (const attempt of [() => optimizer.step(), () => optimizer.zeroGrad(), () => model.forward(data.input), () => model.eval(), () => model.stateDict()]) {
+          try {
+            attempt();
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      },
+    });
+    expect(() => sn.fit(model, data, { optimizer, steps: 1 })).toThrowError(/being trained by a running fit/);
+    expect(() => sn.evaluate(model, data)).toThrowError(/being trained by a running fit/);
+    await run;
+    expect(errors.length).toBe(5);
+    expect(errors.every((m) => /is being trained by a running fit/.test(m))).toBe(true);
+    // Afterwards everything works again.
+    await sn.evaluate(model, data);
+    optimizer.step();
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it("a second fit starts from the optimizer's base learning rate, not the last scheduled one", async () => {
+    const model = new sn.nn.Linear(2, 2);
+    const optimizer = new sn.optim.SGD(model, { lr: 1 });
+    const data = { input: sn.zeros([4, 2]), labels: sn.zeros([4], { dtype: 'int64' }) };
+    const lrs: number[] = [];
+    const schedule: sn.Schedule = { kind: 'step', stepSize: 1, gamma: 0.5 };
+    for (let i = 0; i < 2; i++) await sn.fit(model, data, { optimizer, steps: 3, schedule, scheduleUnit: 'step', onStep: (e) => lrs.push(e.lr) });
+    expect(lrs).toEqual([1, 0.5, 0.25, 1, 0.5, 0.25]);
+    optimizer.lr = 0.1; // a rate set by the user becomes the new base
+    await sn.fit(model, data, { optimizer, steps: 1, schedule, scheduleUnit: 'step', onStep: (e) => lrs.push(e.lr) });
+    expect(lrs[6]).toBe(0.1);
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('more misuse: null clipping, self-referencing schedules, bad milestones and hooks', () => {
+    const model = new sn.nn.Linear(2, 2);
+    const optimizer = new sn.optim.SGD(model, { lr: 1 });
+    const data = { input: sn.zeros([4, 2]), labels: sn.zeros([4], { dtype: 'int64' }) };
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, clipGradNorm: null as unknown as number })).toThrowError(/clipGradNorm must be a positive number/);
+    const loop = { kind: 'chain', parts: [] as sn.Schedule[] } as sn.Schedule & { parts: sn.Schedule[] };
+    loop.parts.push(loop);
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, schedule: loop })).toThrowError(/nest at most 8 deep/);
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, schedule: { kind: 'multistep', milestones: [NaN] } })).toThrowError(/milestones must be non-negative integers/);
+    expect(() => sn.fit(model, data, { optimizer, steps: 1, hooks: [5 as unknown as { kind: 'gradNorms'; every: number }] })).toThrowError(/hooks must be objects/);
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('checkpoint snapshots arriving after a callback failed are freed', async () => {
+    const before = sn.memory().tensors;
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    const data = dataset(16, 2);
+    const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'skipnorm-drop-'));
+    await expect(
+      sn.fit(model, data, {
+        optimizer,
+        steps: 20,
+        checkpoint: { dir, every: 1 },
+        onStep: () => {
+          throw new Error('callback failed');
+        },
+      }),
+    ).rejects.toThrowError('callback failed');
+    sn.dispose(data);
+    optimizer.dispose();
+    model.dispose();
+    expect(sn.memory().tensors).toBe(before);
+    require('node:fs').rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -97,6 +97,7 @@ void deliver(Napi::Env env, Napi::Function callback, Message* message, RunningJo
     return;
   }
   Napi::HandleScope scope(env);
+  running->job->settled();
   if (running->wasCancelled) {
     running->deferred.Reject(makeAbortError(env, running->job->name()).Value());
   } else if (running->error) {

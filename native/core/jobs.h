@@ -31,6 +31,9 @@ class Job {
   virtual void run(JobContext& ctx) = 0;
   // JavaScript thread, after run() returned: the value the promise resolves with.
   virtual Napi::Value result(Napi::Env env) = 0;
+  // JavaScript thread, once the job has ended (resolved, rejected or cancelled), before the
+  // promise settles: release what the job held (e.g. the in-use marks on a model).
+  virtual void settled() {}
   const std::string& name() const { return name_; }
 
  private:

@@ -69,6 +69,7 @@ LayerPtr moduleArg(const Napi::CallbackInfo& info, size_t index) {
   auto& modules = addon(info.Env()).modules;
   auto it = modules.find(handle);
   if (it == modules.end()) throw makeTorchError(info.Env(), opName(), "the module was disposed (use after dispose)");
+  checkNotInUse(info.Env(), it->second.get(), "module");
   return it->second;
 }
 

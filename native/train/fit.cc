@@ -13,6 +13,7 @@
 #include <cmath>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/addon.h"
 #include "core/args.h"
@@ -44,7 +45,11 @@ struct DataOptions {
   // The order of examples in an epoch: seeded by (seed, epoch), so a resumed run repeats it.
   at::Tensor order(int64_t epoch) const {
     if (!shuffle || batchSize == 0) return at::Tensor();
-    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed + static_cast<uint64_t>(epoch) * 1000003ULL);
+    // splitmix64 of (seed, epoch): distinct runs' epochs do not share orders.
+    uint64_t z = seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(epoch + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(z ^ (z >> 31));
     return at::randperm(size(), g, at::TensorOptions().dtype(at::kLong));
   }
   std::pair<at::Tensor, at::Tensor> batchAt(const at::Tensor& order, int64_t index) const {
@@ -142,6 +147,19 @@ class FitJob : public Job {
 
   FitJob() : Job("fit") {}
 
+  // While the job runs, JavaScript may not touch the model (any module of it) or the optimiser.
+  std::unordered_set<const void*>* inUse = nullptr;
+  std::vector<const void*> marked;
+  void mark(std::unordered_set<const void*>& registry) {
+    inUse = &registry;
+    for (const auto& m : model->modules(true)) marked.push_back(m.get());
+    marked.push_back(optimizer.get());
+    for (const void* p : marked) registry.insert(p);
+  }
+  void settled() override {
+    if (inUse) for (const void* p : marked) inUse->erase(p);
+  }
+
   // Copies of everything a resumed run needs, handed to JavaScript (which writes the file) so
   // that training goes on while it is saved.
   void postCheckpoint(JobContext& ctx, int64_t step, int64_t epoch) {
@@ -194,7 +212,8 @@ class FitJob : public Job {
       const at::Tensor order = data.order(epoch);
       double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
       const auto epochStart = Clock::now();
-      for (int64_t b = step - epoch * perEpoch; b < perEpoch && step < total; ++b) {
+      const int64_t epochFirstBatch = step - epoch * perEpoch;
+      for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data.batchAt(order, b);
         if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
@@ -244,7 +263,8 @@ class FitJob : public Job {
         if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-      const bool complete = (step % perEpoch == 0) || step == total;
+      // Complete: every batch of the epoch ran in this call (not cut by `steps`, not resumed mid-epoch).
+      const bool complete = epochFirstBatch == 0 && (step - epoch * perEpoch == perEpoch);
       ctx.post([epoch, lossSum, top1Sum, top5Sum, seen, seconds, complete](Napi::Env env) -> Napi::Value {
         Napi::Object e = Napi::Object::New(env);
         e.Set("type", "epoch");
@@ -330,6 +350,12 @@ class EvaluateJob : public Job {
 
   EvaluateJob() : Job("evaluate") {}
 
+  std::unordered_set<const void*>* inUse = nullptr;
+  std::vector<const void*> marked;
+  void settled() override {
+    if (inUse) for (const void* p : marked) inUse->erase(p);
+  }
+
   void run(JobContext& ctx) override {
     c10::NoGradGuard noGrad;
     // Eval mode for the pass, then each module's own mode back.
@@ -407,7 +433,8 @@ at::Tensor tensorOption(const Napi::Object& o, const char* key) {
   return *t;
 }
 
-train::Schedule scheduleOption(const Napi::Object& o) {
+train::Schedule scheduleOption(const Napi::Object& o, int depth = 0) {
+  if (depth > 8) throwTypeError(o.Env(), "schedules nest at most 8 deep (is a schedule part of itself?)");
   train::Schedule s;
   s.kind = text(o, "kind", "constant");
   s.stepSize = integer(o, "stepSize", 1);
@@ -419,14 +446,19 @@ train::Schedule scheduleOption(const Napi::Object& o) {
   Napi::Value milestones = get(o, "milestones");
   if (milestones.IsArray()) {
     Napi::Array a = milestones.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) s.milestones.push_back(static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue()));
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value m = a.Get(i);
+      const double d = m.IsNumber() ? m.As<Napi::Number>().DoubleValue() : NAN;
+      if (!std::isfinite(d) || d < 0 || std::trunc(d) != d) throwTypeError(o.Env(), "schedule milestones must be non-negative integers");
+      s.milestones.push_back(static_cast<int64_t>(d));
+    }
   }
   Napi::Value parts = get(o, "parts");
   if (parts.IsArray()) {
     Napi::Array a = parts.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       if (!a.Get(i).IsObject()) throwTypeError(o.Env(), "schedule parts must be objects");
-      s.parts.push_back(scheduleOption(a.Get(i).As<Napi::Object>()));
+      s.parts.push_back(scheduleOption(a.Get(i).As<Napi::Object>(), depth + 1));
     }
   }
   s.validate();
@@ -437,6 +469,7 @@ std::shared_ptr<nn::Layer> modelOption(const Napi::Object& o) {
   auto& modules = addonOf(o.Env()).modules;
   auto it = modules.find(num(o, "model", -1));
   if (it == modules.end()) throw makeTorchError(o.Env(), opName(), "the model was disposed (use after dispose)");
+  checkNotInUse(o.Env(), it->second.get(), "model");
   return it->second;
 }
 
@@ -469,11 +502,14 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->epochs = integer(o, "epochs", 0);
   job->steps = integer(o, "steps", 0);
   TORCH_CHECK((job->epochs > 0) != (job->steps > 0), "give exactly one of epochs and steps (a positive integer)");
-  job->baseLr = job->optimizer->lr();
+  job->baseLr = job->optimizer->baseLr();
   Napi::Value schedule = get(o, "schedule");
   if (schedule.IsObject()) job->schedule = scheduleOption(schedule.As<Napi::Object>());
   job->schedulePerStep = text(o, "scheduleUnit", "epoch") == "step";
-  if (!get(o, "clipGradNorm").IsUndefined()) job->clipNorm = num(o, "clipGradNorm", 0);
+  if (!get(o, "clipGradNorm").IsUndefined() && !get(o, "clipGradNorm").IsNull()) {
+    job->clipNorm = num(o, "clipGradNorm", 0);
+    TORCH_CHECK(std::isfinite(*job->clipNorm) && *job->clipNorm > 0, "clipGradNorm must be a positive number");
+  }
   job->progressEvery = std::max<int64_t>(1, integer(o, "progressEvery", 1));
   const std::string autocast = text(o, "autocast", "none");
   TORCH_CHECK(autocast == "none" || autocast == "bfloat16" || autocast == "float16", "autocast must be 'none', 'bfloat16' or 'float16'");
@@ -487,6 +523,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   if (hooks.IsArray()) {
     Napi::Array a = hooks.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsObject()) throwTypeError(info.Env(), "hooks must be objects { kind, every }");
       Napi::Object h = a.Get(i).As<Napi::Object>();
       Hook hook{text(h, "kind", "parameterStats"), integer(h, "every", 1)};
       TORCH_CHECK(hook.kind == "parameterStats" || hook.kind == "gradNorms", "unknown hook '", hook.kind, "'");
@@ -494,6 +531,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
       job->hooks.push_back(hook);
     }
   }
+  job->mark(addonOf(info.Env()).inUse);
   return submitJob(info.Env(), std::move(job), info[1]);
 }
 
@@ -506,6 +544,11 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   job->data = dataOption(o);
   job->data.shuffle = false;
   job->loss.kind = text(o, "loss", "cross-entropy");
+  // Evaluation switches the model to eval mode: no other call may touch it meanwhile.
+  auto& inUse = addonOf(info.Env()).inUse;
+  job->inUse = &inUse;
+  for (const auto& m : job->model->modules(true)) job->marked.push_back(m.get());
+  for (const void* p : job->marked) inUse.insert(p);
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());
 }
 

@@ -29,6 +29,7 @@ std::shared_ptr<nn::Layer> moduleOf(Napi::Env env, double handle) {
   auto& modules = addonOf(env).modules;
   auto it = modules.find(handle);
   if (it == modules.end()) throw makeTorchError(env, opName(), "the module was disposed (use after dispose)");
+  checkNotInUse(env, it->second.get(), "module");
   return it->second;
 }
 
@@ -79,7 +80,7 @@ Napi::Value OptimizerLr(const Napi::CallbackInfo& info) {
   if (!isMissing(info, 1)) {
     double lr = numberArg(info, 1);
     if (!(lr >= 0)) throwTypeError(info.Env(), "the learning rate must be a non-negative number");
-    optimizer->setLr(lr);
+    optimizer->setBaseLr(lr);
   }
   return Napi::Number::New(info.Env(), optimizer->lr());
 }
@@ -124,6 +125,7 @@ std::shared_ptr<train::Optimizer> optimizerArg(const Napi::CallbackInfo& info, s
   auto& optimizers = addonOf(info.Env()).optimizers;
   auto it = optimizers.find(numberArg(info, index));
   if (it == optimizers.end()) throw makeTorchError(info.Env(), opName(), "the optimizer was disposed (use after dispose)");
+  checkNotInUse(info.Env(), it->second.get(), "optimizer");
   return it->second;
 }
 

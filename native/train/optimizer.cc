@@ -43,7 +43,7 @@ Sgd::Sgd(const nn::Layer& module, SgdOptions options) : Optimizer(module), optio
   TORCH_CHECK(options.momentum >= 0, "SGD: invalid momentum ", options.momentum);
   TORCH_CHECK(options.weightDecay >= 0, "SGD: invalid weight decay ", options.weightDecay);
   TORCH_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD: Nesterov momentum requires a momentum and zero dampening");
-  lr_ = options.lr;
+  setBaseLr(options.lr);
 }
 
 void Sgd::step() {
@@ -89,7 +89,7 @@ Adam::Adam(const nn::Layer& module, AdamOptions options)
   TORCH_CHECK(options.eps >= 0, name, ": invalid epsilon ", options.eps);
   TORCH_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1, name, ": betas must be in [0, 1)");
   TORCH_CHECK(options.weightDecay >= 0, name, ": invalid weight decay ", options.weightDecay);
-  lr_ = options.lr;
+  setBaseLr(options.lr);
 }
 
 void Adam::step() {

@@ -25,7 +25,11 @@ class Optimizer {
   virtual void step() = 0;
   void zeroGrad();
   double lr() const { return lr_; }
+  // The learning rate of this step (schedules set it from the base each step).
   void setLr(double lr) { lr_ = lr; }
+  // The base rate schedules multiply (PyTorch's initial_lr): the constructor's, or one set by the user.
+  double baseLr() const { return baseLr_; }
+  void setBaseLr(double lr) { baseLr_ = lr_ = lr; }
   // The per-parameter state, named "<state>.<parameter name>", plus "step" where kept.
   virtual std::vector<NamedTensor> state() const = 0;
   virtual void loadState(const std::vector<NamedTensor>& state) = 0;
@@ -33,7 +37,7 @@ class Optimizer {
 
  protected:
   std::vector<NamedTensor> params_;
-  double lr_ = 0;
+  double lr_ = 0, baseLr_ = 0;
 };
 
 struct SgdOptions {

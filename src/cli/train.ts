@@ -51,8 +51,8 @@ export function parseSchedule(spec: string): Schedule {
       case 'step':
         return { kind: 'step', stepSize: num(0, 'the step size'), gamma: num(1, 'gamma', 0.1) };
       case 'multistep': {
-        const milestones = (args[0] ?? '').split(',').map(Number);
-        if (!milestones.length || !milestones.every(Number.isInteger)) throw new UsageError(`--schedule ${part}: milestones must be integers, e.g. multistep:30,60:0.2`);
+        const milestones = (args[0] ?? '').split(',').filter((m) => m !== '').map(Number);
+        if (!milestones.length || !milestones.every((m) => Number.isInteger(m) && m >= 0)) throw new UsageError(`--schedule ${part}: milestones must be integers, e.g. multistep:30,60:0.2`);
         return { kind: 'multistep', milestones, gamma: num(1, 'gamma', 0.1) };
       }
       case 'cosine':

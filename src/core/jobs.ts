@@ -10,6 +10,8 @@ import { native } from './native';
 export interface JobOptions<P> {
   /** Called on the JavaScript thread with each progress report. */
   onProgress?: (progress: P) => void;
+  /** @internal Called instead of onProgress for reports that arrive after a callback failed. */
+  onDropped?: (progress: P) => void;
   /** Cancels the job. */
   signal?: AbortSignal;
 }
@@ -19,7 +21,7 @@ export interface JobOptions<P> {
  * point and returns its [promise, jobId] pair.
  */
 export function runJob<T, P>(op: string, start: (onProgress: ((p: P) => void) | undefined) => [Promise<T>, number], options: JobOptions<P> = {}): Promise<T> {
-  const { signal, onProgress } = options;
+  const { signal, onProgress, onDropped } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${op}: signal must be an AbortSignal`);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
   if (signal?.aborted) return Promise.reject(new AbortError(op));
@@ -28,7 +30,10 @@ export function runJob<T, P>(op: string, start: (onProgress: ((p: P) => void) | 
   // A throwing progress callback cancels the job, and its error rejects the promise.
   const progress = onProgress
     ? (p: P) => {
-        if (callbackError !== undefined) return;
+        if (callbackError !== undefined) {
+          onDropped?.(p);
+          return;
+        }
         try {
           onProgress(p);
         } catch (e) {

@@ -121,10 +121,13 @@ function parseHeader(file: string, header: Buffer, dataBytes: number): { entries
   return { entries, metadata };
 }
 
-/** Reads every tensor of a safetensors file (onto the CPU). */
-export function readSafetensors(file: string, options: { maxHeaderBytes?: number } = {}): SafetensorsFile {
-  if (typeof file !== 'string') throw new TypeError('readSafetensors: file must be a path');
-  const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+/** The `__metadata__` of a safetensors file, reading and validating its header only. */
+export function readSafetensorsMetadata(file: string, options: { maxHeaderBytes?: number } = {}): Record<string, string> {
+  return withHeader(file, options.maxHeaderBytes ?? MAX_HEADER_BYTES, (_fd, _entries, metadata) => metadata);
+}
+
+/** Opens a file, validates its header, and runs `use` with what it found (the file stays open meanwhile). */
+function withHeader<T>(file: string, maxHeader: number, use: (fd: number, entries: Entry[], metadata: Record<string, string>, dataStart: number) => T): T {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -143,6 +146,16 @@ export function readSafetensors(file: string, options: { maxHeaderBytes?: number
     readFully(fd, header, 8, file);
     const dataStart = 8 + header.length;
     const { entries, metadata } = parseHeader(file, header, size - dataStart);
+    return use(fd, entries, metadata, dataStart);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads every tensor of a safetensors file (onto the CPU). */
+export function readSafetensors(file: string, options: { maxHeaderBytes?: number } = {}): SafetensorsFile {
+  if (typeof file !== 'string') throw new TypeError('readSafetensors: file must be a path');
+  return withHeader(file, options.maxHeaderBytes ?? MAX_HEADER_BYTES, (fd, entries, metadata, dataStart) => {
     const tensors: Record<string, Tensor> = {};
     try {
       for (const e of entries) {
@@ -155,9 +168,7 @@ export function readSafetensors(file: string, options: { maxHeaderBytes?: number
       throw e;
     }
     return { tensors, metadata };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /**

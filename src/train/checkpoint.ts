@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { TorchError } from '../core/errors';
 import { dispose } from '../core/memory';
 import { native } from '../core/native';
-import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors';
 import type { Module } from '../nn/module';
 import { Tensor } from '../tensor/tensor';
 import type { Optimizer } from './optim';
@@ -58,6 +58,13 @@ export function listCheckpoints(dir: string): { file: string; step: number }[] {
 export function latestCheckpoint(dir: string): string | null {
   const all = listCheckpoints(dir);
   return all.length ? all[all.length - 1].file : null;
+}
+
+/** The run settings recorded in a checkpoint, read from its header only. */
+export function checkpointRun(file: string): Record<string, unknown> {
+  const metadata = readSafetensorsMetadata(file);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError('loadCheckpoint', `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
+  return JSON.parse(metadata.run ?? '{}') as Record<string, unknown>;
 }
 
 /**

@@ -9,7 +9,8 @@ import { native } from '../core/native';
 import { Module } from '../nn/module';
 import { handleOf, Tensor } from '../tensor/tensor';
 import { wrap } from '../tensor/tensor';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { dispose } from '../core/memory';
+import { checkpointRun, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
 
@@ -124,6 +125,9 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   positiveInteger(options.steps, 'steps', op);
   positiveInteger(options.batchSize, 'batchSize', op);
   positiveInteger(options.progressEvery, 'progressEvery', op);
+  if (options.clipGradNorm !== undefined && !(Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0)) {
+    throw new TypeError(`${op}: clipGradNorm must be a positive number, got ${String(options.clipGradNorm)}`);
+  }
   const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, ...rest } = options;
   if (checkpoint !== undefined) {
     if (typeof checkpoint.dir !== 'string' || !checkpoint.dir) throw new TypeError(`${op}: checkpoint.dir must be a folder path`);
@@ -132,17 +136,30 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   }
   if (resume && !checkpoint) throw new TypeError(`${op}: resume needs checkpoint.dir`);
   // The settings a resumed run must share with the original, recorded in every checkpoint.
-  const run = { epochs: rest.epochs, steps: rest.steps, batchSize: rest.batchSize, seed: rest.seed ?? 0, shuffle: rest.shuffle ?? true, examples: data.input?.shape?.[0] };
+  const run: Record<string, unknown> = {
+    epochs: rest.epochs,
+    steps: rest.steps,
+    batchSize: rest.batchSize,
+    seed: rest.seed ?? 0,
+    shuffle: rest.shuffle ?? true,
+    dropLast: rest.dropLast ?? false,
+    examples: data.input instanceof Tensor ? data.input.shape[0] : undefined,
+    schedule: rest.schedule ?? null,
+    scheduleUnit: rest.scheduleUnit ?? 'epoch',
+    autocast: rest.autocast ?? 'none',
+  };
   let startStep = 0;
   let scaler: { scale: number; goodSteps: number } | undefined;
   const latest = resume && checkpoint ? latestCheckpoint(checkpoint.dir) : null;
   if (latest) {
-    const restored = loadCheckpoint(latest, model, optimizer);
-    for (const key of Object.keys(run) as (keyof typeof run)[]) {
-      if (JSON.stringify(restored.run[key]) !== JSON.stringify(run[key])) {
-        throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with ${key} = ${JSON.stringify(restored.run[key])}, this run has ${JSON.stringify(run[key])}`);
+    // Compare the settings before anything is overwritten.
+    const saved = checkpointRun(latest);
+    for (const key of Object.keys(run)) {
+      if (JSON.stringify(saved[key]) !== JSON.stringify(run[key])) {
+        throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(run[key])}`);
       }
     }
+    const restored = loadCheckpoint(latest, model, optimizer);
     startStep = restored.step;
     scaler = restored.scaler;
   }
@@ -169,7 +186,14 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   return runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
     op,
     (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
-    { onProgress: onStep || onEpoch || onHook || checkpoint ? dispatch : undefined, signal },
+    {
+      onProgress: onStep || onEpoch || onHook || checkpoint ? dispatch : undefined,
+      // Snapshots that arrive after a callback failed still hold native tensors: free them.
+      onDropped: (event) => {
+        if (event.type === 'checkpoint') dispose((event.tensors as [string, number][]).map(([, h]) => wrap(h)));
+      },
+      signal,
+    },
   ).then((result) => ({ ...result, resumedFrom: startStep }));
 }
 
