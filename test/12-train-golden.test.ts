@@ -29,6 +29,9 @@ const OPTIMISERS: Record<string, [(m: sn.nn.Module) => sn.optim.Optimizer, sn.Sc
   sgd: [(m) => new sn.optim.SGD(m, { lr: 0.1 }), undefined],
   'sgd-momentum-wd': [(m) => new sn.optim.SGD(m, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 }), undefined],
   'adamw-step': [(m) => new sn.optim.AdamW(m, { lr: 1e-3, weightDecay: 0.01 }), { kind: 'step', stepSize: 5, gamma: 0.5 }],
+  'sgd-nesterov': [(m) => new sn.optim.SGD(m, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), undefined],
+  'sgd-dampening': [(m) => new sn.optim.SGD(m, { lr: 0.05, momentum: 0.8, dampening: 0.3 }), undefined],
+  'adam-amsgrad': [(m) => new sn.optim.Adam(m, { lr: 2e-3, weightDecay: 1e-3, amsgrad: true }), { kind: 'cosine', tMax: 20 }],
 };
 
 describe(`training parity with PyTorch ${golden.torch}`, () => {

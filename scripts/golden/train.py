@@ -28,6 +28,12 @@ OPTIMISERS = {
     'sgd-momentum-wd': (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=5e-4), None),
     'adamw-step': (lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.01), lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5)),
 }
+# Further optimisers, on BNNet only (cheap).
+BNNET_ONLY = {
+    'sgd-nesterov': (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4), None),
+    'sgd-dampening': (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, dampening=0.3), None),
+    'adam-amsgrad': (lambda p: torch.optim.Adam(p, lr=2e-3, weight_decay=1e-3, amsgrad=True), lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20)),
+}
 MODELS = {
     'bnnet-c': (lambda: BNNet('c'), [32, 1, 28, 28]),
     'preact-resnet-18-mod': (lambda: PreActResNet(18, 'mod', 10, False), [8, 3, 32, 32]),
@@ -46,7 +52,8 @@ def stats(model):
 def main():
     cases, data = {}, {}
     for model_name, (build, shape) in MODELS.items():
-        for opt_name, (make_opt, make_sched) in OPTIMISERS.items():
+        optimisers = {**OPTIMISERS, **(BNNET_ONLY if model_name == 'bnnet-c' else {})}
+        for opt_name, (make_opt, make_sched) in optimisers.items():
             seed = 11
             torch.manual_seed(seed)
             model = build().train()
