@@ -13,6 +13,7 @@ namespace skipnorm {
 
 void registerInfo(Napi::Env env, Napi::Object exports);
 void registerModules(Napi::Env env, Napi::Object exports);
+void registerSpectra(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerModules(env, exports);
   registerOptimizers(env, exports);
   registerTraining(env, exports);
+  registerSpectra(env, exports);
   return exports;
 }
 

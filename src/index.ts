@@ -43,8 +43,9 @@ import * as functional from './nn/functional';
 import * as nn from './nn/index';
 import * as models from './models/index';
 import * as optim from './train/optim';
+import * as spectra from './spectra/index';
 
-export { linalg, fft, cuda, nn, models, optim };
+export { linalg, fft, cuda, nn, models, optim, spectra };
 export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointInfo, type Schedule, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };

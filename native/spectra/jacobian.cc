@@ -1,0 +1,152 @@
+// The paper's measurement (PAPER.md section 2): the singular values of the Jacobian of the network
+// after a cut point with respect to the cut's output, over a whole batch, with batch norm in train
+// mode by default (samples coupled through the batch statistics, as gradient descent sees them;
+// running statistics are restored afterwards). Exact: the rows of J (one vector-Jacobian product
+// per output entry, N*K of them) and the eigenvalues of the smaller Gram matrix, J Jᵀ or JᵀJ, in
+// float64. Cost: N*K backward passes through the layers after the cut, plus an m x m eigensolve
+// with m = min(N*K, N*F). Runs as a job; the model is off limits to JavaScript meanwhile.
+#include <c10/core/GradMode.h>
+#include <napi.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <unordered_set>
+
+#include "core/addon.h"
+#include "core/args.h"
+#include "core/errors.h"
+#include "core/jobs.h"
+#include "nn/layers.h"
+
+namespace skipnorm {
+
+namespace {
+
+constexpr int64_t kMaxExactGram = 20000;
+
+class JacobianSpectrumJob : public Job {
+ public:
+  std::shared_ptr<nn::Sequential> model;
+  at::Tensor input;
+  int64_t cut = 1;  // children [0, cut) form the prefix; the Jacobian is of children [cut, end)
+  bool train = true;
+  bool float64 = true;
+  std::unordered_set<const void*>* inUse = nullptr;
+  std::vector<const void*> marked;
+
+  JacobianSpectrumJob() : Job("jacobianSpectrum") {}
+
+  void settled() override {
+    if (inUse) for (const void* p : marked) inUse->erase(p);
+  }
+
+  void run(JobContext& ctx) override {
+    const auto& children = model->children();
+    TORCH_CHECK(cut >= 1 && cut < static_cast<int64_t>(children.size()), "the cut must leave layers on both sides");
+    // Remember what the measurement must not change: modes, buffers (running statistics), dtypes.
+    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
+    std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
+    for (auto& b : model->buffers(true)) buffers.emplace_back(b, b.detach().clone());
+    std::vector<std::pair<at::Tensor, at::ScalarType>> converted;
+    auto restore = [&] {
+      c10::NoGradGuard noGrad;
+      for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
+      for (auto& [b, saved] : buffers) b.set_data(saved);
+      for (auto& [m, training] : modes) m->train(training);
+    };
+    try {
+      if (float64) {
+        c10::NoGradGuard noGrad;
+        for (auto& p : model->parameters(true)) {
+          if (at::isFloatingType(p.scalar_type()) && p.scalar_type() != at::kDouble) {
+            converted.emplace_back(p, p.scalar_type());
+            p.set_data(p.detach().to(at::kDouble));
+          }
+        }
+        for (auto& b : model->buffers(true)) {
+          if (at::isFloatingType(b.scalar_type()) && b.scalar_type() != at::kDouble) {
+            converted.emplace_back(b, b.scalar_type());
+            b.set_data(b.detach().to(at::kDouble));
+          }
+        }
+      }
+      model->train(train);
+      at::Tensor z;
+      {
+        c10::NoGradGuard noGrad;
+        z = float64 ? input.to(at::kDouble) : input;
+        for (int64_t i = 0; i < cut; ++i) z = (*children[i].second)(z);
+      }
+      z = z.detach().requires_grad_(true);
+      TORCH_CHECK(!train || z.size(0) > 1, "the Jacobian with batch norm in train mode needs a batch of more than one input");
+      at::Tensor y = z;
+      for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
+      const int64_t rows = y.numel(), cols = z.numel();
+      TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
+                  " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
+      at::Tensor jacobian = at::empty({rows, cols}, y.options());
+      at::Tensor cotangent = at::zeros_like(y);
+      at::Tensor flat = cotangent.view({-1});
+      for (int64_t r = 0; r < rows; ++r) {
+        ctx.checkCancelled();
+        flat.zero_();
+        flat[r] = 1;
+        auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
+        jacobian[r].copy_(grads[0].reshape({-1}));
+        if ((r + 1) % 64 == 0) ctx.progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
+      }
+      c10::NoGradGuard noGrad;
+      at::Tensor j = jacobian.to(at::kDouble);
+      at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);
+      at::Tensor eigenvalues = at::linalg_eigvalsh(gram);
+      values_ = std::get<0>(eigenvalues.clamp_min(0).sqrt().sort(0, /*descending=*/true));
+      shape_ = {rows, cols};
+    } catch (...) {
+      restore();
+      throw;
+    }
+    restore();
+  }
+
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("singularValues", wrapTensor(env, values_));
+    Napi::Array shape = Napi::Array::New(env, 2);
+    shape.Set(0u, Napi::Number::New(env, static_cast<double>(shape_[0])));
+    shape.Set(1u, Napi::Number::New(env, static_cast<double>(shape_[1])));
+    out.Set("jacobianShape", shape);
+    return out;
+  }
+
+ private:
+  at::Tensor values_;
+  std::vector<int64_t> shape_{0, 0};
+};
+
+// jacobianSpectrum(model, input, cut, train, float64, onProgress) -> [promise, jobId]
+Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& modules = addonOf(env).modules;
+  auto it = modules.find(numberArg(info, 0));
+  if (it == modules.end()) throw makeTorchError(env, opName(), "the model was disposed (use after dispose)");
+  checkNotInUse(env, it->second.get(), "model");
+  auto sequential = std::dynamic_pointer_cast<nn::Sequential>(it->second);
+  if (!sequential) throwTypeError(env, "the model must be a Sequential (cut points are its top-level layers)");
+  auto job = std::make_unique<JacobianSpectrumJob>();
+  job->model = sequential;
+  job->input = tensorArg(info, 1);
+  job->cut = intArg(info, 2);
+  job->train = boolArg(info, 3);
+  job->float64 = boolArg(info, 4);
+  auto& inUse = addonOf(env).inUse;
+  job->inUse = &inUse;
+  for (const auto& m : sequential->modules(true)) job->marked.push_back(m.get());
+  for (const void* p : job->marked) inUse.insert(p);
+  return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
+}
+
+}  // namespace
+
+void registerSpectra(Napi::Env env, Napi::Object exports) { exportFunction(env, exports, "jacobianSpectrum", JacobianSpectrum); }
+
+}  // namespace skipnorm

@@ -1,0 +1,73 @@
+/**
+ * The paper's later-layer Jacobian spectrum (PAPER.md section 2), computed natively as a job
+ * (native/spectra/jacobian.cc): J = d rest(Z) / d Z over the whole batch, Z the output at the cut,
+ * with batch norm in train mode by default and running statistics left untouched. `exact` returns
+ * all min(N*K, N*F) singular values, descending, in float64.
+ */
+import { TorchError } from '../core/errors';
+import { runJob } from '../core/jobs';
+import { native } from '../core/native';
+import { Module } from '../nn/module';
+import { handleOf, Tensor, wrap } from '../tensor/tensor';
+
+export interface JacobianSpectrumOptions {
+  /**
+   * Where to cut: a top-level layer's name (the cut is after it), or 'stem': the layers before
+   * the first block (BNNet: conv and avg; the ResNets: their stem convolution, and max-pool).
+   */
+  cut?: string;
+  /** Batch norm with batch statistics (train, the default, as the paper) or running ones (eval). */
+  mode?: 'train' | 'eval';
+  /** float64 (default): the Jacobian in double precision, so small singular values are accurate. */
+  precision?: 'float32' | 'float64';
+  onProgress?: (p: { rows: number; totalRows: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface JacobianSpectrum {
+  /** All singular values, descending (float64). */
+  singularValues: Tensor;
+  /** [N*K, N*F]: the Jacobian's shape. */
+  jacobianShape: [number, number];
+  /** The top-level layer the cut is after. */
+  cut: string;
+}
+
+/** The top-level layer names of a Sequential model, in order. */
+function topLevel(model: Module): string[] {
+  return model
+    .namedModules()
+    .map((m) => m.name)
+    .filter((n) => n !== '' && !n.includes('.'));
+}
+
+/** The index just after the cut layer (the length of the prefix). */
+export function resolveCut(model: Module, cut: string): { index: number; name: string } {
+  const names = topLevel(model);
+  let name = cut;
+  if (cut === 'stem') {
+    const firstBlock = names.findIndex((n) => /^(Block|layer)\d/.test(n));
+    if (firstBlock <= 0) throw new TorchError('jacobianSpectrum', `this model has no stem (no top-level Block* or layer* after other layers); cuts: ${names.join(', ')}`);
+    name = names[firstBlock - 1];
+  }
+  const index = names.indexOf(name);
+  if (index < 0) throw new TorchError('jacobianSpectrum', `unknown cut '${cut}'; cuts are 'stem' or a top-level layer: ${names.join(', ')}`);
+  if (index === names.length - 1) throw new TorchError('jacobianSpectrum', `the cut '${cut}' is the last layer: nothing comes after it`);
+  return { index: index + 1, name };
+}
+
+export function jacobianSpectrum(model: Module, input: Tensor, options: JacobianSpectrumOptions = {}): Promise<JacobianSpectrum> {
+  const op = 'jacobianSpectrum';
+  if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
+  const mode = options.mode ?? 'train';
+  if (mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: mode must be 'train' or 'eval'`);
+  const precision = options.precision ?? 'float64';
+  if (precision !== 'float32' && precision !== 'float64') throw new TypeError(`${op}: precision must be 'float32' or 'float64'`);
+  const { index, name } = resolveCut(model, options.cut ?? 'stem');
+  const handle = handleOf(input, op);
+  return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
+    op,
+    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress),
+    { onProgress: options.onProgress, signal: options.signal },
+  ).then((r) => ({ singularValues: wrap(r.singularValues), jacobianShape: r.jacobianShape, cut: name }));
+}
