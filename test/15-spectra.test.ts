@@ -73,4 +73,46 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     linear.dispose();
     model.dispose();
   });
+
+  it("cut 'all' gives the spectrum at every block boundary; its first entry is the stem's", async () => {
+    sn.manualSeed(0);
+    const model = sn.models.bnnet({ variant: 'b' });
+    const x = input();
+    const { cuts } = await sn.spectra.layerwiseJacobianSpectra(model, x);
+    expect(cuts.map((c) => c.name)).toEqual(['stem', 'Block1', 'Block2', 'bn', 'relu']);
+    expect(cuts.map((c) => c.jacobianShape[1])).toEqual([23040, 23040, 10240, 10240, 10240]);
+    const single = await sn.spectra.jacobianSpectrum(model, x);
+    expect(cuts[0].singularValues.equal(single.singularValues)).toBe(true);
+    sn.dispose([x, single.singularValues, cuts.map((c) => c.singularValues)]);
+    model.dispose();
+  });
+
+  it('skipnorm spectrum writes S.json with the stem spectrum, or every cut', () => {
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const fs = require('node:fs') as typeof import('node:fs');
+    const path = require('node:path') as typeof import('node:path');
+    const os = require('node:os') as typeof import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-spectrum-'));
+    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(__dirname, '..', 'lib', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+    try {
+      const weights = path.join(dir, 'w.safetensors');
+      const x = path.join(dir, 'x.safetensors');
+      expect(cli('init', '--model', 'bnnet', '--variant', 'a', '--seed', '0', '--out', weights).status).toBe(0);
+      sn.scope(() => sn.writeSafetensors(x, { input: input() }));
+      const out = path.join(dir, 's.json');
+      const r = cli('spectrum', '--model', 'bnnet', '--variant', 'a', '--weights', weights, '--input', x, '--cut', 'stem', '--out', out);
+      expect(r.status, r.stderr).toBe(0);
+      const s = JSON.parse(fs.readFileSync(out, 'utf8'));
+      expect(s.singularValues.length).toBe(320);
+      s.singularValues.forEach((v: number, i: number) => expect(Math.abs(v - golden.variants.a[i])).toBeLessThanOrEqual(1e-4 * golden.variants.a[i]));
+      const all = cli('spectrum', '--model', 'bnnet', '--variant', 'a', '--weights', weights, '--input', x, '--cut', 'all', '--out', out);
+      expect(all.status, all.stderr).toBe(0);
+      expect(JSON.parse(fs.readFileSync(out, 'utf8')).cuts.map((c: { name: string }) => c.name)).toEqual(['stem', 'Block1', 'Block2', 'bn', 'relu']);
+      const lanczos = cli('spectrum', '--model', 'bnnet', '--weights', weights, '--input', x, '--method', 'lanczos', '--out', out);
+      expect(lanczos.status).toBe(2);
+      expect(lanczos.stderr).toMatch(/--method lanczos is not available yet/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { runForward } from './forward';
 import { runInfo } from './info';
 import { runInit } from './init';
 import { UsageError } from './model-flags';
+import { runSpectrum } from './spectrum';
 import { runTrain } from './train';
 
 const USAGE = `Usage: skipnorm <command> [options]
@@ -24,6 +25,8 @@ Commands:
         [--label-smoothing X] [--clip-grad-norm X] [--weights INIT] --seed S
         [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume] [--out FINAL.safetensors] [--json]
                     trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
+  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME [--method exact] [--eval] --out S.json
+                    the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input'
 
 Model flags:
   --model bnnet --variant a|b|c
@@ -43,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
   init: runInit,
   forward: runForward,
   train: runTrain,
+  spectrum: runSpectrum,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,2 +1,2 @@
 /** Spectra and diagnostics: the later-layer Jacobian spectrum (more to come: weight spectra, curvature, regularity). */
-export { jacobianSpectrum, resolveCut, type JacobianSpectrum, type JacobianSpectrumOptions } from './jacobian';
+export { jacobianSpectrum, layerwiseJacobianSpectra, resolveCut, type JacobianSpectrum, type JacobianSpectrumOptions, type LayerwiseSpectrum } from './jacobian';

@@ -71,3 +71,27 @@ export function jacobianSpectrum(model: Module, input: Tensor, options: Jacobian
     { onProgress: options.onProgress, signal: options.signal },
   ).then((r) => ({ singularValues: wrap(r.singularValues), jacobianShape: r.jacobianShape, cut: name }));
 }
+
+export interface LayerwiseSpectrum {
+  cuts: { name: string; singularValues: Tensor; jacobianShape: [number, number] }[];
+}
+
+/**
+ * The same spectrum at every block boundary (layer-wise spectra): after the stem and after each
+ * later top-level layer but the last, in order. One job per cut.
+ */
+export async function layerwiseJacobianSpectra(model: Module, input: Tensor, options: Omit<JacobianSpectrumOptions, 'cut'> = {}): Promise<LayerwiseSpectrum> {
+  const names = topLevel(model);
+  const start = names.indexOf(resolveCut(model, 'stem').name);
+  const cuts: LayerwiseSpectrum['cuts'] = [];
+  try {
+    for (const name of names.slice(start, -1)) {
+      const r = await jacobianSpectrum(model, input, { ...options, cut: name });
+      cuts.push({ name: name === names[start] ? 'stem' : name, singularValues: r.singularValues, jacobianShape: r.jacobianShape });
+    }
+  } catch (e) {
+    for (const c of cuts) c.singularValues.dispose();
+    throw e;
+  }
+  return { cuts };
+}

@@ -1,0 +1,52 @@
+/**
+ * `skipnorm spectrum <model flags> --weights FILE --input X.safetensors --cut stem|all|NAME
+ *   [--method exact] [--eval] --out S.json`: the later-layer Jacobian spectrum of the tensor
+ * `input`. S.json holds `singularValues` (descending) for one cut, or `cuts: [{ name,
+ * singularValues }]` for `--cut all`. (The matrix-free method is not there yet.)
+ */
+import { parseArgs } from 'node:util';
+import { dispose } from '../core/memory';
+import { readSafetensors, writeAtomically } from '../io/safetensors';
+import { buildModel } from '../models/index';
+import { jacobianSpectrum, layerwiseJacobianSpectra } from '../spectra/jacobian';
+import { INPUT_KINDS, MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+
+export async function runSpectrum(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...MODEL_OPTIONS, weights: { type: 'string' }, cut: { type: 'string', default: 'stem' }, method: { type: 'string', default: 'exact' }, k: { type: 'string' }, eval: { type: 'boolean', default: false }, out: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const spec = modelSpecFromFlags(values);
+  const files = (values.input ?? []).filter((v) => !INPUT_KINDS.includes(v));
+  if (files.length !== 1) throw new UsageError('--input X.safetensors is required (once)');
+  if (!values.weights) throw new UsageError('--weights FILE is required');
+  if (!values.out) throw new UsageError('--out S.json is required');
+  if (values.method !== 'exact') throw new UsageError(`--method ${values.method} is not available yet: use --method exact`);
+  const model = buildModel(spec);
+  const weights = readSafetensors(values.weights).tensors;
+  const input = readSafetensors(files[0]).tensors;
+  try {
+    model.loadStateDict(weights);
+    if (!input.input) throw new UsageError(`${files[0]} has no tensor named 'input'`);
+    const mode = values.eval ? 'eval' : 'train';
+    let result: unknown;
+    if (values.cut === 'all') {
+      const { cuts } = await layerwiseJacobianSpectra(model, input.input, { mode });
+      result = { model: spec, mode, method: 'exact', cuts: cuts.map((c) => ({ name: c.name, jacobianShape: c.jacobianShape, singularValues: Array.from(c.singularValues.dataSync() as Float64Array) })) };
+      dispose(cuts.map((c) => c.singularValues));
+    } else {
+      const r = await jacobianSpectrum(model, input.input, { cut: values.cut, mode });
+      result = { model: spec, mode, method: 'exact', cut: values.cut, jacobianShape: r.jacobianShape, singularValues: Array.from(r.singularValues.dataSync() as Float64Array) };
+      r.singularValues.dispose();
+    }
+    writeAtomically(values.out, [Buffer.from(`${JSON.stringify(result)}\n`)]);
+    process.stdout.write(`wrote ${values.cut === 'all' ? 'layer-wise spectra' : `the spectrum at '${values.cut}'`} to ${values.out}\n`);
+    return 0;
+  } finally {
+    dispose(weights);
+    dispose(input);
+    model.dispose();
+  }
+}
