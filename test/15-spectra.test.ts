@@ -115,4 +115,80 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('circular-exact conv spectra equal the SVD of the dense circular operator (within 1e-5 of the largest)', async () => {
+    sn.manualSeed(1);
+    const conv = new sn.nn.Conv2d(2, 3, 3, { padding: 1 });
+    const model = new sn.nn.Sequential({ conv });
+    const [row] = await sn.spectra.weightSpectra(model, { inputSize: [2, 6, 6] });
+    expect(row).toMatchObject({ name: 'conv', kind: 'Conv2d', method: 'circular-exact' });
+    const dense = sn.scope(() => {
+      const w = conv.stateDict().weight;
+      const columns: sn.Tensor[] = [];
+      for (let i = 0; i < 2 * 36; i++) {
+        const e = sn.zeros([72]);
+        e.indexPut([i], 1);
+        const x = sn.F.pad(e.reshape(1, 2, 6, 6), [1, 1, 1, 1], 'circular');
+        columns.push(sn.F.conv2d(x, w).flatten());
+      }
+      return sn.keep(sn.linalg.svdvals(sn.stack(columns, 1).double()));
+    });
+    const ours = row.singularValues.dataSync() as Float64Array;
+    const want = dense.dataSync() as Float64Array;
+    expect(ours.length).toBe(want.length); // min(cout, cin) per frequency, times H W frequencies: 72
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - want[i])).toBeLessThanOrEqual(1e-5 * want[0]);
+    sn.dispose([row.singularValues, dense]);
+    model.dispose();
+  });
+
+  it("power iteration's largest value matches the dense operator with zero padding and stride 2 (1e-3)", async () => {
+    sn.manualSeed(2);
+    const conv = new sn.nn.Conv2d(2, 4, 3, { stride: 2, padding: 1 });
+    const model = new sn.nn.Sequential({ conv });
+    const [row] = await sn.spectra.weightSpectra(model, { inputSize: [2, 7, 7], method: 'power', k: 2, iterations: 200 });
+    expect(row.method).toBe('power');
+    const dense = sn.scope(() => {
+      const w = conv.stateDict().weight;
+      const columns: sn.Tensor[] = [];
+      for (let i = 0; i < 2 * 49; i++) {
+        const e = sn.zeros([98]);
+        e.indexPut([i], 1);
+        columns.push(sn.F.conv2d(e.reshape(1, 2, 7, 7), w, null, { stride: 2, padding: 1 }).flatten());
+      }
+      return sn.keep(sn.linalg.svdvals(sn.stack(columns, 1).double()));
+    });
+    const top = row.singularValues.dataSync() as Float64Array;
+    const want = dense.dataSync() as Float64Array;
+    expect(Math.abs(top[0] - want[0])).toBeLessThanOrEqual(1e-3 * want[0]);
+    expect(Math.abs(top[1] - want[1])).toBeLessThanOrEqual(1e-3 * want[0]);
+    sn.dispose([row.singularValues, dense]);
+    model.dispose();
+  });
+
+  it('weight spectra of BNNet: every layer named by its parameter prefix, with its method', async () => {
+    sn.manualSeed(0);
+    const model = sn.models.bnnet({ variant: 'c' });
+    const rows = await sn.spectra.weightSpectra(model, { inputSize: [1, 28, 28] });
+    expect(rows.map((r) => [r.name, r.method])).toEqual([
+      ['conv', 'circular-exact'],
+      ['Block1.bn1', 'gain'],
+      ['Block1.lin1', 'circular-exact'],
+      ['Block1.bn2', 'gain'],
+      ['Block1.lin2', 'circular-exact'],
+      ['Block2.bn1', 'gain'],
+      ['Block2.lin1', 'power'],
+      ['Block2.bn2', 'gain'],
+      ['Block2.lin2', 'circular-exact'],
+      ['Block2.cproj', 'power'],
+      ['bn', 'gain'],
+      ['lin', 'exact'],
+    ]);
+    const lin = rows.find((r) => r.name === 'lin')!;
+    sn.scope(() => expect(lin.singularValues.allclose(sn.linalg.svdvals(model.stateDict()['lin.weight'].double()), 1e-10, 1e-12)).toBe(true));
+    const gains = rows.find((r) => r.name === 'bn')!.singularValues.dataSync() as Float64Array;
+    expect(gains[0]).toBeCloseTo(1 / Math.sqrt(1 + 1e-5), 6); // fresh batch norm: gamma 1, running var 1
+    expect(() => sn.spectra.weightSpectra(model, { inputSize: [28, 28] as unknown as [number, number, number] })).toThrowError(/inputSize must be \[channels, height, width\]/);
+    sn.dispose(rows.map((r) => r.singularValues));
+    model.dispose();
+  });
 });

@@ -9,13 +9,15 @@ thread_local ShapeRecorder* t_recorder = nullptr;
 ShapeRecorder::ShapeRecorder() : previous_(t_recorder) { t_recorder = this; }
 ShapeRecorder::~ShapeRecorder() { t_recorder = previous_; }
 
-void ShapeRecorder::record(const Layer* layer, const at::Tensor& output) {
-  if (t_recorder != nullptr) t_recorder->records_.emplace_back(layer, output.sizes().vec());
+void ShapeRecorder::record(const Layer* layer, const at::Tensor& input, const at::Tensor& output) {
+  if (t_recorder == nullptr) return;
+  t_recorder->records_.emplace_back(layer, output.sizes().vec());
+  t_recorder->inputs_.emplace_back(layer, input.sizes().vec());
 }
 
 at::Tensor Layer::operator()(const at::Tensor& x) {
   at::Tensor out = forward(x);
-  ShapeRecorder::record(this, out);
+  ShapeRecorder::record(this, x, out);
   return out;
 }
 

@@ -36,10 +36,12 @@ class ShapeRecorder {
   ShapeRecorder(const ShapeRecorder&) = delete;
   ShapeRecorder& operator=(const ShapeRecorder&) = delete;
   const std::vector<std::pair<const Layer*, std::vector<int64_t>>>& records() const { return records_; }
-  static void record(const Layer* layer, const at::Tensor& output);
+  // The input shape of each layer's first call.
+  const std::vector<std::pair<const Layer*, std::vector<int64_t>>>& inputs() const { return inputs_; }
+  static void record(const Layer* layer, const at::Tensor& input, const at::Tensor& output);
 
  private:
-  std::vector<std::pair<const Layer*, std::vector<int64_t>>> records_;
+  std::vector<std::pair<const Layer*, std::vector<int64_t>>> records_, inputs_;
   ShapeRecorder* previous_;
 };
 

@@ -167,6 +167,12 @@ at::Tensor BatchNorm::forward(const at::Tensor& x) {
                         at::globalContext().userEnabledCuDNN());
 }
 
+at::Tensor BatchNorm::channelGains() const {
+  at::Tensor gamma = weight_.defined() ? weight_.detach().abs() : at::ones({features_});
+  at::Tensor var = runningVar_.defined() ? runningVar_.detach() : at::ones({features_});
+  return gamma / (var + eps_).sqrt();
+}
+
 std::string BatchNorm::describe() const {
   std::ostringstream s;
   s << features_;

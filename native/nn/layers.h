@@ -69,6 +69,8 @@ class BatchNorm : public Layer {
   BatchNorm(int dims, int64_t features, double eps, std::optional<double> momentum, bool affine, bool trackRunningStats);
   at::Tensor forward(const at::Tensor& x) override;
   std::string describe() const override;
+  // The per-channel gain of the eval-mode map: |gamma| / sqrt(running_var + eps).
+  at::Tensor channelGains() const;
 
  private:
   int dims_;

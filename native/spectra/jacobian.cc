@@ -147,6 +147,11 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void registerSpectra(Napi::Env env, Napi::Object exports) { exportFunction(env, exports, "jacobianSpectrum", JacobianSpectrum); }
+void registerWeightSpectra(Napi::Env env, Napi::Object exports);
+
+void registerSpectra(Napi::Env env, Napi::Object exports) {
+  exportFunction(env, exports, "jacobianSpectrum", JacobianSpectrum);
+  registerWeightSpectra(env, exports);
+}
 
 }  // namespace skipnorm

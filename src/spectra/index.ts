@@ -1,2 +1,3 @@
-/** Spectra and diagnostics: the later-layer Jacobian spectrum (more to come: weight spectra, curvature, regularity). */
+/** Spectra and diagnostics: the later-layer Jacobian spectrum and layer-wise weight spectra (curvature and regularity to come). */
 export { jacobianSpectrum, layerwiseJacobianSpectra, resolveCut, type JacobianSpectrum, type JacobianSpectrumOptions, type LayerwiseSpectrum } from './jacobian';
+export { weightSpectra, type WeightSpectraOptions, type WeightSpectrumMethod, type LayerWeightSpectrum } from './weights';
