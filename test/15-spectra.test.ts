@@ -108,6 +108,13 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
       const all = cli('spectrum', '--model', 'bnnet', '--variant', 'a', '--weights', weights, '--input', x, '--cut', 'all', '--out', out);
       expect(all.status, all.stderr).toBe(0);
       expect(JSON.parse(fs.readFileSync(out, 'utf8')).cuts.map((c: { name: string }) => c.name)).toEqual(['stem', 'Block1', 'Block2', 'bn', 'relu']);
+      const w = path.join(dir, 'w.json');
+      const ws = cli('weight-spectra', '--model', 'bnnet', '--variant', 'a', '--weights', weights, '--method', 'circular-exact', '--input-size', '28,28', '--out', w);
+      expect(ws.status, ws.stderr).toBe(0);
+      const layers = JSON.parse(fs.readFileSync(w, 'utf8')).layers as { name: string; kind: string; method: string; singularValues: number[] }[];
+      expect(layers.map((l) => l.name)).toContain('Block1.lin1');
+      expect(layers.find((l) => l.name === 'Block1.lin1')!.singularValues.length).toBe(5 * 12 * 12);
+      expect(cli('weight-spectra', '--model', 'bnnet', '--weights', weights, '--method', 'svd', '--out', w).status).toBe(2);
       const lanczos = cli('spectrum', '--model', 'bnnet', '--weights', weights, '--input', x, '--method', 'lanczos', '--out', out);
       expect(lanczos.status).toBe(2);
       expect(lanczos.stderr).toMatch(/--method lanczos is not available yet/);

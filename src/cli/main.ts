@@ -9,6 +9,7 @@ import { runInit } from './init';
 import { UsageError } from './model-flags';
 import { runSpectrum } from './spectrum';
 import { runTrain } from './train';
+import { runWeightSpectra } from './weight-spectra';
 
 const USAGE = `Usage: skipnorm <command> [options]
 
@@ -27,6 +28,8 @@ Commands:
                     trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
   spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME [--method exact] [--eval] --out S.json
                     the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input'
+  weight-spectra <model> --weights FILE --method circular-exact|power|reshape --input-size H,W [--k K] --out W.json
+                    every layer's weight spectrum (convolutions as operators on their input size)
 
 Model flags:
   --model bnnet --variant a|b|c
@@ -47,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
   forward: runForward,
   train: runTrain,
   spectrum: runSpectrum,
+  'weight-spectra': runWeightSpectra,
 };
 
 async function main(argv: string[]): Promise<number> {
