@@ -198,4 +198,43 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     sn.dispose(rows.map((r) => r.singularValues));
     model.dispose();
   });
+
+  it("curvature: the top Hessian eigenvalue by power iteration matches a dense Hessian's (1e-3); regularity: the PL ratio", async () => {
+    sn.manualSeed(4);
+    const model = new sn.nn.Sequential(new sn.nn.Linear(3, 4), new sn.nn.Tanh(), new sn.nn.Linear(4, 3)).to('float64');
+    const g = new sn.Generator(2);
+    const data = { input: sn.randn([6, 3], { generator: g, dtype: 'float64' }), labels: sn.randint(0, 3, [6], { generator: g }) };
+    g.dispose();
+    const d = await sn.spectra.diagnostics(model, data, { hessianIterations: 500, tol: 1e-12 });
+    const dense = sn.scope(() => {
+      const params = model.parameters();
+      const loss = sn.F.crossEntropy(model.forward(data.input), data.labels);
+      const grads = sn.grad(loss, params, { createGraph: true }) as sn.Tensor[];
+      const flat = sn.cat(grads.map((t) => t.flatten()));
+      const rows: sn.Tensor[] = [];
+      for (let i = 0; i < flat.numel; i++) rows.push(sn.cat((sn.grad(flat.index(i), params, { retainGraph: true }) as sn.Tensor[]).map((t) => t.flatten())));
+      const hessian = sn.stack(rows);
+      const eig = sn.linalg.eigvalsh(hessian.add(hessian.t()).div(2));
+      const top = Math.max(Math.abs(eig.min().item()), Math.abs(eig.max().item()));
+      return { top, loss: loss.item(), g2: flat.square().sum().item() };
+    });
+    expect(Math.abs(Math.abs(d.topHessianEigenvalue!) - dense.top)).toBeLessThanOrEqual(1e-3 * dense.top);
+    expect(d.loss).toBeCloseTo(dense.loss, 10);
+    expect(d.gradNormSquared).toBeCloseTo(dense.g2, 10);
+    expect(d.plRatio).toBeCloseTo(dense.g2 / dense.loss, 10);
+    expect(Object.keys(d.gradNorms)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
+    expect(model.parameters().every((p) => p.grad === null)).toBe(true); // .grad untouched
+    sn.dispose(data);
+    model.dispose();
+  });
+
+  it('diagnostics refuse NaN weights and a loss below its floor clearly', async () => {
+    const model = new sn.nn.Linear(2, 2);
+    const data = { input: sn.ones([2, 2]), labels: sn.zeros([2], { dtype: 'int64' }) };
+    await expect(sn.spectra.diagnostics(model, data, { lossFloor: 100 })).rejects.toThrowError(/needs a loss above its floor/);
+    sn.scope(() => model.stateDict().weight.fill_(NaN));
+    await expect(sn.spectra.diagnostics(model, data)).rejects.toThrowError(/the loss is not finite .*NaN weights/);
+    sn.dispose(data);
+    model.dispose();
+  });
 });

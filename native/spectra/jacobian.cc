@@ -148,10 +148,12 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerWeightSpectra(Napi::Env env, Napi::Object exports);
+void registerDiagnostics(Napi::Env env, Napi::Object exports);
 
 void registerSpectra(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "jacobianSpectrum", JacobianSpectrum);
   registerWeightSpectra(env, exports);
+  registerDiagnostics(env, exports);
 }
 
 }  // namespace skipnorm
