@@ -64,6 +64,9 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     expect(() => sn.spectra.jacobianSpectrum(model, x, { mode: 'test' as 'train' })).toThrowError(/mode must be 'train' or 'eval'/);
     const one = x.narrow(0, 0, 1);
     await expect(sn.spectra.jacobianSpectrum(model, one)).rejects.toThrowError(/needs a batch of more than one input|more than 1 value per channel/);
+    const many = sn.zeros([2100, 1, 28, 28]);
+    await expect(sn.spectra.jacobianSpectrum(model, many)).rejects.toThrowError(/the exact spectrum needs a 21000 x 21000 eigenproblem, more than the 20000 allowed: use fewer inputs or a matrix-free method/);
+    many.dispose();
     const linear = new sn.nn.Linear(4, 2);
     expect(() => sn.spectra.jacobianSpectrum(linear, x)).toThrowError(/no stem|unknown cut/);
     const controller = new AbortController();
