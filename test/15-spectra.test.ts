@@ -118,9 +118,13 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
       expect(layers.map((l) => l.name)).toContain('Block1.lin1');
       expect(layers.find((l) => l.name === 'Block1.lin1')!.singularValues.length).toBe(5 * 12 * 12);
       expect(cli('weight-spectra', '--model', 'bnnet', '--weights', weights, '--method', 'svd', '--out', w).status).toBe(2);
-      const lanczos = cli('spectrum', '--model', 'bnnet', '--weights', weights, '--input', x, '--method', 'lanczos', '--out', out);
-      expect(lanczos.status).toBe(2);
-      expect(lanczos.stderr).toMatch(/--method lanczos is not available yet/);
+      const lanczos = cli('spectrum', '--model', 'bnnet', '--variant', 'a', '--weights', weights, '--input', x, '--method', 'lanczos', '--k', '3', '--out', out);
+      expect(lanczos.status, lanczos.stderr).toBe(0);
+      const l = JSON.parse(fs.readFileSync(out, 'utf8'));
+      expect(l.largest.length).toBe(3);
+      l.largest.forEach((v: number, i: number) => expect(Math.abs(v - golden.variants.a[i])).toBeLessThanOrEqual(1e-3 * golden.variants.a[i]));
+      const bad = cli('spectrum', '--model', 'bnnet', '--weights', weights, '--input', x, '--method', 'svd', '--out', out);
+      expect(bad.status).toBe(2);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -239,5 +243,22 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     await expect(sn.spectra.diagnostics(model, data)).rejects.toThrowError(/the loss is not finite .*NaN weights/);
     sn.dispose(data);
     model.dispose();
+  });
+
+  it('the matrix-free (Lanczos) extremes agree with the exact values within 1e-3', async () => {
+    for (const variant of ['a', 'b', 'c'] as const) {
+      sn.manualSeed(0);
+      const model = sn.models.bnnet({ variant });
+      const x = input();
+      const r = await sn.spectra.jacobianSpectrum(model, x, { method: 'lanczos', k: 5 });
+      const exact = golden.variants[variant];
+      r.largest!.forEach((v, i) => expect(Math.abs(v - exact[i]), `${variant} largest ${i}`).toBeLessThanOrEqual(1e-3 * exact[i]));
+      r.smallest!.forEach((v, i) => {
+        const e = exact[exact.length - 5 + i];
+        expect(Math.abs(v - e), `${variant} smallest ${i}`).toBeLessThanOrEqual(1e-3 * e);
+      });
+      sn.dispose([x, r.singularValues]);
+      model.dispose();
+    }
   });
 });

@@ -30,6 +30,9 @@ class JacobianSpectrumJob : public Job {
   int64_t cut = 1;  // children [0, cut) form the prefix; the Jacobian is of children [cut, end)
   bool train = true;
   bool float64 = true;
+  // Lanczos (matrix-free): 0 for the exact method, else the number of Lanczos steps on the
+  // smaller Gram operator, applied through vector-Jacobian products and the double-backward trick.
+  int64_t lanczosSteps = 0;
   std::unordered_set<const void*>* inUse = nullptr;
   std::vector<const void*> marked;
 
@@ -82,6 +85,12 @@ class JacobianSpectrumJob : public Job {
       at::Tensor y = z;
       for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
       const int64_t rows = y.numel(), cols = z.numel();
+      if (lanczosSteps > 0) {
+        values_ = lanczos(ctx, y, z, lanczosSteps);
+        shape_ = {rows, cols};
+        restore();
+        return;
+      }
       TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
                   " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
@@ -119,11 +128,56 @@ class JacobianSpectrumJob : public Job {
   }
 
  private:
+  // Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
+  // tridiagonal matrix approximate the Gram's eigenvalues, the extremes first. With `steps` equal
+  // to the operator's size the result is the exact spectrum (in exact arithmetic).
+  at::Tensor lanczos(JobContext& ctx, const at::Tensor& y, const at::Tensor& z, int64_t steps) {
+    const int64_t rows = y.numel(), cols = z.numel();
+    const bool left = rows <= cols;  // operate on R^rows with J Jᵀ
+    const int64_t n = left ? rows : cols;
+    steps = std::min(steps, n);
+    // w = Jᵀ v as a function of v, kept differentiable in v, so that J u = d<w, u>/dv.
+    at::Tensor vDummy = at::zeros_like(y).requires_grad_(true);
+    at::Tensor jtv = torch::autograd::grad({y}, {z}, {vDummy}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    auto jt = [&](const at::Tensor& v) {  // Jᵀ v, v in R^rows
+      return torch::autograd::grad({y}, {z}, {v.reshape(y.sizes()).to(y.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
+    };
+    auto j = [&](const at::Tensor& u) {  // J u, u in R^cols
+      return torch::autograd::grad({jtv}, {vDummy}, {u.reshape(z.sizes()).to(z.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
+    };
+    auto apply = [&](const at::Tensor& x) { return left ? j(jt(x)) : jt(j(x)); };
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
+    at::Tensor q = at::randn({n}, gen, at::TensorOptions().dtype(at::kDouble));
+    q = q / q.norm();
+    std::vector<at::Tensor> basis{q};
+    std::vector<double> alpha, beta;
+    for (int64_t i = 0; i < steps; ++i) {
+      ctx.checkCancelled();
+      at::Tensor w = apply(basis.back());
+      alpha.push_back(w.dot(basis.back()).item<double>());
+      for (int pass = 0; pass < 2; ++pass) {  // full reorthogonalisation, twice for stability
+        for (const auto& b : basis) w = w - b * w.dot(b);
+      }
+      const double norm = w.norm().item<double>();
+      if (i + 1 == steps || norm < 1e-12) break;
+      beta.push_back(norm);
+      basis.push_back(w / norm);
+      if ((i + 1) % 32 == 0) ctx.progress({{"rows", static_cast<double>(i + 1)}, {"totalRows", static_cast<double>(steps)}});
+    }
+    const int64_t m = static_cast<int64_t>(alpha.size());
+    at::Tensor t = at::zeros({m, m}, at::TensorOptions().dtype(at::kDouble));
+    for (int64_t i = 0; i < m; ++i) {
+      t[i][i] = alpha[i];
+      if (i + 1 < m) t[i][i + 1] = t[i + 1][i] = beta[i];
+    }
+    return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+  }
+
   at::Tensor values_;
   std::vector<int64_t> shape_{0, 0};
 };
 
-// jacobianSpectrum(model, input, cut, train, float64, onProgress) -> [promise, jobId]
+// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null) -> [promise, jobId]
 Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& modules = addonOf(env).modules;
@@ -138,6 +192,7 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   job->cut = intArg(info, 2);
   job->train = boolArg(info, 3);
   job->float64 = boolArg(info, 4);
+  job->lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
   auto& inUse = addonOf(env).inUse;
   job->inUse = &inUse;
   for (const auto& m : sequential->modules(true)) job->marked.push_back(m.get());

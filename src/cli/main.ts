@@ -26,7 +26,7 @@ Commands:
         [--label-smoothing X] [--clip-grad-norm X] [--weights INIT] --seed S
         [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume] [--out FINAL.safetensors] [--json]
                     trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
-  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME [--method exact] [--eval] --out S.json
+  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME [--method exact|lanczos] [--k K] [--eval] --out S.json
                     the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input'
   weight-spectra <model> --weights FILE --method circular-exact|power|reshape --input-size H,W [--k K] --out W.json
                     every layer's weight spectrum (convolutions as operators on their input size)

@@ -1,8 +1,9 @@
 /**
  * `skipnorm spectrum <model flags> --weights FILE --input X.safetensors --cut stem|all|NAME
- *   [--method exact] [--eval] --out S.json`: the later-layer Jacobian spectrum of the tensor
+ *   [--method exact|lanczos] [--k K] [--eval] --out S.json`: the later-layer Jacobian spectrum of the tensor
  * `input`. S.json holds `singularValues` (descending) for one cut, or `cuts: [{ name,
- * singularValues }]` for `--cut all`. (The matrix-free method is not there yet.)
+ * singularValues }]` for `--cut all`; with `--method lanczos [--k K]` the Ritz values, and the
+ * accurate extremes as `largest` and `smallest`.
  */
 import { parseArgs } from 'node:util';
 import { dispose } from '../core/memory';
@@ -23,7 +24,10 @@ export async function runSpectrum(args: string[]): Promise<number> {
   if (files.length !== 1) throw new UsageError('--input X.safetensors is required (once)');
   if (!values.weights) throw new UsageError('--weights FILE is required');
   if (!values.out) throw new UsageError('--out S.json is required');
-  if (values.method !== 'exact') throw new UsageError(`--method ${values.method} is not available yet: use --method exact`);
+  if (values.method !== 'exact' && values.method !== 'lanczos') throw new UsageError(`--method must be exact or lanczos, got '${values.method}'`);
+  const method = values.method as 'exact' | 'lanczos';
+  const k = values.k === undefined ? 5 : Number(values.k);
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`--k must be a positive integer, got '${values.k}'`);
   const model = buildModel(spec);
   const weights = readSafetensors(values.weights).tensors;
   const input = readSafetensors(files[0]).tensors;
@@ -33,12 +37,12 @@ export async function runSpectrum(args: string[]): Promise<number> {
     const mode = values.eval ? 'eval' : 'train';
     let result: unknown;
     if (values.cut === 'all') {
-      const { cuts } = await layerwiseJacobianSpectra(model, input.input, { mode });
-      result = { model: spec, mode, method: 'exact', cuts: cuts.map((c) => ({ name: c.name, jacobianShape: c.jacobianShape, singularValues: Array.from(c.singularValues.dataSync() as Float64Array) })) };
+      const { cuts } = await layerwiseJacobianSpectra(model, input.input, { mode, method, k });
+      result = { model: spec, mode, method, cuts: cuts.map((c) => ({ name: c.name, jacobianShape: c.jacobianShape, singularValues: Array.from(c.singularValues.dataSync() as Float64Array) })) };
       dispose(cuts.map((c) => c.singularValues));
     } else {
-      const r = await jacobianSpectrum(model, input.input, { cut: values.cut, mode });
-      result = { model: spec, mode, method: 'exact', cut: values.cut, jacobianShape: r.jacobianShape, singularValues: Array.from(r.singularValues.dataSync() as Float64Array) };
+      const r = await jacobianSpectrum(model, input.input, { cut: values.cut, mode, method, k });
+      result = { model: spec, mode, method, cut: values.cut, jacobianShape: r.jacobianShape, singularValues: Array.from(r.singularValues.dataSync() as Float64Array), largest: r.largest, smallest: r.smallest };
       r.singularValues.dispose();
     }
     writeAtomically(values.out, [Buffer.from(`${JSON.stringify(result)}\n`)]);

@@ -20,6 +20,16 @@ export interface JacobianSpectrumOptions {
   mode?: 'train' | 'eval';
   /** float64 (default): the Jacobian in double precision, so small singular values are accurate. */
   precision?: 'float32' | 'float64';
+  /**
+   * exact (default): all values. lanczos: matrix-free, Lanczos with full reorthogonalisation on
+   * the smaller Gram operator through vector-Jacobian products (and double backward), `steps`
+   * steps; its extremes (the `k` largest and smallest) are the accurate values.
+   */
+  method?: 'exact' | 'lanczos';
+  /** lanczos: how many extremes to report at each end (default 5). */
+  k?: number;
+  /** lanczos: steps (default min(size, 4k + 80)); the size itself gives the exact spectrum. */
+  steps?: number;
   onProgress?: (p: { rows: number; totalRows: number }) => void;
   signal?: AbortSignal;
 }
@@ -31,6 +41,9 @@ export interface JacobianSpectrum {
   jacobianShape: [number, number];
   /** The top-level layer the cut is after. */
   cut: string;
+  /** lanczos: the k largest and k smallest values, descending. */
+  largest?: number[];
+  smallest?: number[];
 }
 
 /** The top-level layer names of a Sequential model, in order. */
@@ -63,13 +76,28 @@ export function jacobianSpectrum(model: Module, input: Tensor, options: Jacobian
   if (mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: mode must be 'train' or 'eval'`);
   const precision = options.precision ?? 'float64';
   if (precision !== 'float32' && precision !== 'float64') throw new TypeError(`${op}: precision must be 'float32' or 'float64'`);
+  const method = options.method ?? 'exact';
+  if (method !== 'exact' && method !== 'lanczos') throw new TypeError(`${op}: method must be 'exact' or 'lanczos'`);
+  const k = options.k ?? 5;
+  if (!Number.isInteger(k) || k < 1) throw new TypeError(`${op}: k must be a positive integer`);
+  const steps = options.steps ?? 4 * k + 80;
+  if (!Number.isInteger(steps) || steps < 2 * k) throw new TypeError(`${op}: steps must be an integer of at least 2k`);
   const { index, name } = resolveCut(model, options.cut ?? 'stem');
   const handle = handleOf(input, op);
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,
-    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress),
+    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null),
     { onProgress: options.onProgress, signal: options.signal },
-  ).then((r) => ({ singularValues: wrap(r.singularValues), jacobianShape: r.jacobianShape, cut: name }));
+  ).then((r) => {
+    const singularValues = wrap(r.singularValues);
+    const result: JacobianSpectrum = { singularValues, jacobianShape: r.jacobianShape, cut: name };
+    if (method === 'lanczos') {
+      const all = Array.from(singularValues.dataSync() as Float64Array);
+      result.largest = all.slice(0, k);
+      result.smallest = all.slice(-k);
+    }
+    return result;
+  });
 }
 
 export interface LayerwiseSpectrum {
