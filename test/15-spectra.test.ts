@@ -261,4 +261,45 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
       model.dispose();
     }
   });
+
+  it('tracking during fit: the spectrum every N steps, measured between steps without changing the training', async () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const path = require('node:path') as typeof import('node:path');
+    const os = require('node:os') as typeof import('node:os');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-track-')), 'track.jsonl');
+    const x = input();
+    const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
+    const run = async (tracked: boolean) => {
+      sn.manualSeed(0);
+      const model = sn.models.bnnet({ variant: 'c' });
+      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+      const losses: number[] = [];
+      const spectra: { step: number; values: Float64Array }[] = [];
+      await sn.fit(model, { input: x, labels }, {
+        optimizer,
+        steps: 10,
+        trackJacobian: tracked ? { input: x, every: 5 } : undefined,
+        trackFile: tracked ? file : undefined,
+        onStep: (e) => losses.push(e.loss),
+        onHook: (e) => {
+          if (e.name === 'jacobianSpectrum') spectra.push({ step: e.step, values: e.values });
+        },
+      });
+      return { model, optimizer, losses, spectra };
+    };
+    const plain = await run(false);
+    const tracked = await run(true);
+    expect(tracked.losses).toEqual(plain.losses); // measuring changed nothing
+    expect(tracked.spectra.map((s) => s.step)).toEqual([5, 10]);
+    expect(tracked.spectra[1].values.length).toBe(320);
+    const after = await sn.spectra.jacobianSpectrum(plain.model, x); // the untracked model after 10 steps
+    expect(Array.from(after.singularValues.dataSync() as Float64Array)).toEqual(Array.from(tracked.spectra[1].values));
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.name, l.step, l.values.length])).toEqual([['jacobianSpectrum', 5, 320], ['jacobianSpectrum', 10, 320]]);
+    for (const r of [plain, tracked]) {
+      r.optimizer.dispose();
+      r.model.dispose();
+    }
+    sn.dispose([x, labels, after.singularValues]);
+  });
 });

@@ -16,6 +16,7 @@
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "nn/layers.h"
+#include "spectra/jacobian.h"
 
 namespace skipnorm {
 
@@ -23,16 +24,139 @@ namespace {
 
 constexpr int64_t kMaxExactGram = 20000;
 
+// Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
+// tridiagonal matrix approximate the Gram's eigenvalues, the extremes first. With `steps` equal
+// to the operator's size the result is the exact spectrum (in exact arithmetic).
+at::Tensor lanczos(JobContext* ctx, const at::Tensor& y, const at::Tensor& z, int64_t steps) {
+  const int64_t rows = y.numel(), cols = z.numel();
+  const bool left = rows <= cols;  // operate on R^rows with J Jᵀ
+  const int64_t n = left ? rows : cols;
+  steps = std::min(steps, n);
+  // w = Jᵀ v as a function of v, kept differentiable in v, so that J u = d<w, u>/dv.
+  at::Tensor vDummy = at::zeros_like(y).requires_grad_(true);
+  at::Tensor jtv = torch::autograd::grad({y}, {z}, {vDummy}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+  auto jt = [&](const at::Tensor& v) {  // Jᵀ v, v in R^rows
+    return torch::autograd::grad({y}, {z}, {v.reshape(y.sizes()).to(y.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
+  };
+  auto j = [&](const at::Tensor& u) {  // J u, u in R^cols
+    return torch::autograd::grad({jtv}, {vDummy}, {u.reshape(z.sizes()).to(z.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
+  };
+  auto apply = [&](const at::Tensor& x) { return left ? j(jt(x)) : jt(j(x)); };
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  at::Tensor q = at::randn({n}, gen, at::TensorOptions().dtype(at::kDouble));
+  q = q / q.norm();
+  std::vector<at::Tensor> basis{q};
+  std::vector<double> alpha, beta;
+  for (int64_t i = 0; i < steps; ++i) {
+    if (ctx) ctx->checkCancelled();
+    at::Tensor w = apply(basis.back());
+    alpha.push_back(w.dot(basis.back()).item<double>());
+    for (int pass = 0; pass < 2; ++pass) {  // full reorthogonalisation, twice for stability
+      for (const auto& b : basis) w = w - b * w.dot(b);
+    }
+    const double norm = w.norm().item<double>();
+    if (i + 1 == steps || norm < 1e-12) break;
+    beta.push_back(norm);
+    basis.push_back(w / norm);
+  }
+  const int64_t m = static_cast<int64_t>(alpha.size());
+  at::Tensor t = at::zeros({m, m}, at::TensorOptions().dtype(at::kDouble));
+  for (int64_t i = 0; i < m; ++i) {
+    t[i][i] = alpha[i];
+    if (i + 1 < m) t[i][i + 1] = t[i + 1][i] = beta[i];
+  }
+  return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+}
+
+}  // namespace
+
+JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx) {
+  const auto& children = model.children();
+  const int64_t cut = request.cut;
+  TORCH_CHECK(cut >= 1 && cut < static_cast<int64_t>(children.size()), "the cut must leave layers on both sides");
+  // Remember what the measurement must not change: modes, buffers (running statistics), dtypes.
+  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+  for (const auto& m : model.modules(false)) modes.emplace_back(m, m->is_training());
+  const bool rootTraining = model.is_training();
+  std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
+  for (auto& b : model.buffers(true)) buffers.emplace_back(b, b.detach().clone());
+  std::vector<std::pair<at::Tensor, at::ScalarType>> converted;
+  auto restore = [&] {
+    c10::NoGradGuard noGrad;
+    for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
+    for (auto& [b, saved] : buffers) b.set_data(saved);
+    model.train(rootTraining);
+    for (auto& [m, training] : modes) m->train(training);
+  };
+  JacobianSpectrumResult result;
+  try {
+    c10::AutoGradMode enable(true);
+    if (request.float64) {
+      c10::NoGradGuard noGrad;
+      for (auto& p : model.parameters(true)) {
+        if (at::isFloatingType(p.scalar_type()) && p.scalar_type() != at::kDouble) {
+          converted.emplace_back(p, p.scalar_type());
+          p.set_data(p.detach().to(at::kDouble));
+        }
+      }
+      for (auto& b : model.buffers(true)) {
+        if (at::isFloatingType(b.scalar_type()) && b.scalar_type() != at::kDouble) {
+          converted.emplace_back(b, b.scalar_type());
+          b.set_data(b.detach().to(at::kDouble));
+        }
+      }
+    }
+    model.train(request.train);
+    at::Tensor z;
+    {
+      c10::NoGradGuard noGrad;
+      z = request.float64 ? input.to(at::kDouble) : input;
+      for (int64_t i = 0; i < cut; ++i) z = (*children[i].second)(z);
+    }
+    z = z.detach().requires_grad_(true);
+    TORCH_CHECK(!request.train || z.size(0) > 1, "the Jacobian with batch norm in train mode needs a batch of more than one input");
+    at::Tensor y = z;
+    for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
+    const int64_t rows = y.numel(), cols = z.numel();
+    result.shape = {rows, cols};
+    if (request.lanczosSteps > 0) {
+      result.values = lanczos(ctx, y, z, request.lanczosSteps);
+    } else {
+      TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
+                  " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
+      at::Tensor jacobian = at::empty({rows, cols}, y.options());
+      at::Tensor cotangent = at::zeros_like(y);
+      at::Tensor flat = cotangent.view({-1});
+      for (int64_t r = 0; r < rows; ++r) {
+        if (ctx) ctx->checkCancelled();
+        flat.zero_();
+        flat[r] = 1;
+        auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
+        jacobian[r].copy_(grads[0].reshape({-1}));
+        if (ctx && request.reportProgress && (r + 1) % 64 == 0) {
+          ctx->progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
+        }
+      }
+      c10::NoGradGuard noGrad;
+      at::Tensor j = jacobian.to(at::kDouble);
+      at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);
+      result.values = std::get<0>(at::linalg_eigvalsh(gram).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+    }
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  return result;
+}
+
+namespace {
+
 class JacobianSpectrumJob : public Job {
  public:
   std::shared_ptr<nn::Sequential> model;
   at::Tensor input;
-  int64_t cut = 1;  // children [0, cut) form the prefix; the Jacobian is of children [cut, end)
-  bool train = true;
-  bool float64 = true;
-  // Lanczos (matrix-free): 0 for the exact method, else the number of Lanczos steps on the
-  // smaller Gram operator, applied through vector-Jacobian products and the double-backward trick.
-  int64_t lanczosSteps = 0;
+  JacobianRequest request;
   std::unordered_set<const void*>* inUse = nullptr;
   std::vector<const void*> marked;
 
@@ -42,139 +166,20 @@ class JacobianSpectrumJob : public Job {
     if (inUse) for (const void* p : marked) inUse->erase(p);
   }
 
-  void run(JobContext& ctx) override {
-    const auto& children = model->children();
-    TORCH_CHECK(cut >= 1 && cut < static_cast<int64_t>(children.size()), "the cut must leave layers on both sides");
-    // Remember what the measurement must not change: modes, buffers (running statistics), dtypes.
-    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
-    std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
-    for (auto& b : model->buffers(true)) buffers.emplace_back(b, b.detach().clone());
-    std::vector<std::pair<at::Tensor, at::ScalarType>> converted;
-    auto restore = [&] {
-      c10::NoGradGuard noGrad;
-      for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
-      for (auto& [b, saved] : buffers) b.set_data(saved);
-      for (auto& [m, training] : modes) m->train(training);
-    };
-    try {
-      if (float64) {
-        c10::NoGradGuard noGrad;
-        for (auto& p : model->parameters(true)) {
-          if (at::isFloatingType(p.scalar_type()) && p.scalar_type() != at::kDouble) {
-            converted.emplace_back(p, p.scalar_type());
-            p.set_data(p.detach().to(at::kDouble));
-          }
-        }
-        for (auto& b : model->buffers(true)) {
-          if (at::isFloatingType(b.scalar_type()) && b.scalar_type() != at::kDouble) {
-            converted.emplace_back(b, b.scalar_type());
-            b.set_data(b.detach().to(at::kDouble));
-          }
-        }
-      }
-      model->train(train);
-      at::Tensor z;
-      {
-        c10::NoGradGuard noGrad;
-        z = float64 ? input.to(at::kDouble) : input;
-        for (int64_t i = 0; i < cut; ++i) z = (*children[i].second)(z);
-      }
-      z = z.detach().requires_grad_(true);
-      TORCH_CHECK(!train || z.size(0) > 1, "the Jacobian with batch norm in train mode needs a batch of more than one input");
-      at::Tensor y = z;
-      for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
-      const int64_t rows = y.numel(), cols = z.numel();
-      if (lanczosSteps > 0) {
-        values_ = lanczos(ctx, y, z, lanczosSteps);
-        shape_ = {rows, cols};
-        restore();
-        return;
-      }
-      TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
-                  " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
-      at::Tensor jacobian = at::empty({rows, cols}, y.options());
-      at::Tensor cotangent = at::zeros_like(y);
-      at::Tensor flat = cotangent.view({-1});
-      for (int64_t r = 0; r < rows; ++r) {
-        ctx.checkCancelled();
-        flat.zero_();
-        flat[r] = 1;
-        auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
-        jacobian[r].copy_(grads[0].reshape({-1}));
-        if ((r + 1) % 64 == 0) ctx.progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
-      }
-      c10::NoGradGuard noGrad;
-      at::Tensor j = jacobian.to(at::kDouble);
-      at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);
-      at::Tensor eigenvalues = at::linalg_eigvalsh(gram);
-      values_ = std::get<0>(eigenvalues.clamp_min(0).sqrt().sort(0, /*descending=*/true));
-      shape_ = {rows, cols};
-    } catch (...) {
-      restore();
-      throw;
-    }
-    restore();
-  }
+  void run(JobContext& ctx) override { result_ = jacobianSpectrumOf(*model, input, request, &ctx); }
 
   Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("singularValues", wrapTensor(env, values_));
+    out.Set("singularValues", wrapTensor(env, result_.values));
     Napi::Array shape = Napi::Array::New(env, 2);
-    shape.Set(0u, Napi::Number::New(env, static_cast<double>(shape_[0])));
-    shape.Set(1u, Napi::Number::New(env, static_cast<double>(shape_[1])));
+    shape.Set(0u, Napi::Number::New(env, static_cast<double>(result_.shape[0])));
+    shape.Set(1u, Napi::Number::New(env, static_cast<double>(result_.shape[1])));
     out.Set("jacobianShape", shape);
     return out;
   }
 
  private:
-  // Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
-  // tridiagonal matrix approximate the Gram's eigenvalues, the extremes first. With `steps` equal
-  // to the operator's size the result is the exact spectrum (in exact arithmetic).
-  at::Tensor lanczos(JobContext& ctx, const at::Tensor& y, const at::Tensor& z, int64_t steps) {
-    const int64_t rows = y.numel(), cols = z.numel();
-    const bool left = rows <= cols;  // operate on R^rows with J Jᵀ
-    const int64_t n = left ? rows : cols;
-    steps = std::min(steps, n);
-    // w = Jᵀ v as a function of v, kept differentiable in v, so that J u = d<w, u>/dv.
-    at::Tensor vDummy = at::zeros_like(y).requires_grad_(true);
-    at::Tensor jtv = torch::autograd::grad({y}, {z}, {vDummy}, /*retain_graph=*/true, /*create_graph=*/true)[0];
-    auto jt = [&](const at::Tensor& v) {  // Jᵀ v, v in R^rows
-      return torch::autograd::grad({y}, {z}, {v.reshape(y.sizes()).to(y.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
-    };
-    auto j = [&](const at::Tensor& u) {  // J u, u in R^cols
-      return torch::autograd::grad({jtv}, {vDummy}, {u.reshape(z.sizes()).to(z.scalar_type())}, true)[0].reshape({-1}).to(at::kDouble);
-    };
-    auto apply = [&](const at::Tensor& x) { return left ? j(jt(x)) : jt(j(x)); };
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
-    at::Tensor q = at::randn({n}, gen, at::TensorOptions().dtype(at::kDouble));
-    q = q / q.norm();
-    std::vector<at::Tensor> basis{q};
-    std::vector<double> alpha, beta;
-    for (int64_t i = 0; i < steps; ++i) {
-      ctx.checkCancelled();
-      at::Tensor w = apply(basis.back());
-      alpha.push_back(w.dot(basis.back()).item<double>());
-      for (int pass = 0; pass < 2; ++pass) {  // full reorthogonalisation, twice for stability
-        for (const auto& b : basis) w = w - b * w.dot(b);
-      }
-      const double norm = w.norm().item<double>();
-      if (i + 1 == steps || norm < 1e-12) break;
-      beta.push_back(norm);
-      basis.push_back(w / norm);
-      if ((i + 1) % 32 == 0) ctx.progress({{"rows", static_cast<double>(i + 1)}, {"totalRows", static_cast<double>(steps)}});
-    }
-    const int64_t m = static_cast<int64_t>(alpha.size());
-    at::Tensor t = at::zeros({m, m}, at::TensorOptions().dtype(at::kDouble));
-    for (int64_t i = 0; i < m; ++i) {
-      t[i][i] = alpha[i];
-      if (i + 1 < m) t[i][i + 1] = t[i + 1][i] = beta[i];
-    }
-    return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
-  }
-
-  at::Tensor values_;
-  std::vector<int64_t> shape_{0, 0};
+  JacobianSpectrumResult result_;
 };
 
 // jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null) -> [promise, jobId]
@@ -189,10 +194,10 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<JacobianSpectrumJob>();
   job->model = sequential;
   job->input = tensorArg(info, 1);
-  job->cut = intArg(info, 2);
-  job->train = boolArg(info, 3);
-  job->float64 = boolArg(info, 4);
-  job->lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
+  job->request.cut = intArg(info, 2);
+  job->request.train = boolArg(info, 3);
+  job->request.float64 = boolArg(info, 4);
+  job->request.lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
   auto& inUse = addonOf(env).inUse;
   job->inUse = &inUse;
   for (const auto& m : sequential->modules(true)) job->marked.push_back(m.get());

@@ -10,6 +10,7 @@
 #include <napi.h>
 
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <optional>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 #include "core/jobs.h"
 #include "train/optim_api.h"
 #include "train/schedule.h"
+#include "spectra/jacobian.h"
 
 namespace skipnorm {
 
@@ -142,6 +144,11 @@ class FitJob : public Job {
   // and the scale halved; 2000 good steps in a row double it.
   double lossScale = 65536.0;
   int64_t goodSteps = 0;
+  // Tracking: the Jacobian spectrum of a fixed probe batch every N steps, on this thread.
+  std::shared_ptr<nn::Sequential> sequential;
+  at::Tensor probe;
+  JacobianRequest probeRequest;
+  int64_t probeEvery = 0;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
 
@@ -259,6 +266,20 @@ class FitJob : public Job {
                         {"examplesPerSecond", done * data.batch() / std::max(elapsed, 1e-9)},
                         {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)},
                         {"lossScale", usedScale}, {"skipped", skipped ? 1.0 : 0.0}});
+        }
+        if (probeEvery > 0 && step % probeEvery == 0) {
+          auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*sequential, probe, probeRequest, &ctx));
+          ctx.post([spectrum, step](Napi::Env env) -> Napi::Value {
+            Napi::Object e = Napi::Object::New(env);
+            e.Set("type", "hook");
+            e.Set("name", "jacobianSpectrum");
+            e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+            const at::Tensor& v = spectrum->values;
+            Napi::Float64Array values = Napi::Float64Array::New(env, v.numel());
+            std::memcpy(values.Data(), v.data_ptr<double>(), v.numel() * sizeof(double));
+            e.Set("values", values);
+            return e;
+          });
         }
         if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
       }
@@ -519,6 +540,20 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->restoreScaler(num(o, "lossScale", 65536.0), integer(o, "lossScaleGoodSteps", 0));
   job->startStep = integer(o, "startStep", 0);
   job->checkpointEvery = integer(o, "checkpointEvery", 0);
+  Napi::Value track = get(o, "trackJacobian");
+  if (track.IsObject()) {
+    Napi::Object t = track.As<Napi::Object>();
+    job->sequential = std::dynamic_pointer_cast<nn::Sequential>(job->model);
+    TORCH_CHECK(job->sequential, "tracking the Jacobian spectrum needs a Sequential model");
+    job->probe = tensorOption(t, "input");
+    job->probeEvery = integer(t, "every", 0);
+    TORCH_CHECK(job->probeEvery > 0, "trackJacobian.every must be a positive integer");
+    job->probeRequest.cut = integer(t, "cut", 1);
+    job->probeRequest.train = flag(t, "train", true);
+    job->probeRequest.float64 = flag(t, "float64", true);
+    job->probeRequest.lanczosSteps = integer(t, "lanczosSteps", 0);
+    job->probeRequest.reportProgress = false;
+  }
   Napi::Value hooks = get(o, "hooks");
   if (hooks.IsArray()) {
     Napi::Array a = hooks.As<Napi::Array>();

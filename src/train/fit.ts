@@ -9,7 +9,9 @@ import { native } from '../core/native';
 import { Module } from '../nn/module';
 import { handleOf, Tensor } from '../tensor/tensor';
 import { wrap } from '../tensor/tensor';
+import { appendFileSync } from 'node:fs';
 import { dispose } from '../core/memory';
+import { resolveCut } from '../spectra/jacobian';
 import { checkpointRun, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
@@ -49,12 +51,13 @@ export interface EpochEvent {
   complete: boolean;
 }
 
-/** Per parameter [norm, dot product with cos(0.7 i)] (float64): a compact fingerprint. */
-export interface HookEvent {
-  name: 'parameterStats' | 'gradNorms';
-  step: number;
-  values: Record<string, [number, number]>;
-}
+/**
+ * parameterStats / gradNorms: per parameter [norm, dot product with cos(0.7 i)] (float64).
+ * jacobianSpectrum: the tracked spectrum's singular values, descending.
+ */
+export type HookEvent =
+  | { name: 'parameterStats' | 'gradNorms'; step: number; values: Record<string, [number, number]> }
+  | { name: 'jacobianSpectrum'; step: number; values: Float64Array };
 
 export interface FitOptions {
   optimizer: Optimizer;
@@ -86,6 +89,13 @@ export interface FitOptions {
   /** Report a step event every this many steps (default 1). */
   progressEvery?: number;
   hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];
+  /**
+   * Track the later-layer Jacobian spectrum of a fixed probe batch every `every` steps, measured
+   * on the training thread between steps (see spectra.jacobianSpectrum for the options).
+   */
+  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number };
+  /** Append every hook event (tracked spectra, parameter stats) to this JSON-lines file. */
+  trackFile?: string;
   /** Save model, optimiser and generator every `every` steps (and at the end) into `dir`, keeping the newest `keep` (default 3). */
   checkpoint?: { dir: string; every: number; keep?: number };
   /** Continue from the newest checkpoint in checkpoint.dir, if there is one (bit-identical on CPU). */
@@ -128,7 +138,20 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   if (options.clipGradNorm !== undefined && !(Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0)) {
     throw new TypeError(`${op}: clipGradNorm must be a positive number, got ${String(options.clipGradNorm)}`);
   }
-  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, ...rest } = options;
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackFile, ...rest } = options;
+  let track: Record<string, unknown> | undefined;
+  if (trackJacobian !== undefined) {
+    positiveInteger(trackJacobian.every, 'trackJacobian.every', op);
+    const method = trackJacobian.method ?? 'exact';
+    track = {
+      input: handleOf(trackJacobian.input, op),
+      every: trackJacobian.every,
+      cut: resolveCut(model, trackJacobian.cut ?? 'stem').index,
+      train: (trackJacobian.mode ?? 'train') === 'train',
+      float64: (trackJacobian.precision ?? 'float64') === 'float64',
+      lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
+    };
+  }
   if (checkpoint !== undefined) {
     if (typeof checkpoint.dir !== 'string' || !checkpoint.dir) throw new TypeError(`${op}: checkpoint.dir must be a folder path`);
     positiveInteger(checkpoint.every, 'checkpoint.every', op);
@@ -171,12 +194,17 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
     model: model.moduleHandle(op),
     startStep,
     checkpointEvery: checkpoint?.every ?? 0,
+    trackJacobian: track,
     lossScale: scaler?.scale ?? initialLossScale,
     lossScaleGoodSteps: scaler?.goodSteps,
   };
   const dispatch = (event: { type?: string } & Record<string, unknown>) => {
     if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
-    else if (event.type === 'hook') onHook?.(event as unknown as HookEvent);
+    else if (event.type === 'hook') {
+      const hook = event as unknown as HookEvent;
+      if (trackFile) appendFileSync(trackFile, `${JSON.stringify({ ...hook, values: hook.values instanceof Float64Array ? Array.from(hook.values) : hook.values })}\n`);
+      onHook?.(hook);
+    }
     else if (event.type === 'checkpoint') {
       const tensors = Object.fromEntries((event.tensors as [string, number][]).map(([k, h]) => [k, wrap(h)]));
       const file = saveCheckpoint(checkpoint!.dir, event.step as number, event.epoch as number, tensors, run, checkpoint!.keep ?? 3);
@@ -187,7 +215,7 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
     op,
     (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
     {
-      onProgress: onStep || onEpoch || onHook || checkpoint ? dispatch : undefined,
+      onProgress: onStep || onEpoch || onHook || checkpoint || trackFile ? dispatch : undefined,
       // Snapshots that arrive after a callback failed still hold native tensors: free them.
       onDropped: (event) => {
         if (event.type === 'checkpoint') dispose((event.tensors as [string, number][]).map(([, h]) => wrap(h)));

@@ -1,0 +1,30 @@
+// The later-layer Jacobian spectrum as a function, for the jacobianSpectrum job and for tracking
+// during training (native/train/fit.cc).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "core/jobs.h"
+#include "nn/layers.h"
+
+namespace skipnorm {
+
+struct JacobianRequest {
+  int64_t cut = 1;  // children [0, cut) form the prefix; the Jacobian is of children [cut, end)
+  bool train = true;
+  bool float64 = true;
+  int64_t lanczosSteps = 0;  // 0: exact
+  bool reportProgress = true;
+};
+
+struct JacobianSpectrumResult {
+  at::Tensor values;  // descending, float64
+  std::vector<int64_t> shape{0, 0};
+};
+
+// Leaves the model as it was (modes, running statistics, dtypes); ctx may be null.
+JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx);
+
+}  // namespace skipnorm
