@@ -16,6 +16,7 @@ const threads = process.env.BENCH_THREADS || '1';
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  if (r.stderr.trim() && cmd === process.execPath) console.log(r.stderr.trim());
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -43,9 +44,10 @@ function table(title, unit, { py, js }) {
 }
 
 const sn = require(root);
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models', 'train'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models', 'train', 'spectra'];
 const modelThreads = process.env.BENCH_MODEL_THREADS || String(require('node:os').availableParallelism());
 console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${process.version}) vs PyTorch ${torchVersion}, ratio = skipnorm / PyTorch`);
 if (suites.includes('core')) table(`Per call, ${threads} intra-op thread(s)`, 'µs/call', compare('core', threads));
 if (suites.includes('train')) table(`Training with fit (the whole loop in C++) vs a PyTorch loop, SGD momentum, ${modelThreads} intra-op thread(s)`, 'ms/step', compare('train', modelThreads));
+if (suites.includes('spectra')) table(`The paper's probe: skipnorm's job vs torch.autograd.functional.jacobian + svdvals, ${modelThreads} intra-op thread(s)`, 'ms', compare('spectra', modelThreads));
 if (suites.includes('models')) table(`Training step (forward, cross-entropy, backward, zero_grad), ${modelThreads} intra-op thread(s)`, 'ms/step', compare('models', modelThreads));
