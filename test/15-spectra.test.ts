@@ -64,6 +64,10 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     expect(() => sn.spectra.jacobianSpectrum(model, x, { mode: 'test' as 'train' })).toThrowError(/mode must be 'train' or 'eval'/);
     const one = x.narrow(0, 0, 1);
     await expect(sn.spectra.jacobianSpectrum(model, one)).rejects.toThrowError(/needs a batch of more than one input|more than 1 value per channel/);
+    const nan = sn.models.bnnet();
+    sn.scope(() => nan.stateDict()['lin.weight'].fill_(NaN));
+    await expect(sn.spectra.jacobianSpectrum(nan, x)).rejects.toThrowError(/output is not finite: are there NaN or infinite weights/);
+    nan.dispose();
     const many = sn.zeros([2100, 1, 28, 28]);
     await expect(sn.spectra.jacobianSpectrum(model, many)).rejects.toThrowError(/the exact spectrum needs a 21000 x 21000 eigenproblem, more than the 20000 allowed: use fewer inputs or a matrix-free method/);
     many.dispose();

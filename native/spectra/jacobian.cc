@@ -119,6 +119,7 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
     for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
     const int64_t rows = y.numel(), cols = z.numel();
     result.shape = {rows, cols};
+    TORCH_CHECK(y.isfinite().all().item<bool>(), "the network's output is not finite: are there NaN or infinite weights or inputs?");
     if (request.lanczosSteps > 0) {
       result.values = lanczos(ctx, y, z, request.lanczosSteps);
     } else {
