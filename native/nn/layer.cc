@@ -1,5 +1,7 @@
 #include "nn/layer.h"
 
+#include <c10/core/GradMode.h>
+
 namespace skipnorm::nn {
 
 namespace {
@@ -24,6 +26,24 @@ at::Tensor Layer::operator()(const at::Tensor& x) {
 at::Tensor runAll(const NamedLayers& layers, at::Tensor x) {
   for (const auto& [name, layer] : layers) x = (*layer)(x);
   return x;
+}
+
+ModeSnapshot::ModeSnapshot(torch::nn::Module& root) {
+  modes_.emplace_back(&root, root.is_training());
+  for (const auto& m : root.modules(/*include_self=*/false)) modes_.emplace_back(m.get(), m->is_training());
+}
+
+ModeSnapshot::~ModeSnapshot() {
+  for (auto& [m, training] : modes_) m->train(training);
+}
+
+BufferSnapshot::BufferSnapshot(torch::nn::Module& root) {
+  for (auto& b : root.buffers(true)) saved_.emplace_back(b, b.detach().clone());
+}
+
+BufferSnapshot::~BufferSnapshot() {
+  c10::NoGradGuard noGrad;
+  for (auto& [b, saved] : saved_) b.set_data(saved);
 }
 
 }  // namespace skipnorm::nn

@@ -48,4 +48,29 @@ class ShapeRecorder {
 // Runs a list of named layers in order.
 at::Tensor runAll(const NamedLayers& layers, at::Tensor x);
 
+// The train/eval mode of a module and of everything inside it, put back when this goes out of
+// scope (measurements switch modes; a model's parts may have modes of their own).
+class ModeSnapshot {
+ public:
+  explicit ModeSnapshot(torch::nn::Module& root);
+  ~ModeSnapshot();
+  ModeSnapshot(const ModeSnapshot&) = delete;
+  ModeSnapshot& operator=(const ModeSnapshot&) = delete;
+
+ private:
+  std::vector<std::pair<torch::nn::Module*, bool>> modes_;  // root first: children restored after
+};
+
+// Copies of a module's buffers (running statistics), put back when this goes out of scope.
+class BufferSnapshot {
+ public:
+  explicit BufferSnapshot(torch::nn::Module& root);
+  ~BufferSnapshot();
+  BufferSnapshot(const BufferSnapshot&) = delete;
+  BufferSnapshot& operator=(const BufferSnapshot&) = delete;
+
+ private:
+  std::vector<std::pair<at::Tensor, at::Tensor>> saved_;
+};
+
 }  // namespace skipnorm::nn

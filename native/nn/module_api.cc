@@ -349,18 +349,13 @@ Napi::Value Summary(const Napi::CallbackInfo& info) {
   }
   // Run in eval mode without gradients, so a summary never updates running statistics or draws
   // dropout masks; then restore each module's own mode.
-  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-  for (const auto& m : layer->modules(true)) modes.emplace_back(m, m->is_training());
-  layer->eval();
   nn::ShapeRecorder recorder;
-  try {
+  {
+    nn::ModeSnapshot modes(*layer);
+    layer->eval();
     c10::NoGradGuard noGrad;
     (*layer)(tensorArg(info, 1));
-  } catch (...) {
-    for (auto& [m, training] : modes) m->train(training);
-    throw;
   }
-  for (auto& [m, training] : modes) m->train(training);  // parents first: a child's own mode wins
   Napi::Array out = Napi::Array::New(env);
   for (const auto& [l, shape] : recorder.records()) {
     int64_t params = 0;

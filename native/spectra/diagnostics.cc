@@ -13,6 +13,7 @@
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "nn/in_use.h"
 #include "nn/layers.h"
 
 namespace skipnorm {
@@ -33,31 +34,15 @@ class DiagnosticsJob : public Job {
   double lossFloor = 0;
   int64_t iterations = 0;  // Hessian power iterations (0: no curvature)
   double tol = 1e-6;
-  std::unordered_set<const void*>* inUse = nullptr;
-  std::vector<const void*> marked;
+  nn::InUseMarks marks;
 
   DiagnosticsJob() : Job("diagnostics") {}
-  void settled() override {
-    if (inUse) for (const void* p : marked) inUse->erase(p);
-  }
+  void settled() override { marks.release(); }
 
   void run(JobContext& ctx) override {
-    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
-    std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
-    for (auto& b : model->buffers(true)) buffers.emplace_back(b, b.detach().clone());
-    auto restore = [&] {
-      c10::NoGradGuard noGrad;
-      for (auto& [b, saved] : buffers) b.set_data(saved);
-      for (auto& [m, training] : modes) m->train(training);
-    };
-    try {
-      compute(ctx);
-    } catch (...) {
-      restore();
-      throw;
-    }
-    restore();
+    nn::ModeSnapshot modes(*model);
+    nn::BufferSnapshot buffers(*model);
+    compute(ctx);
   }
 
   void compute(JobContext& ctx) {
@@ -149,10 +134,7 @@ Napi::Value Diagnostics(const Napi::CallbackInfo& info) {
   job->lossFloor = numberArg(info, 4);
   job->iterations = intArg(info, 5);
   job->tol = numberArg(info, 6);
-  auto& inUse = addonOf(env).inUse;
-  job->inUse = &inUse;
-  for (const auto& m : job->model->modules(true)) job->marked.push_back(m.get());
-  for (const void* p : job->marked) inUse.insert(p);
+  job->marks.mark(env, *job->model);
   return submitJob(env, std::move(job), env.Undefined());
 }
 

@@ -15,6 +15,7 @@
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "nn/in_use.h"
 #include "nn/layers.h"
 #include "spectra/jacobian.h"
 
@@ -74,19 +75,14 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
   const auto& children = model.children();
   const int64_t cut = request.cut;
   TORCH_CHECK(cut >= 1 && cut < static_cast<int64_t>(children.size()), "the cut must leave layers on both sides");
-  // Remember what the measurement must not change: modes, buffers (running statistics), dtypes.
-  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-  for (const auto& m : model.modules(false)) modes.emplace_back(m, m->is_training());
-  const bool rootTraining = model.is_training();
-  std::vector<std::pair<at::Tensor, at::Tensor>> buffers;
-  for (auto& b : model.buffers(true)) buffers.emplace_back(b, b.detach().clone());
+  // What the measurement must not change: modes, buffers (running statistics), dtypes; restored
+  // in reverse order when this function ends, however it ends.
+  nn::ModeSnapshot modes(model);
+  nn::BufferSnapshot buffers(model);
   std::vector<std::pair<at::Tensor, at::ScalarType>> converted;
-  auto restore = [&] {
+  auto restoreDtypes = [&] {
     c10::NoGradGuard noGrad;
     for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
-    for (auto& [b, saved] : buffers) b.set_data(saved);
-    model.train(rootTraining);
-    for (auto& [m, training] : modes) m->train(training);
   };
   JacobianSpectrumResult result;
   try {
@@ -144,10 +140,10 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       result.values = std::get<0>(at::linalg_eigvalsh(gram).clamp_min(0).sqrt().sort(0, /*descending=*/true));
     }
   } catch (...) {
-    restore();
+    restoreDtypes();
     throw;
   }
-  restore();
+  restoreDtypes();
   return result;
 }
 
@@ -158,14 +154,11 @@ class JacobianSpectrumJob : public Job {
   std::shared_ptr<nn::Sequential> model;
   at::Tensor input;
   JacobianRequest request;
-  std::unordered_set<const void*>* inUse = nullptr;
-  std::vector<const void*> marked;
+  nn::InUseMarks marks;
 
   JacobianSpectrumJob() : Job("jacobianSpectrum") {}
 
-  void settled() override {
-    if (inUse) for (const void* p : marked) inUse->erase(p);
-  }
+  void settled() override { marks.release(); }
 
   void run(JobContext& ctx) override { result_ = jacobianSpectrumOf(*model, input, request, &ctx); }
 
@@ -199,10 +192,7 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   job->request.train = boolArg(info, 3);
   job->request.float64 = boolArg(info, 4);
   job->request.lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
-  auto& inUse = addonOf(env).inUse;
-  job->inUse = &inUse;
-  for (const auto& m : sequential->modules(true)) job->marked.push_back(m.get());
-  for (const void* p : job->marked) inUse.insert(p);
+  job->marks.mark(env, *sequential);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }
 

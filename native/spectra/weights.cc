@@ -16,6 +16,7 @@
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "nn/in_use.h"
 #include "nn/layers.h"
 
 namespace skipnorm {
@@ -87,30 +88,22 @@ class WeightSpectraJob : public Job {
   std::vector<int64_t> inputShape;  // [1, C, H, W]
   std::string method = "circular-exact";
   int64_t k = 1, iterations = 100;
-  std::unordered_set<const void*>* inUse = nullptr;
-  std::vector<const void*> marked;
+  nn::InUseMarks marks;
 
   WeightSpectraJob() : Job("weightSpectra") {}
-  void settled() override {
-    if (inUse) for (const void* p : marked) inUse->erase(p);
-  }
+  void settled() override { marks.release(); }
 
   void run(JobContext& ctx) override {
     c10::NoGradGuard noGrad;
     // Each layer's input shape, from one eval-mode pass (modes restored after).
-    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
     std::unordered_map<const nn::Layer*, std::vector<int64_t>> inputs;
-    model->eval();
-    try {
+    {
+      nn::ModeSnapshot modes(*model);
+      model->eval();
       nn::ShapeRecorder recorder;
       (*model)(at::zeros(inputShape, model->parameters().empty() ? at::TensorOptions() : model->parameters()[0].options()));
       for (const auto& [layer, shape] : recorder.inputs()) inputs.emplace(layer, shape);
-    } catch (...) {
-      for (auto& [m, training] : modes) m->train(training);
-      throw;
     }
-    for (auto& [m, training] : modes) m->train(training);
     for (const auto& item : model->named_modules("", true)) {
       ctx.checkCancelled();
       const std::string& name = item.key();
@@ -174,10 +167,7 @@ Napi::Value WeightSpectra(const Napi::CallbackInfo& info) {
   }
   job->k = intArg(info, 3);
   job->iterations = intArg(info, 4);
-  auto& inUse = addonOf(env).inUse;
-  job->inUse = &inUse;
-  for (const auto& m : job->model->modules(true)) job->marked.push_back(m.get());
-  for (const void* p : job->marked) inUse.insert(p);
+  job->marks.mark(env, *job->model);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }
 

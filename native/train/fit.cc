@@ -22,6 +22,7 @@
 #include "core/jobs.h"
 #include "train/optim_api.h"
 #include "train/schedule.h"
+#include "nn/in_use.h"
 #include "spectra/jacobian.h"
 
 namespace skipnorm {
@@ -155,17 +156,8 @@ class FitJob : public Job {
   FitJob() : Job("fit") {}
 
   // While the job runs, JavaScript may not touch the model (any module of it) or the optimiser.
-  std::unordered_set<const void*>* inUse = nullptr;
-  std::vector<const void*> marked;
-  void mark(std::unordered_set<const void*>& registry) {
-    inUse = &registry;
-    for (const auto& m : model->modules(true)) marked.push_back(m.get());
-    marked.push_back(optimizer.get());
-    for (const void* p : marked) registry.insert(p);
-  }
-  void settled() override {
-    if (inUse) for (const void* p : marked) inUse->erase(p);
-  }
+  nn::InUseMarks marks;
+  void settled() override { marks.release(); }
 
   // Copies of everything a resumed run needs, handed to JavaScript (which writes the file) so
   // that training goes on while it is saved.
@@ -371,19 +363,14 @@ class EvaluateJob : public Job {
 
   EvaluateJob() : Job("evaluate") {}
 
-  std::unordered_set<const void*>* inUse = nullptr;
-  std::vector<const void*> marked;
-  void settled() override {
-    if (inUse) for (const void* p : marked) inUse->erase(p);
-  }
+  nn::InUseMarks marks;
+  void settled() override { marks.release(); }
 
   void run(JobContext& ctx) override {
     c10::NoGradGuard noGrad;
-    // Eval mode for the pass, then each module's own mode back.
-    std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-    for (const auto& m : model->modules(true)) modes.emplace_back(m, m->is_training());
+    nn::ModeSnapshot modes(*model);  // eval mode for the pass, then each module's own mode back
     model->eval();
-    try {
+    {
       for (int64_t b = 0; b < data.batchesPerEpoch(); ++b) {
         ctx.checkCancelled();
         auto [x, y] = data.batchAt(at::Tensor(), b);
@@ -395,11 +382,7 @@ class EvaluateJob : public Job {
         top5_ += top5;
         seen_ += n;
       }
-    } catch (...) {
-      for (auto& [m, training] : modes) m->train(training);
-      throw;
     }
-    for (auto& [m, training] : modes) m->train(training);
   }
 
   Napi::Value result(Napi::Env env) override {
@@ -566,7 +549,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
       job->hooks.push_back(hook);
     }
   }
-  job->mark(addonOf(info.Env()).inUse);
+  job->marks.mark(info.Env(), *job->model, job->optimizer.get());
   return submitJob(info.Env(), std::move(job), info[1]);
 }
 
@@ -580,10 +563,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   job->data.shuffle = false;
   job->loss.kind = text(o, "loss", "cross-entropy");
   // Evaluation switches the model to eval mode: no other call may touch it meanwhile.
-  auto& inUse = addonOf(info.Env()).inUse;
-  job->inUse = &inUse;
-  for (const auto& m : job->model->modules(true)) job->marked.push_back(m.get());
-  for (const void* p : job->marked) inUse.insert(p);
+  job->marks.mark(info.Env(), *job->model);
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());
 }
 
