@@ -8,6 +8,7 @@ import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 import { native } from '../src/core/native';
+import { measureLag } from './helpers';
 
 function dataset(n: number, seed: number): sn.TensorData {
   const g = new sn.Generator(seed);
@@ -31,17 +32,7 @@ describe('fit', () => {
     const optimizer = new sn.optim.SGD(model, { lr: 0.01 });
     const g = new sn.Generator(1);
     const data = { input: sn.randn([16, 3, 32, 32], { generator: g }), labels: sn.randint(0, 10, [16], { generator: g }) };
-    let maxLag = 0;
-    let ticks = 0;
-    let expected = performance.now() + 10;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - expected);
-      expected = now + 10;
-      ticks++;
-    }, 10);
-    const result = await sn.fit(model, data, { optimizer, steps: 12, batchSize: 8 });
-    clearInterval(timer);
+    const { result, maxLag, ticks } = await measureLag(() => sn.fit(model, data, { optimizer, steps: 12, batchSize: 8 }));
     expect(result.steps).toBe(12);
     expect(ticks).toBeGreaterThan(20);
     expect(maxLag).toBeLessThan(50);

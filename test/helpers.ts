@@ -59,3 +59,23 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   if (norm === 0) return Math.sqrt(diff);
   return Math.sqrt(diff / norm);
 }
+
+/** Runs `work` while a 10 ms timer ticks; returns the worst lag (ms) and the number of ticks. */
+export async function measureLag<T>(work: () => Promise<T>): Promise<{ result: T; maxLag: number; ticks: number; seconds: number }> {
+  let maxLag = 0;
+  let ticks = 0;
+  let expected = performance.now() + 10;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxLag = Math.max(maxLag, now - expected);
+    expected = now + 10;
+    ticks++;
+  }, 10);
+  const started = performance.now();
+  try {
+    const result = await work();
+    return { result, maxLag, ticks, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -9,7 +9,7 @@ import { noGrad } from '../autograd';
 import { dispose } from '../core/memory';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { buildModel } from '../models/index';
-import { INPUT_KINDS, MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+import { inputFileFromFlags, MODEL_OPTIONS, modelSpecFromFlags, required, UsageError } from './model-flags';
 
 export function runForward(args: string[]): number {
   const { values } = parseArgs({
@@ -19,21 +19,20 @@ export function runForward(args: string[]): number {
     allowPositionals: false,
   });
   const spec = modelSpecFromFlags(values);
-  const files = (values.input ?? []).filter((v) => !INPUT_KINDS.includes(v));
-  if (files.length !== 1) throw new UsageError('--input X.safetensors is required (once)');
-  if (!values.weights) throw new UsageError('--weights FILE is required');
-  if (!values.out) throw new UsageError('--out FILE is required');
+  const inputFile = inputFileFromFlags(values.input);
+  const weightsFile = required(values.weights, 'weights FILE');
+  const outFile = required(values.out, 'out FILE');
   const model = buildModel(spec);
-  const weights = readSafetensors(values.weights).tensors;
-  const input = readSafetensors(files[0]).tensors;
+  const weights = readSafetensors(weightsFile).tensors;
+  const input = readSafetensors(inputFile).tensors;
   try {
     model.loadStateDict(weights);
-    if (!input.input) throw new UsageError(`${files[0]} has no tensor named 'input' (it has: ${Object.keys(input).join(', ') || 'none'})`);
+    if (!input.input) throw new UsageError(`${inputFile} has no tensor named 'input' (it has: ${Object.keys(input).join(', ') || 'none'})`);
     model.train(values.train);
     const output = noGrad(() => model.forward(input.input));
     try {
-      writeSafetensors(values.out, { output });
-      process.stdout.write(`wrote output [${output.shape.join(', ')}] (${values.train ? 'train' : 'eval'} mode) to ${values.out}\n`);
+      writeSafetensors(outFile, { output });
+      process.stdout.write(`wrote output [${output.shape.join(', ')}] (${values.train ? 'train' : 'eval'} mode) to ${outFile}\n`);
     } finally {
       output.dispose();
     }

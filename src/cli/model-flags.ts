@@ -84,3 +84,16 @@ export function modelSpecFromFlags(flags: ModelFlags): ModelSpec {
       throw new UsageError(`--model must be bnnet, preact-resnet or resnet, got '${flags.model}'`);
   }
 }
+
+/** The `--input FILE` among `--input` values (the others are input kinds), required once. */
+export function inputFileFromFlags(input: string[] | undefined): string {
+  const files = (input ?? []).filter((v) => !INPUT_KINDS.includes(v));
+  if (files.length !== 1) throw new UsageError('--input X.safetensors is required (once)');
+  return files[0];
+}
+
+/** A required flag's value, or a UsageError naming it. */
+export function required(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`--${flag} is required`);
+  return value;
+}

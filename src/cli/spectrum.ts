@@ -10,7 +10,7 @@ import { dispose } from '../core/memory';
 import { readSafetensors, writeAtomically } from '../io/safetensors';
 import { buildModel } from '../models/index';
 import { jacobianSpectrum, layerwiseJacobianSpectra } from '../spectra/jacobian';
-import { INPUT_KINDS, MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+import { inputFileFromFlags, MODEL_OPTIONS, modelSpecFromFlags, required, UsageError } from './model-flags';
 
 export async function runSpectrum(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,20 +20,19 @@ export async function runSpectrum(args: string[]): Promise<number> {
     allowPositionals: false,
   });
   const spec = modelSpecFromFlags(values);
-  const files = (values.input ?? []).filter((v) => !INPUT_KINDS.includes(v));
-  if (files.length !== 1) throw new UsageError('--input X.safetensors is required (once)');
-  if (!values.weights) throw new UsageError('--weights FILE is required');
-  if (!values.out) throw new UsageError('--out S.json is required');
+  const inputFile = inputFileFromFlags(values.input);
+  const weightsFile = required(values.weights, 'weights FILE');
+  const outFile = required(values.out, 'out S.json');
   if (values.method !== 'exact' && values.method !== 'lanczos') throw new UsageError(`--method must be exact or lanczos, got '${values.method}'`);
   const method = values.method as 'exact' | 'lanczos';
   const k = values.k === undefined ? 5 : Number(values.k);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--k must be a positive integer, got '${values.k}'`);
   const model = buildModel(spec);
-  const weights = readSafetensors(values.weights).tensors;
-  const input = readSafetensors(files[0]).tensors;
+  const weights = readSafetensors(weightsFile).tensors;
+  const input = readSafetensors(inputFile).tensors;
   try {
     model.loadStateDict(weights);
-    if (!input.input) throw new UsageError(`${files[0]} has no tensor named 'input'`);
+    if (!input.input) throw new UsageError(`${inputFile} has no tensor named 'input'`);
     const mode = values.eval ? 'eval' : 'train';
     let result: unknown;
     if (values.cut === 'all') {
@@ -45,8 +44,8 @@ export async function runSpectrum(args: string[]): Promise<number> {
       result = { model: spec, mode, method, cut: values.cut, jacobianShape: r.jacobianShape, singularValues: Array.from(r.singularValues.dataSync() as Float64Array), largest: r.largest, smallest: r.smallest };
       r.singularValues.dispose();
     }
-    writeAtomically(values.out, [Buffer.from(`${JSON.stringify(result)}\n`)]);
-    process.stdout.write(`wrote ${values.cut === 'all' ? 'layer-wise spectra' : `the spectrum at '${values.cut}'`} to ${values.out}\n`);
+    writeAtomically(outFile, [Buffer.from(`${JSON.stringify(result)}\n`)]);
+    process.stdout.write(`wrote ${values.cut === 'all' ? 'layer-wise spectra' : `the spectrum at '${values.cut}'`} to ${outFile}\n`);
     return 0;
   } finally {
     dispose(weights);
