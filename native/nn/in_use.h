@@ -1,5 +1,5 @@
 // Marks what a running job trains or measures (every module of a model, and an optimiser) as off
-// limits to JavaScript until the job settles: a call from JavaScript meanwhile would race with the
+// limits to JavaScript until the job settles, and finds modules by handle: a call from JavaScript meanwhile would race with the
 // job's thread (calling optimizer.step() during fit corrupted the heap). See checkNotInUse.
 #pragma once
 
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "core/addon.h"
+#include "core/errors.h"
+#include "nn/layer.h"
 
 namespace skipnorm::nn {
 
@@ -32,5 +34,15 @@ class InUseMarks {
   std::unordered_set<const void*>* registry_ = nullptr;
   std::vector<const void*> marked_;
 };
+
+// The module a JavaScript handle names, or a TorchError saying it was disposed ("the <what> was
+// disposed"); a module a running job holds is refused too, unless refuseInUse is false.
+inline std::shared_ptr<Layer> moduleByHandle(Napi::Env env, double handle, const char* what = "module", bool refuseInUse = true) {
+  auto& modules = addonOf(env).modules;
+  auto it = modules.find(handle);
+  if (it == modules.end()) throw makeTorchError(env, opName(), std::string("the ") + what + " was disposed (use after dispose)");
+  if (refuseInUse) checkNotInUse(env, it->second.get(), what);
+  return it->second;
+}
 
 }  // namespace skipnorm::nn

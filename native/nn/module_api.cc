@@ -8,6 +8,8 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/options.h"
+#include "nn/in_use.h"
 #include "nn/layers.h"
 #include "nn/residual.h"
 
@@ -22,63 +24,13 @@ using nn::NamedLayers;
 
 Napi::Value field(const Napi::Object& o, const char* key) { return o.Get(key); }
 
-int64_t intField(const Napi::Object& o, const char* key, std::optional<int64_t> fallback = std::nullopt) {
-  Napi::Value v = field(o, key);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (fallback) return *fallback;
-    throwTypeError(o.Env(), std::string("option '") + key + "' is required");
-  }
-  if (!v.IsNumber() || std::trunc(v.As<Napi::Number>().DoubleValue()) != v.As<Napi::Number>().DoubleValue()) {
-    throwTypeError(o.Env(), std::string("option '") + key + "' must be an integer");
-  }
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-double numberField(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = field(o, key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool boolField(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = field(o, key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::vector<int64_t> intsField(const Napi::Object& o, const char* key, std::vector<int64_t> fallback) {
-  Napi::Value v = field(o, key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsArray()) throwTypeError(o.Env(), std::string("option '") + key + "' must be an array of integers");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<int64_t> out;
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be an array of integers");
-    out.push_back(static_cast<int64_t>(e.As<Napi::Number>().DoubleValue()));
-  }
-  return out;
-}
-
 Addon& addon(Napi::Env env) { return addonOf(env); }
 
-LayerPtr moduleArg(const Napi::CallbackInfo& info, size_t index) {
-  double handle = numberArg(info, index);
-  auto& modules = addon(info.Env()).modules;
-  auto it = modules.find(handle);
-  if (it == modules.end()) throw makeTorchError(info.Env(), opName(), "the module was disposed (use after dispose)");
-  checkNotInUse(info.Env(), it->second.get(), "module");
-  return it->second;
-}
+LayerPtr moduleArg(const Napi::CallbackInfo& info, size_t index) { return nn::moduleByHandle(info.Env(), numberArg(info, index)); }
 
 LayerPtr moduleFromValue(Napi::Env env, Napi::Value v) {
   if (!v.IsNumber()) throwTypeError(env, "expected a module");
-  auto& modules = addon(env).modules;
-  auto it = modules.find(v.As<Napi::Number>().DoubleValue());
-  if (it == modules.end()) throw makeTorchError(env, opName(), "a child module was disposed (use after dispose)");
-  return it->second;
+  return nn::moduleByHandle(env, v.As<Napi::Number>().DoubleValue(), "child module", /*refuseInUse=*/false);
 }
 
 // [[name, module], ...]
@@ -108,53 +60,53 @@ Napi::Value handleFor(Napi::Env env, LayerPtr layer) {
 
 nn::PoolOptions poolOptions(const Napi::Object& o) {
   nn::PoolOptions p;
-  p.kernel = intsField(o, "kernel", {});
+  p.kernel = intListOption(o, "kernel", {});
   if (p.kernel.size() != 2) throwTypeError(o.Env(), "option 'kernel' must be [h, w]");
-  p.stride = intsField(o, "stride", p.kernel);
-  p.padding = intsField(o, "padding", {0, 0});
-  p.dilation = intsField(o, "dilation", {1, 1});
-  p.ceilMode = boolField(o, "ceilMode", false);
-  p.countIncludePad = boolField(o, "countIncludePad", true);
+  p.stride = intListOption(o, "stride", p.kernel);
+  p.padding = intListOption(o, "padding", {0, 0});
+  p.dilation = intListOption(o, "dilation", {1, 1});
+  p.ceilMode = boolOption(o, "ceilMode", false);
+  p.countIncludePad = boolOption(o, "countIncludePad", true);
   return p;
 }
 
 LayerPtr buildLayer(const std::string& kind, const Napi::Object& o) {
-  if (kind == "Linear") return std::make_shared<nn::Linear>(intField(o, "in"), intField(o, "out"), boolField(o, "bias", true));
+  if (kind == "Linear") return std::make_shared<nn::Linear>(intOption(o, "in"), intOption(o, "out"), boolOption(o, "bias", true));
   if (kind == "Conv2d") {
     nn::Conv2dOptions c;
-    c.in = intField(o, "in");
-    c.out = intField(o, "out");
-    c.kernel = intsField(o, "kernel", {});
+    c.in = intOption(o, "in");
+    c.out = intOption(o, "out");
+    c.kernel = intListOption(o, "kernel", {});
     if (c.kernel.size() != 2) throwTypeError(o.Env(), "option 'kernel' must be [h, w]");
-    c.stride = intsField(o, "stride", {1, 1});
+    c.stride = intListOption(o, "stride", {1, 1});
     Napi::Value padding = field(o, "padding");
     if (padding.IsString()) c.paddingMode = padding.As<Napi::String>().Utf8Value();
-    else c.padding = intsField(o, "padding", {0, 0});
-    c.dilation = intsField(o, "dilation", {1, 1});
-    c.groups = intField(o, "groups", 1);
-    c.bias = boolField(o, "bias", true);
+    else c.padding = intListOption(o, "padding", {0, 0});
+    c.dilation = intListOption(o, "dilation", {1, 1});
+    c.groups = intOption(o, "groups", 1);
+    c.bias = boolOption(o, "bias", true);
     return std::make_shared<nn::Conv2d>(c);
   }
   if (kind == "BatchNorm1d" || kind == "BatchNorm2d") {
     Napi::Value m = field(o, "momentum");
-    std::optional<double> momentum = m.IsNull() ? std::nullopt : std::optional<double>(numberField(o, "momentum", 0.1));
-    return std::make_shared<nn::BatchNorm>(kind == "BatchNorm1d" ? 1 : 2, intField(o, "features"), numberField(o, "eps", 1e-5),
-                                           momentum, boolField(o, "affine", true), boolField(o, "trackRunningStats", true));
+    std::optional<double> momentum = m.IsNull() ? std::nullopt : std::optional<double>(numberOption(o, "momentum", 0.1));
+    return std::make_shared<nn::BatchNorm>(kind == "BatchNorm1d" ? 1 : 2, intOption(o, "features"), numberOption(o, "eps", 1e-5),
+                                           momentum, boolOption(o, "affine", true), boolOption(o, "trackRunningStats", true));
   }
-  if (kind == "LayerNorm") return std::make_shared<nn::LayerNorm>(intsField(o, "shape", {}), numberField(o, "eps", 1e-5), boolField(o, "affine", true));
+  if (kind == "LayerNorm") return std::make_shared<nn::LayerNorm>(intListOption(o, "shape", {}), numberOption(o, "eps", 1e-5), boolOption(o, "affine", true));
   if (kind == "GroupNorm") {
-    return std::make_shared<nn::GroupNorm>(intField(o, "groups"), intField(o, "channels"), numberField(o, "eps", 1e-5), boolField(o, "affine", true));
+    return std::make_shared<nn::GroupNorm>(intOption(o, "groups"), intOption(o, "channels"), numberOption(o, "eps", 1e-5), boolOption(o, "affine", true));
   }
-  if (kind == "Dropout") return std::make_shared<nn::Dropout>(numberField(o, "p", 0.5));
+  if (kind == "Dropout") return std::make_shared<nn::Dropout>(numberOption(o, "p", 0.5));
   if (kind == "AvgPool2d") return std::make_shared<nn::AvgPool2d>(poolOptions(o));
   if (kind == "MaxPool2d") return std::make_shared<nn::MaxPool2d>(poolOptions(o));
-  if (kind == "AdaptiveAvgPool2d") return std::make_shared<nn::AdaptiveAvgPool2d>(intsField(o, "size", {1, 1}));
-  if (kind == "Flatten") return std::make_shared<nn::Flatten>(intField(o, "start", 1), intField(o, "end", -1));
-  if (kind == "ChannelPad") return std::make_shared<nn::ChannelPad>(intField(o, "before"), intField(o, "after"));
+  if (kind == "AdaptiveAvgPool2d") return std::make_shared<nn::AdaptiveAvgPool2d>(intListOption(o, "size", {1, 1}));
+  if (kind == "Flatten") return std::make_shared<nn::Flatten>(intOption(o, "start", 1), intOption(o, "end", -1));
+  if (kind == "ChannelPad") return std::make_shared<nn::ChannelPad>(intOption(o, "before"), intOption(o, "after"));
   if (kind == "IdentityLike") {
-    int64_t stride = intField(o, "stride", 1);
-    return std::make_shared<nn::IdentityLike>(intField(o, "kernel", stride), stride, numberField(o, "scale", static_cast<double>(stride)),
-                                              intField(o, "before", 0), intField(o, "after", 0));
+    int64_t stride = intOption(o, "stride", 1);
+    return std::make_shared<nn::IdentityLike>(intOption(o, "kernel", stride), stride, numberOption(o, "scale", static_cast<double>(stride)),
+                                              intOption(o, "before", 0), intOption(o, "after", 0));
   }
   if (kind == "Sequential") return std::make_shared<nn::Sequential>(namedLayersField(o, "children"));
   if (kind == "Residual") {

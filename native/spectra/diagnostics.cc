@@ -122,12 +122,9 @@ class DiagnosticsJob : public Job {
 // diagnostics(model, input, labels, train, lossFloor, iterations, tol) -> [promise, jobId]
 Napi::Value Diagnostics(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto& modules = addonOf(env).modules;
-  auto it = modules.find(numberArg(info, 0));
-  if (it == modules.end()) throw makeTorchError(env, opName(), "the model was disposed (use after dispose)");
-  checkNotInUse(env, it->second.get(), "model");
+  auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
   auto job = std::make_unique<DiagnosticsJob>();
-  job->model = it->second;
+  job->model = model;
   job->input = tensorArg(info, 1);
   job->labels = tensorArg(info, 2);
   job->train = boolArg(info, 3);

@@ -179,11 +179,8 @@ class JacobianSpectrumJob : public Job {
 // jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null) -> [promise, jobId]
 Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto& modules = addonOf(env).modules;
-  auto it = modules.find(numberArg(info, 0));
-  if (it == modules.end()) throw makeTorchError(env, opName(), "the model was disposed (use after dispose)");
-  checkNotInUse(env, it->second.get(), "model");
-  auto sequential = std::dynamic_pointer_cast<nn::Sequential>(it->second);
+  auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
+  auto sequential = std::dynamic_pointer_cast<nn::Sequential>(model);
   if (!sequential) throwTypeError(env, "the model must be a Sequential (cut points are its top-level layers)");
   auto job = std::make_unique<JacobianSpectrumJob>();
   job->model = sequential;

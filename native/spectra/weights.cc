@@ -152,12 +152,9 @@ class WeightSpectraJob : public Job {
 // weightSpectra(model, inputShape [C, H, W], method, k, iterations, onProgress) -> [promise, jobId]
 Napi::Value WeightSpectra(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto& modules = addonOf(env).modules;
-  auto it = modules.find(numberArg(info, 0));
-  if (it == modules.end()) throw makeTorchError(env, opName(), "the model was disposed (use after dispose)");
-  checkNotInUse(env, it->second.get(), "model");
+  auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
   auto job = std::make_unique<WeightSpectraJob>();
-  job->model = it->second;
+  job->model = model;
   std::vector<int64_t> shape = intListArg(info, 1);
   if (shape.size() != 3) throwTypeError(env, "the input size must be [channels, height, width]");
   job->inputShape = {1, shape[0], shape[1], shape[2]};

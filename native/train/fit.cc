@@ -19,6 +19,7 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/options.h"
 #include "core/jobs.h"
 #include "train/optim_api.h"
 #include "train/schedule.h"
@@ -402,51 +403,16 @@ class EvaluateJob : public Job {
 
 Napi::Value get(const Napi::Object& o, const char* key) { return o.Get(key); }
 
-double num(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = get(o, key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-int64_t integer(const Napi::Object& o, const char* key, int64_t fallback) {
-  double d = num(o, key, static_cast<double>(fallback));
-  if (std::trunc(d) != d) throwTypeError(o.Env(), std::string("option '") + key + "' must be an integer");
-  return static_cast<int64_t>(d);
-}
-
-bool flag(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = get(o, key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::string text(const Napi::Object& o, const char* key, const std::string& fallback) {
-  Napi::Value v = get(o, key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-at::Tensor tensorOption(const Napi::Object& o, const char* key) {
-  Napi::Value v = get(o, key);
-  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a tensor");
-  at::Tensor* t = addonOf(o.Env()).tensors.find(v.As<Napi::Number>().DoubleValue());
-  if (t == nullptr) throw makeTorchError(o.Env(), opName(), std::string("the tensor '") + key + "' was disposed");
-  return *t;
-}
-
 train::Schedule scheduleOption(const Napi::Object& o, int depth = 0) {
   if (depth > 8) throwTypeError(o.Env(), "schedules nest at most 8 deep (is a schedule part of itself?)");
   train::Schedule s;
-  s.kind = text(o, "kind", "constant");
-  s.stepSize = integer(o, "stepSize", 1);
-  s.gamma = num(o, "gamma", 0.1);
-  s.tMax = integer(o, "tMax", 1);
-  s.minRatio = num(o, "minRatio", 0);
-  s.warmupSteps = integer(o, "steps", 1);
-  s.startFactor = num(o, "startFactor", 1.0 / 3);
+  s.kind = stringOption(o, "kind", "constant");
+  s.stepSize = intOption(o, "stepSize", 1);
+  s.gamma = numberOption(o, "gamma", 0.1);
+  s.tMax = intOption(o, "tMax", 1);
+  s.minRatio = numberOption(o, "minRatio", 0);
+  s.warmupSteps = intOption(o, "steps", 1);
+  s.startFactor = numberOption(o, "startFactor", 1.0 / 3);
   Napi::Value milestones = get(o, "milestones");
   if (milestones.IsArray()) {
     Napi::Array a = milestones.As<Napi::Array>();
@@ -469,13 +435,7 @@ train::Schedule scheduleOption(const Napi::Object& o, int depth = 0) {
   return s;
 }
 
-std::shared_ptr<nn::Layer> modelOption(const Napi::Object& o) {
-  auto& modules = addonOf(o.Env()).modules;
-  auto it = modules.find(num(o, "model", -1));
-  if (it == modules.end()) throw makeTorchError(o.Env(), opName(), "the model was disposed (use after dispose)");
-  checkNotInUse(o.Env(), it->second.get(), "model");
-  return it->second;
-}
+std::shared_ptr<nn::Layer> modelOption(const Napi::Object& o) { return nn::moduleByHandle(o.Env(), numberOption(o, "model", -1), "model"); }
 
 DataOptions dataOption(const Napi::Object& o) {
   DataOptions d;
@@ -484,11 +444,11 @@ DataOptions dataOption(const Napi::Object& o) {
   TORCH_CHECK(d.input.dim() >= 1 && d.input.size(0) > 0, "the input must have at least one example");
   TORCH_CHECK(d.labels.dim() >= 1 && d.labels.size(0) == d.input.size(0), "input has ", d.input.size(0), " examples but labels has ",
               d.labels.dim() == 0 ? 0 : d.labels.size(0));
-  d.batchSize = integer(o, "batchSize", 0);
+  d.batchSize = intOption(o, "batchSize", 0);
   TORCH_CHECK(d.batchSize >= 0, "batchSize must be positive (or 0 for the full batch)");
-  d.shuffle = flag(o, "shuffle", true);
-  d.dropLast = flag(o, "dropLast", false);
-  d.seed = static_cast<uint64_t>(integer(o, "seed", 0));
+  d.shuffle = boolOption(o, "shuffle", true);
+  d.dropLast = boolOption(o, "dropLast", false);
+  d.seed = static_cast<uint64_t>(intOption(o, "seed", 0));
   return d;
 }
 
@@ -500,41 +460,41 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->model = modelOption(o);
   job->optimizer = optimizerArg(info, 2);
   job->data = dataOption(o);
-  job->loss.kind = text(o, "loss", "cross-entropy");
+  job->loss.kind = stringOption(o, "loss", "cross-entropy");
   TORCH_CHECK(job->loss.kind == "cross-entropy" || job->loss.kind == "mse", "loss must be 'cross-entropy' or 'mse'");
-  job->loss.labelSmoothing = num(o, "labelSmoothing", 0);
-  job->epochs = integer(o, "epochs", 0);
-  job->steps = integer(o, "steps", 0);
+  job->loss.labelSmoothing = numberOption(o, "labelSmoothing", 0);
+  job->epochs = intOption(o, "epochs", 0);
+  job->steps = intOption(o, "steps", 0);
   TORCH_CHECK((job->epochs > 0) != (job->steps > 0), "give exactly one of epochs and steps (a positive integer)");
   job->baseLr = job->optimizer->baseLr();
   Napi::Value schedule = get(o, "schedule");
   if (schedule.IsObject()) job->schedule = scheduleOption(schedule.As<Napi::Object>());
-  job->schedulePerStep = text(o, "scheduleUnit", "epoch") == "step";
+  job->schedulePerStep = stringOption(o, "scheduleUnit", "epoch") == "step";
   if (!get(o, "clipGradNorm").IsUndefined() && !get(o, "clipGradNorm").IsNull()) {
-    job->clipNorm = num(o, "clipGradNorm", 0);
+    job->clipNorm = numberOption(o, "clipGradNorm", 0);
     TORCH_CHECK(std::isfinite(*job->clipNorm) && *job->clipNorm > 0, "clipGradNorm must be a positive number");
   }
-  job->progressEvery = std::max<int64_t>(1, integer(o, "progressEvery", 1));
-  const std::string autocast = text(o, "autocast", "none");
+  job->progressEvery = std::max<int64_t>(1, intOption(o, "progressEvery", 1));
+  const std::string autocast = stringOption(o, "autocast", "none");
   TORCH_CHECK(autocast == "none" || autocast == "bfloat16" || autocast == "float16", "autocast must be 'none', 'bfloat16' or 'float16'");
   if (autocast == "bfloat16") job->autocast = at::kBFloat16;
   if (autocast == "float16") job->autocast = at::kHalf;
-  job->channelsLast = flag(o, "channelsLast", false);
-  job->restoreScaler(num(o, "lossScale", 65536.0), integer(o, "lossScaleGoodSteps", 0));
-  job->startStep = integer(o, "startStep", 0);
-  job->checkpointEvery = integer(o, "checkpointEvery", 0);
+  job->channelsLast = boolOption(o, "channelsLast", false);
+  job->restoreScaler(numberOption(o, "lossScale", 65536.0), intOption(o, "lossScaleGoodSteps", 0));
+  job->startStep = intOption(o, "startStep", 0);
+  job->checkpointEvery = intOption(o, "checkpointEvery", 0);
   Napi::Value track = get(o, "trackJacobian");
   if (track.IsObject()) {
     Napi::Object t = track.As<Napi::Object>();
     job->sequential = std::dynamic_pointer_cast<nn::Sequential>(job->model);
     TORCH_CHECK(job->sequential, "tracking the Jacobian spectrum needs a Sequential model");
     job->probe = tensorOption(t, "input");
-    job->probeEvery = integer(t, "every", 0);
+    job->probeEvery = intOption(t, "every", 0);
     TORCH_CHECK(job->probeEvery > 0, "trackJacobian.every must be a positive integer");
-    job->probeRequest.cut = integer(t, "cut", 1);
-    job->probeRequest.train = flag(t, "train", true);
-    job->probeRequest.float64 = flag(t, "float64", true);
-    job->probeRequest.lanczosSteps = integer(t, "lanczosSteps", 0);
+    job->probeRequest.cut = intOption(t, "cut", 1);
+    job->probeRequest.train = boolOption(t, "train", true);
+    job->probeRequest.float64 = boolOption(t, "float64", true);
+    job->probeRequest.lanczosSteps = intOption(t, "lanczosSteps", 0);
     job->probeRequest.reportProgress = false;
   }
   Napi::Value hooks = get(o, "hooks");
@@ -543,7 +503,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < a.Length(); ++i) {
       if (!a.Get(i).IsObject()) throwTypeError(info.Env(), "hooks must be objects { kind, every }");
       Napi::Object h = a.Get(i).As<Napi::Object>();
-      Hook hook{text(h, "kind", "parameterStats"), integer(h, "every", 1)};
+      Hook hook{stringOption(h, "kind", "parameterStats"), intOption(h, "every", 1)};
       TORCH_CHECK(hook.kind == "parameterStats" || hook.kind == "gradNorms", "unknown hook '", hook.kind, "'");
       TORCH_CHECK(hook.every > 0, "a hook's 'every' must be positive");
       job->hooks.push_back(hook);
@@ -561,7 +521,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   job->model = modelOption(o);
   job->data = dataOption(o);
   job->data.shuffle = false;
-  job->loss.kind = text(o, "loss", "cross-entropy");
+  job->loss.kind = stringOption(o, "loss", "cross-entropy");
   // Evaluation switches the model to eval mode: no other call may touch it meanwhile.
   job->marks.mark(info.Env(), *job->model);
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());

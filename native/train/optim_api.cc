@@ -5,58 +5,38 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/options.h"
+#include "nn/in_use.h"
 #include "train/optim_api.h"
 
 namespace skipnorm {
 
 namespace {
 
-double optionNumber(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool optionBool(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throwTypeError(o.Env(), std::string("option '") + key + "' must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::shared_ptr<nn::Layer> moduleOf(Napi::Env env, double handle) {
-  auto& modules = addonOf(env).modules;
-  auto it = modules.find(handle);
-  if (it == modules.end()) throw makeTorchError(env, opName(), "the module was disposed (use after dispose)");
-  checkNotInUse(env, it->second.get(), "module");
-  return it->second;
-}
-
 // createOptimizer(kind: 'sgd' | 'adam' | 'adamw', module, options) -> handle
 Napi::Value CreateOptimizer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string kind = stringArg(info, 0);
-  auto module = moduleOf(env, numberArg(info, 1));
+  auto module = nn::moduleByHandle(env, numberArg(info, 1));
   Napi::Object o = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
   std::shared_ptr<train::Optimizer> optimizer;
   if (kind == "sgd") {
     train::SgdOptions s;
-    s.lr = optionNumber(o, "lr", s.lr);
-    s.momentum = optionNumber(o, "momentum", 0);
-    s.dampening = optionNumber(o, "dampening", 0);
-    s.weightDecay = optionNumber(o, "weightDecay", 0);
-    s.nesterov = optionBool(o, "nesterov", false);
+    s.lr = numberOption(o, "lr", s.lr);
+    s.momentum = numberOption(o, "momentum", 0);
+    s.dampening = numberOption(o, "dampening", 0);
+    s.weightDecay = numberOption(o, "weightDecay", 0);
+    s.nesterov = boolOption(o, "nesterov", false);
     optimizer = std::make_shared<train::Sgd>(*module, s);
   } else if (kind == "adam" || kind == "adamw") {
     train::AdamOptions a;
     a.decoupled = kind == "adamw";
-    a.lr = optionNumber(o, "lr", a.lr);
-    a.beta1 = optionNumber(o, "beta1", a.beta1);
-    a.beta2 = optionNumber(o, "beta2", a.beta2);
-    a.eps = optionNumber(o, "eps", a.eps);
-    a.weightDecay = optionNumber(o, "weightDecay", a.decoupled ? 0.01 : 0);
-    a.amsgrad = optionBool(o, "amsgrad", false);
+    a.lr = numberOption(o, "lr", a.lr);
+    a.beta1 = numberOption(o, "beta1", a.beta1);
+    a.beta2 = numberOption(o, "beta2", a.beta2);
+    a.eps = numberOption(o, "eps", a.eps);
+    a.weightDecay = numberOption(o, "weightDecay", a.decoupled ? 0.01 : 0);
+    a.amsgrad = boolOption(o, "amsgrad", false);
     optimizer = std::make_shared<train::Adam>(*module, a);
   } else {
     throwTypeError(env, "unknown optimizer '" + kind + "': expected sgd, adam or adamw");
