@@ -14,6 +14,7 @@ namespace skipnorm {
 void registerInfo(Napi::Env env, Napi::Object exports);
 void registerModules(Napi::Env env, Napi::Object exports);
 void registerSpectra(Napi::Env env, Napi::Object exports);
+void registerData(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerOptimizers(env, exports);
   registerTraining(env, exports);
   registerSpectra(env, exports);
+  registerData(env, exports);
   return exports;
 }
 

@@ -44,9 +44,10 @@ import * as nn from './nn/index';
 import * as models from './models/index';
 import * as optim from './train/optim';
 import * as spectra from './spectra/index';
+import * as data from './data/index';
 
-export { linalg, fft, cuda, nn, models, optim, spectra };
-export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointInfo, type Schedule, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
+export { linalg, fft, cuda, nn, models, optim, spectra, data };
+export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointInfo, type Schedule, type FitOptions, type FitResult, type TensorData, type FitData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
 export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';

@@ -306,4 +306,44 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     }
     sn.dispose([x, labels, after.singularValues]);
   });
+
+  it('tracking diagnostics during fit: PL ratio, gradient norms and curvature every N steps, training unchanged', async () => {
+    const x = input();
+    const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
+    const run = async (tracked: boolean) => {
+      sn.manualSeed(0);
+      const model = sn.models.bnnet({ variant: 'c' });
+      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+      const losses: number[] = [];
+      const events: { step: number; values: sn.spectra.Diagnostics }[] = [];
+      await sn.fit(model, { input: x, labels }, {
+        optimizer,
+        steps: 6,
+        trackDiagnostics: tracked ? { input: x, labels, every: 3, hessianIterations: 30 } : undefined,
+        onStep: (e) => losses.push(e.loss),
+        onHook: (e) => {
+          if (e.name === 'diagnostics') events.push({ step: e.step, values: e.values });
+        },
+      });
+      return { model, optimizer, losses, events };
+    };
+    const plain = await run(false);
+    const tracked = await run(true);
+    expect(tracked.losses).toEqual(plain.losses);
+    expect(tracked.events.map((e) => e.step)).toEqual([3, 6]);
+    const last = tracked.events[1].values;
+    const direct = await sn.spectra.diagnostics(plain.model, { input: x, labels }, { hessianIterations: 30 });
+    expect(last.loss).toBe(direct.loss);
+    expect(last.plRatio).toBe(direct.plRatio);
+    expect(last.topHessianEigenvalue).toBe(direct.topHessianEigenvalue);
+    expect(Object.keys(last.gradNorms)).toEqual(plain.model.namedParameters().map(([n]) => n));
+    expect(() => sn.fit(plain.model, { input: x, labels }, { optimizer: plain.optimizer, steps: 1, trackDiagnostics: { input: x, labels, every: 0 } })).toThrow(
+      /trackDiagnostics.every must be a positive integer/,
+    );
+    for (const r of [plain, tracked]) {
+      r.optimizer.dispose();
+      r.model.dispose();
+    }
+    sn.dispose([x, labels]);
+  });
 });

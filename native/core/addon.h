@@ -17,6 +17,10 @@ class Layer;
 namespace train {
 class Optimizer;
 }
+namespace data {
+class Dataset;
+class Loader;
+}
 
 struct Addon {
   TensorTable tensors;
@@ -30,7 +34,9 @@ struct Addon {
   // Modules (every module of a model's tree) and optimisers a running job is training: calls that
   // would touch them from JavaScript meanwhile are refused (they would race with the job).
   std::unordered_set<const void*> inUse;
-  double nextModuleHandle = 1;  // modules and optimisers draw handles from one counter
+  std::unordered_map<double, std::shared_ptr<data::Dataset>> datasets;
+  std::unordered_map<double, std::shared_ptr<data::Loader>> loaders;
+  double nextModuleHandle = 1;  // modules, optimisers, datasets and loaders draw handles from one counter
 };
 
 inline Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }

@@ -3,8 +3,7 @@
 // step, learning-rate schedule, metrics, progress events, and hooks every N steps that hand
 // results to JavaScript without waiting for it. Also `evaluate`, the same pass without updates.
 //
-// Data source: in-memory tensors `input` [N, ...] and `labels` [N]. A loader only has to give a
-// batch for (epoch, index), so native loaders (the data issue) plug in behind `batchAt`.
+// Data source (train/batches.h): in-memory tensors, or a native data loader.
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
 #include <napi.h>
@@ -24,9 +23,13 @@
 #include "train/optim_api.h"
 #include "train/schedule.h"
 #include "nn/in_use.h"
+#include "spectra/diagnostics.h"
+#include "train/batches.h"
 #include "spectra/jacobian.h"
 
 namespace skipnorm {
+
+std::shared_ptr<data::Loader> loaderFromHandle(Napi::Env env, double handle);  // data/data_api.cc
 
 namespace {
 
@@ -35,33 +38,6 @@ using Clock = std::chrono::steady_clock;
 struct Hook {
   std::string kind;  // parameterStats | gradNorms
   int64_t every = 1;
-};
-
-struct DataOptions {
-  at::Tensor input, labels;
-  int64_t batchSize = 0;  // 0: full batch
-  bool shuffle = true, dropLast = false;
-  uint64_t seed = 0;
-
-  int64_t size() const { return input.size(0); }
-  int64_t batch() const { return batchSize == 0 ? size() : std::min(batchSize, size()); }
-  int64_t batchesPerEpoch() const { return dropLast ? size() / batch() : (size() + batch() - 1) / batch(); }
-  // The order of examples in an epoch: seeded by (seed, epoch), so a resumed run repeats it.
-  at::Tensor order(int64_t epoch) const {
-    if (!shuffle || batchSize == 0) return at::Tensor();
-    // splitmix64 of (seed, epoch): distinct runs' epochs do not share orders.
-    uint64_t z = seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(epoch + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(z ^ (z >> 31));
-    return at::randperm(size(), g, at::TensorOptions().dtype(at::kLong));
-  }
-  std::pair<at::Tensor, at::Tensor> batchAt(const at::Tensor& order, int64_t index) const {
-    const int64_t start = index * batch(), end = std::min(size(), start + batch());
-    if (!order.defined()) return {input.slice(0, start, end), labels.slice(0, start, end)};
-    at::Tensor idx = order.slice(0, start, end).to(input.device());
-    return {input.index_select(0, idx), labels.index_select(0, idx.to(labels.device()))};
-  }
 };
 
 struct LossOptions {
@@ -130,7 +106,7 @@ class FitJob : public Job {
  public:
   std::shared_ptr<nn::Layer> model;
   std::shared_ptr<train::Optimizer> optimizer;
-  DataOptions data;
+  std::unique_ptr<train::BatchSource> data;
   LossOptions loss;
   train::Schedule schedule;
   bool schedulePerStep = false;
@@ -151,6 +127,10 @@ class FitJob : public Job {
   at::Tensor probe;
   JacobianRequest probeRequest;
   int64_t probeEvery = 0;
+  // Tracking: loss, PL ratio, gradient norms (and the top Hessian eigenvalue) of a fixed batch.
+  at::Tensor diagnosticsInput, diagnosticsLabels;
+  DiagnosticsRequest diagnosticsRequest;
+  int64_t diagnosticsEvery = 0;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
 
@@ -195,8 +175,8 @@ class FitJob : public Job {
   }
 
   void run(JobContext& ctx) override {
-    const int64_t perEpoch = data.batchesPerEpoch();
-    TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data.size(), " examples, fewer than one batch of ", data.batch(), " with dropLast");
+    const int64_t perEpoch = data->batchesPerEpoch();
+    TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data->examples(), " examples, fewer than one batch of ", data->batchSize(), " with dropLast");
     const int64_t total = steps > 0 ? steps : epochs * perEpoch;
     TORCH_CHECK(startStep >= 0 && startStep <= total, "fit: cannot resume at step ", startStep, " of a ", total, "-step run");
     model->train();
@@ -209,13 +189,12 @@ class FitJob : public Job {
     const auto start = Clock::now();
     int64_t step = startStep;
     for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
-      const at::Tensor order = data.order(epoch);
       double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
       const auto epochStart = Clock::now();
       const int64_t epochFirstBatch = step - epoch * perEpoch;
       for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
-        auto [x, y] = data.batchAt(order, b);
+        auto [x, y] = data->batchAt(epoch, b);
         if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
         optimizer->zeroGrad();
@@ -256,7 +235,7 @@ class FitJob : public Job {
           const double perStep = elapsed / done;
           ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
                         {"loss", lossValue}, {"top1", top1 / n}, {"top5", top5 / n}, {"lr", optimizer->lr()},
-                        {"examplesPerSecond", done * data.batch() / std::max(elapsed, 1e-9)},
+                        {"examplesPerSecond", done * data->batchSize() / std::max(elapsed, 1e-9)},
                         {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)},
                         {"lossScale", usedScale}, {"skipped", skipped ? 1.0 : 0.0}});
         }
@@ -271,6 +250,17 @@ class FitJob : public Job {
             Napi::Float64Array values = Napi::Float64Array::New(env, v.numel());
             std::memcpy(values.Data(), v.data_ptr<double>(), v.numel() * sizeof(double));
             e.Set("values", values);
+            return e;
+          });
+        }
+        if (diagnosticsEvery > 0 && step % diagnosticsEvery == 0) {
+          auto d = std::make_shared<DiagnosticsResult>(diagnosticsOf(*model, diagnosticsInput, diagnosticsLabels, diagnosticsRequest, &ctx));
+          ctx.post([d, step](Napi::Env env) -> Napi::Value {
+            Napi::Object e = Napi::Object::New(env);
+            e.Set("type", "hook");
+            e.Set("name", "diagnostics");
+            e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+            e.Set("values", diagnosticsToJs(env, *d));
             return e;
           });
         }
@@ -359,7 +349,7 @@ class FitJob : public Job {
 class EvaluateJob : public Job {
  public:
   std::shared_ptr<nn::Layer> model;
-  DataOptions data;
+  std::unique_ptr<train::BatchSource> data;
   LossOptions loss;
 
   EvaluateJob() : Job("evaluate") {}
@@ -372,9 +362,9 @@ class EvaluateJob : public Job {
     nn::ModeSnapshot modes(*model);  // eval mode for the pass, then each module's own mode back
     model->eval();
     {
-      for (int64_t b = 0; b < data.batchesPerEpoch(); ++b) {
+      for (int64_t b = 0; b < data->batchesPerEpoch(); ++b) {
         ctx.checkCancelled();
-        auto [x, y] = data.batchAt(at::Tensor(), b);
+        auto [x, y] = data->batchAt(0, b);
         at::Tensor out = (*model)(x);
         const double n = static_cast<double>(x.size(0));
         lossSum_ += computeLoss(loss, out.to(at::kFloat), y).item<double>() * n;
@@ -437,18 +427,25 @@ train::Schedule scheduleOption(const Napi::Object& o, int depth = 0) {
 
 std::shared_ptr<nn::Layer> modelOption(const Napi::Object& o) { return nn::moduleByHandle(o.Env(), numberOption(o, "model", -1), "model"); }
 
-DataOptions dataOption(const Napi::Object& o) {
-  DataOptions d;
-  d.input = tensorOption(o, "input");
-  d.labels = tensorOption(o, "labels");
-  TORCH_CHECK(d.input.dim() >= 1 && d.input.size(0) > 0, "the input must have at least one example");
-  TORCH_CHECK(d.labels.dim() >= 1 && d.labels.size(0) == d.input.size(0), "input has ", d.input.size(0), " examples but labels has ",
-              d.labels.dim() == 0 ? 0 : d.labels.size(0));
-  d.batchSize = intOption(o, "batchSize", 0);
-  TORCH_CHECK(d.batchSize >= 0, "batchSize must be positive (or 0 for the full batch)");
-  d.shuffle = boolOption(o, "shuffle", true);
-  d.dropLast = boolOption(o, "dropLast", false);
-  d.seed = static_cast<uint64_t>(intOption(o, "seed", 0));
+// Loader batches go to the model's device (that of its first parameter).
+std::unique_ptr<train::BatchSource> dataOption(const Napi::Object& o, const nn::Layer& model, bool forEvaluation) {
+  Napi::Value loader = get(o, "loader");
+  if (!loader.IsUndefined() && !loader.IsNull()) {
+    const auto params = model.parameters(true);
+    const at::Device device = params.empty() ? at::Device(at::kCPU) : params.front().device();
+    return std::make_unique<train::LoaderBatches>(loaderFromHandle(o.Env(), numberOption(o, "loader", -1)), device);
+  }
+  auto d = std::make_unique<train::TensorBatches>();
+  d->input = tensorOption(o, "input");
+  d->labels = tensorOption(o, "labels");
+  TORCH_CHECK(d->input.dim() >= 1 && d->input.size(0) > 0, "the input must have at least one example");
+  TORCH_CHECK(d->labels.dim() >= 1 && d->labels.size(0) == d->input.size(0), "input has ", d->input.size(0), " examples but labels has ",
+              d->labels.dim() == 0 ? 0 : d->labels.size(0));
+  d->size = intOption(o, "batchSize", 0);
+  TORCH_CHECK(d->size >= 0, "batchSize must be positive (or 0 for the full batch)");
+  d->shuffle = !forEvaluation && boolOption(o, "shuffle", true);
+  d->dropLast = !forEvaluation && boolOption(o, "dropLast", false);
+  d->seed = static_cast<uint64_t>(intOption(o, "seed", 0));
   return d;
 }
 
@@ -459,7 +456,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<FitJob>();
   job->model = modelOption(o);
   job->optimizer = optimizerArg(info, 2);
-  job->data = dataOption(o);
+  job->data = dataOption(o, *job->model, false);
   job->loss.kind = stringOption(o, "loss", "cross-entropy");
   TORCH_CHECK(job->loss.kind == "cross-entropy" || job->loss.kind == "mse", "loss must be 'cross-entropy' or 'mse'");
   job->loss.labelSmoothing = numberOption(o, "labelSmoothing", 0);
@@ -497,6 +494,18 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     job->probeRequest.lanczosSteps = intOption(t, "lanczosSteps", 0);
     job->probeRequest.reportProgress = false;
   }
+  Napi::Value diagnostics = get(o, "trackDiagnostics");
+  if (diagnostics.IsObject()) {
+    Napi::Object t = diagnostics.As<Napi::Object>();
+    job->diagnosticsInput = tensorOption(t, "input");
+    job->diagnosticsLabels = tensorOption(t, "labels");
+    job->diagnosticsEvery = intOption(t, "every", 0);
+    TORCH_CHECK(job->diagnosticsEvery > 0, "trackDiagnostics.every must be a positive integer");
+    job->diagnosticsRequest.train = boolOption(t, "train", true);
+    job->diagnosticsRequest.lossFloor = numberOption(t, "lossFloor", 0);
+    job->diagnosticsRequest.iterations = intOption(t, "hessianIterations", 0);
+    job->diagnosticsRequest.tol = numberOption(t, "tol", 1e-6);
+  }
   Napi::Value hooks = get(o, "hooks");
   if (hooks.IsArray()) {
     Napi::Array a = hooks.As<Napi::Array>();
@@ -519,8 +528,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   auto job = std::make_unique<EvaluateJob>();
   job->model = modelOption(o);
-  job->data = dataOption(o);
-  job->data.shuffle = false;
+  job->data = dataOption(o, *job->model, true);
   job->loss.kind = stringOption(o, "loss", "cross-entropy");
   // Evaluation switches the model to eval mode: no other call may touch it meanwhile.
   job->marks.mark(info.Env(), *job->model);

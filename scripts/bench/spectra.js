@@ -1,8 +1,7 @@
 'use strict';
 // skipnorm side of the spectra benchmark: the exact BNNet probe (as spectra.py), plus numbers
 // with no PyTorch counterpart printed to stderr: the circular spectra of every convolution of
-// pre-activation ResNet-18 at 32x32, and the overhead of tracking the probe every 100 steps of
-// full-batch BNNet training.
+// pre-activation ResNet-18 at 32x32. Tracking costs are in tracking.js.
 const sn = require('../..');
 
 sn.setNumThreads(Number(process.argv[2]));
@@ -25,20 +24,8 @@ sn.setNumThreads(Number(process.argv[2]));
   const counts = rows.reduce((acc, r) => ({ ...acc, [r.method]: (acc[r.method] ?? 0) + 1 }), {});
   sn.dispose(rows.map((r) => r.singularValues));
 
-  const labels = sn.randint(0, 10, [32]);
-  const timeFit = async (tracked) => {
-    sn.manualSeed(1);
-    const m = sn.models.bnnet({ variant: 'c' });
-    const optimizer = new sn.optim.SGD(m, { lr: 0.05 });
-    const t = process.hrtime.bigint();
-    await sn.fit(m, { input: x, labels }, { optimizer, steps: 600, trackJacobian: tracked ? { input: x, every: 100 } : undefined });
-    return Number(process.hrtime.bigint() - t) / 1e9;
-  };
-  const plain = Math.min(await timeFit(false), await timeFit(false));
-  const tracked = Math.min(await timeFit(true), await timeFit(true));
   process.stderr.write(
-    `circular spectra of every convolution of pre-act ResNet-18 at 32x32: ${circular.toFixed(1)} s (${JSON.stringify(counts)})\n` +
-      `tracking the exact probe every 100 steps of full-batch BNNet: ${plain.toFixed(2)} s -> ${tracked.toFixed(2)} s for 600 steps (+${(100 * (tracked / plain - 1)).toFixed(1)}%)\n`,
+    `circular spectra of every convolution of pre-act ResNet-18 at 32x32: ${circular.toFixed(1)} s (${JSON.stringify(counts)})\n`,
   );
   process.stdout.write(`${JSON.stringify({ 'exact BNNet probe at the stem (32 images, 320 values)': best })}\n`);
 })();

@@ -2,7 +2,7 @@
 // `npm run golden`: regenerates test/golden/ with PyTorch (`npm run oracle`: only finds or makes
 // the Python, which the PyTorch round-trip tests also use). Uses $PYTHON if it has torch and numpy,
 // else a virtual environment at .oracle-venv/ that it creates with pip (torch, numpy, safetensors,
-// tensorboard). Python is the test oracle only; skipnorm never needs it at run time.
+// tensorboard, pillow). Python is the test oracle only; skipnorm never needs it at run time.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,13 +13,13 @@ const venv = path.join(root, '.oracle-venv');
 const venvPython = path.join(venv, 'bin', 'python');
 
 function hasOracle(python) {
-  return spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+  return spawnSync(python, ['-c', 'import torch, numpy, PIL'], { stdio: 'ignore' }).status === 0;
 }
 
 function oraclePython() {
   if (process.env.PYTHON && hasOracle(process.env.PYTHON)) return process.env.PYTHON;
   if (fs.existsSync(venvPython) && hasOracle(venvPython)) return venvPython;
-  console.error(`golden: creating ${venv} with torch, numpy, safetensors and tensorboard`);
+  console.error(`golden: creating ${venv} with torch, numpy, safetensors, tensorboard and pillow`);
   const run = (cmd, args) => {
     const r = spawnSync(cmd, args, { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`golden: ${cmd} ${args.join(' ')} failed`);
@@ -27,7 +27,7 @@ function oraclePython() {
   run('python3', ['-m', 'venv', venv]);
   // The oracle's torch is the release skipnorm's LibTorch is tested with (and its CPU build).
   const { TESTED_TORCH } = require('../libtorch/find');
-  run(venvPython, ['-m', 'pip', 'install', '--retries', '1', `torch==${TESTED_TORCH}+cpu`, 'numpy', 'safetensors', 'tensorboard']);
+  run(venvPython, ['-m', 'pip', 'install', '--retries', '1', `torch==${TESTED_TORCH}+cpu`, 'numpy', 'safetensors', 'tensorboard', 'pillow']);
   return venvPython;
 }
 

@@ -12,6 +12,10 @@ import { wrap } from '../tensor/tensor';
 import { appendFileSync } from 'node:fs';
 import { dispose } from '../core/memory';
 import { resolveCut } from '../spectra/jacobian';
+import type { Diagnostics } from '../spectra/diagnostics';
+import { Dataset } from '../data/dataset';
+import { DataLoader } from '../data/loader';
+import type { Transform } from '../data/transforms';
 import { checkpointRun, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
@@ -21,6 +25,13 @@ export interface TensorData {
   input: Tensor;
   labels: Tensor;
 }
+
+/**
+ * What fit and evaluate train on: in-memory tensors, a Dataset (fit makes a DataLoader from its
+ * batchSize, shuffle, seed, dropLast, transforms, loaderThreads and prefetch options), or a
+ * DataLoader (which brings those settings itself).
+ */
+export type FitData = TensorData | Dataset | DataLoader;
 
 export interface StepEvent {
   step: number;
@@ -57,7 +68,8 @@ export interface EpochEvent {
  */
 export type HookEvent =
   | { name: 'parameterStats' | 'gradNorms'; step: number; values: Record<string, [number, number]> }
-  | { name: 'jacobianSpectrum'; step: number; values: Float64Array };
+  | { name: 'jacobianSpectrum'; step: number; values: Float64Array }
+  | { name: 'diagnostics'; step: number; values: Diagnostics };
 
 export interface FitOptions {
   optimizer: Optimizer;
@@ -70,6 +82,12 @@ export interface FitOptions {
   shuffle?: boolean;
   seed?: number;
   dropLast?: boolean;
+  /** With a Dataset: per-example transforms (sn.data.transforms), run on the loader's threads. */
+  transforms?: Transform[];
+  /** With a Dataset: the loader's decoding threads (default: the cores, at most 8). */
+  loaderThreads?: number;
+  /** With a Dataset: batches prepared ahead (default 2). */
+  prefetch?: number;
   loss?: 'cross-entropy' | 'mse';
   labelSmoothing?: number;
   schedule?: Schedule;
@@ -94,7 +112,13 @@ export interface FitOptions {
    * on the training thread between steps (see spectra.jacobianSpectrum for the options).
    */
   trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number };
-  /** Append every hook event (tracked spectra, parameter stats) to this JSON-lines file. */
+  /**
+   * Track curvature and regularity of a fixed batch every `every` steps (see
+   * spectra.diagnostics): loss, PL ratio, per-parameter gradient norms, and the top Hessian
+   * eigenvalue when hessianIterations > 0 (default 0: it costs two backward passes per iteration).
+   */
+  trackDiagnostics?: { input: Tensor; labels: Tensor; every: number; mode?: 'train' | 'eval'; lossFloor?: number; hessianIterations?: number; tol?: number };
+  /** Append every hook event (tracked spectra and diagnostics, parameter stats) to this JSON-lines file. */
   trackFile?: string;
   /** Save model, optimiser and generator every `every` steps (and at the end) into `dir`, keeping the newest `keep` (default 3). */
   checkpoint?: { dir: string; every: number; keep?: number };
@@ -116,9 +140,38 @@ export interface FitResult {
   seconds: number;
 }
 
-function dataHandles(data: TensorData, op: string): { input: number; labels: number } {
-  if (!data || typeof data !== 'object') throw new TypeError(`${op}: data must be { input, labels }`);
-  return { input: handleOf(data.input, op), labels: handleOf(data.labels, op) };
+interface DataSource {
+  handles: { input: number; labels: number } | { loader: number };
+  examples: number;
+  /** Frees a loader made for this call. */
+  release(): void;
+}
+
+const loaderSettings = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transforms', 'loaderThreads', 'prefetch'] as const;
+
+function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean): DataSource {
+  if (data instanceof DataLoader) {
+    const given = loaderSettings.filter((k) => options[k] !== undefined);
+    if (given.length) throw new TypeError(`${op}: ${given.join(', ')} belong to the DataLoader when training from one`);
+    return { handles: { loader: data.loaderHandle(op) }, examples: data.examplesPerEpoch, release: () => {} };
+  }
+  if (data instanceof Dataset) {
+    if (options.batchSize === undefined) throw new TypeError(`${op}: batchSize is required when training from a Dataset`);
+    const loader = new DataLoader(data, {
+      batchSize: options.batchSize,
+      shuffle: evaluation ? false : options.shuffle,
+      seed: options.seed,
+      dropLast: evaluation ? false : options.dropLast,
+      transforms: options.transforms,
+      threads: options.loaderThreads,
+      prefetch: options.prefetch,
+      channelsLast: options.channelsLast,
+    });
+    return { handles: { loader: loader.loaderHandle(op) }, examples: data.length, release: () => loader.dispose() };
+  }
+  if (!data || typeof data !== 'object') throw new TypeError(`${op}: data must be { input, labels }, a Dataset or a DataLoader`);
+  if (options.transforms !== undefined) throw new TypeError(`${op}: transforms apply to a Dataset, not to in-memory tensors`);
+  return { handles: { input: handleOf(data.input, op), labels: handleOf(data.labels, op) }, examples: data.input instanceof Tensor ? data.input.shape[0] : 0, release: () => {} };
 }
 
 function positiveInteger(value: number | undefined, name: string, op: string): void {
@@ -126,7 +179,7 @@ function positiveInteger(value: number | undefined, name: string, op: string): v
 }
 
 /** Trains the model in place; resolves when done (or rejects with AbortError when aborted). */
-export function fit(model: Module, data: TensorData, options: FitOptions): Promise<FitResult> {
+export function fit(model: Module, data: FitData, options: FitOptions): Promise<FitResult> {
   const op = 'fit';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   if (!options || !(options.optimizer instanceof Optimizer)) throw new TypeError(`${op}: options.optimizer must be an optimizer (sn.optim.SGD, Adam, AdamW)`);
@@ -138,7 +191,7 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   if (options.clipGradNorm !== undefined && !(Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0)) {
     throw new TypeError(`${op}: clipGradNorm must be a positive number, got ${String(options.clipGradNorm)}`);
   }
-  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackFile, ...rest } = options;
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackDiagnostics, trackFile, transforms, loaderThreads, prefetch, ...rest } = options;
   let track: Record<string, unknown> | undefined;
   if (trackJacobian !== undefined) {
     positiveInteger(trackJacobian.every, 'trackJacobian.every', op);
@@ -151,6 +204,17 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
       float64: (trackJacobian.precision ?? 'float64') === 'float64',
       lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
     };
+  }
+  let diagnosticsTrack: Record<string, unknown> | undefined;
+  if (trackDiagnostics !== undefined) {
+    const { input, labels, every, mode, lossFloor, hessianIterations, tol } = trackDiagnostics;
+    positiveInteger(every, 'trackDiagnostics.every', op);
+    if (mode !== undefined && mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: trackDiagnostics.mode must be 'train' or 'eval'`);
+    if (lossFloor !== undefined && !Number.isFinite(lossFloor)) throw new TypeError(`${op}: trackDiagnostics.lossFloor must be a finite number`);
+    if (hessianIterations !== undefined && !(Number.isInteger(hessianIterations) && hessianIterations >= 0)) {
+      throw new TypeError(`${op}: trackDiagnostics.hessianIterations must be a non-negative integer`);
+    }
+    diagnosticsTrack = { input: handleOf(input, op), labels: handleOf(labels, op), every, train: (mode ?? 'train') === 'train', lossFloor, hessianIterations, tol };
   }
   if (checkpoint !== undefined) {
     if (typeof checkpoint.dir !== 'string' || !checkpoint.dir) throw new TypeError(`${op}: checkpoint.dir must be a folder path`);
@@ -166,7 +230,7 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
     seed: rest.seed ?? 0,
     shuffle: rest.shuffle ?? true,
     dropLast: rest.dropLast ?? false,
-    examples: data.input instanceof Tensor ? data.input.shape[0] : undefined,
+    examples: data instanceof Dataset ? data.length : data instanceof DataLoader ? data.examplesPerEpoch : data?.input instanceof Tensor ? data.input.shape[0] : undefined,
     schedule: rest.schedule ?? null,
     scheduleUnit: rest.scheduleUnit ?? 'epoch',
     autocast: rest.autocast ?? 'none',
@@ -188,13 +252,15 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
   }
   const { initialLossScale, ...forNative } = rest;
   if (initialLossScale !== undefined && !(initialLossScale > 0)) throw new TypeError(`${op}: initialLossScale must be a positive number`);
+  const source = dataSource(data, options, op, false);
   const native_options = {
     ...forNative,
-    ...dataHandles(data, op),
+    ...source.handles,
     model: model.moduleHandle(op),
     startStep,
     checkpointEvery: checkpoint?.every ?? 0,
     trackJacobian: track,
+    trackDiagnostics: diagnosticsTrack,
     lossScale: scaler?.scale ?? initialLossScale,
     lossScaleGoodSteps: scaler?.goodSteps,
   };
@@ -211,7 +277,9 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
       onCheckpoint?.({ step: event.step as number, file });
     } else onStep?.(event as unknown as StepEvent);
   };
-  return runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
+  let running: Promise<Omit<FitResult, 'resumedFrom'>>;
+  try {
+    running = runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
     op,
     (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
     {
@@ -222,7 +290,12 @@ export function fit(model: Module, data: TensorData, options: FitOptions): Promi
       },
       signal,
     },
-  ).then((result) => ({ ...result, resumedFrom: startStep }));
+    );
+  } catch (e) {
+    source.release();
+    throw e;
+  }
+  return running.finally(() => source.release()).then((result) => ({ ...result, resumedFrom: startStep }));
 }
 
 export interface EvaluateResult {
@@ -233,10 +306,20 @@ export interface EvaluateResult {
 }
 
 /** Loss and accuracy of the model on the data, in eval mode, off the event loop. */
-export function evaluate(model: Module, data: TensorData, options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; signal?: AbortSignal } = {}): Promise<EvaluateResult> {
+export function evaluate(
+  model: Module,
+  data: FitData,
+  options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; transforms?: Transform[]; loaderThreads?: number; signal?: AbortSignal } = {},
+): Promise<EvaluateResult> {
   const op = 'evaluate';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   positiveInteger(options.batchSize, 'batchSize', op);
-  const native_options = { batchSize: options.batchSize, loss: options.loss, ...dataHandles(data, op), model: model.moduleHandle(op) };
-  return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal });
+  const source = dataSource(data, options, op, true);
+  try {
+    const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
+    return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());
+  } catch (e) {
+    source.release();
+    throw e;
+  }
 }

@@ -2,4 +2,4 @@
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim';
 export { scheduleFactor, type Schedule } from './schedule';
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints, CHECKPOINT_FORMAT, type CheckpointInfo } from './checkpoint';
-export { fit, evaluate, type FitOptions, type FitResult, type TensorData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './fit';
+export { fit, evaluate, type FitOptions, type FitResult, type TensorData, type FitData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './fit';

@@ -1,0 +1,73 @@
+// The native loader: batches assembled by a pool of C++ threads, prefetched ahead of the training
+// thread. Each epoch's order is a permutation seeded by (seed, epoch) (the same on every rank);
+// with worldSize > 1 it is padded to a multiple of worldSize and rank r takes every worldSize-th
+// example from r, as torch's DistributedSampler. Threads work example by example through the
+// queued batches in order, so the next batch is ready soonest; a batch is handed out once.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "data/dataset.h"
+#include "data/transforms.h"
+
+namespace skipnorm::data {
+
+struct LoaderOptions {
+  int64_t batchSize = 1;
+  bool shuffle = true, dropLast = false, channelsLast = false;
+  uint64_t seed = 0;
+  int64_t rank = 0, worldSize = 1;
+  int threads = 2;
+  int64_t prefetch = 2;  // batches queued ahead of the one asked for
+};
+
+struct Batch {
+  at::Tensor input;   // float32 [n, C, H, W]
+  at::Tensor labels;  // int64 [n]
+  int64_t skipped = 0;  // corrupt examples left out of this batch
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<Dataset> dataset, Pipeline pipeline, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  int64_t examplesPerEpoch() const { return perRank_; }  // this rank's share
+  int64_t batchesPerEpoch() const;
+  int64_t batchSize() const { return options_.batchSize; }
+  // Blocks until batch `index` of `epoch` is ready, and queues the next ones.
+  Batch batch(int64_t epoch, int64_t index);
+  int64_t skipped() const { return skipped_; }
+
+ private:
+  struct Pending;
+  void work();
+  void enqueue(int64_t epoch, int64_t index);
+  std::vector<int64_t> indices(int64_t epoch, int64_t index);
+  void finish(Pending& p);
+
+  std::shared_ptr<Dataset> dataset_;
+  Pipeline pipeline_;
+  LoaderOptions options_;
+  int64_t perRank_ = 0;
+  std::mutex mutex_;
+  std::condition_variable workAvailable_, batchDone_;
+  std::deque<std::shared_ptr<Pending>> queue_;            // batches with examples left to start
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<Pending>> pending_;  // by (epoch, index)
+  int64_t cachedEpoch_ = -1;
+  at::Tensor order_;
+  bool stopping_ = false;
+  std::atomic<int64_t> skipped_{0};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace skipnorm::data

@@ -1,0 +1,255 @@
+// The packed format written by `skipnorm data pack`: pre-resized uint8 images and labels in one
+// file, memory-mapped when read (the page cache serves every epoch after the first).
+//   bytes 0..7    "SNPACK01"
+//   bytes 8..15   little-endian uint64 L, the length of the JSON header
+//   16..16+L      JSON { "count", "height", "width", "channels", "classes", "classNames" }
+//   then, each aligned to 64 bytes: labels int64 [count], images uint8 [count, H, W, C]
+#include <c10/util/Exception.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "data/dataset.h"
+#include "data/transforms.h"
+
+namespace skipnorm::data {
+
+namespace {
+
+constexpr char kMagic[9] = "SNPACK01";
+constexpr int64_t kAlign = 64;
+int64_t aligned(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+// A tiny reader for the flat JSON header we write: numbers, strings and one array of strings.
+struct HeaderReader {
+  const std::string& s;
+  size_t at = 0;
+  void skipSpace() { while (at < s.size() && std::isspace(static_cast<unsigned char>(s[at]))) ++at; }
+  void expect(char c) {
+    skipSpace();
+    TORCH_CHECK(at < s.size() && s[at] == c, "packed file: malformed header (expected '", c, "' at byte ", at, ")");
+    ++at;
+  }
+  bool peek(char c) { skipSpace(); return at < s.size() && s[at] == c; }
+  std::string string() {
+    expect('"');
+    std::string out;
+    while (at < s.size() && s[at] != '"') {
+      if (s[at] == '\\') {
+        TORCH_CHECK(++at < s.size(), "packed file: malformed header string");
+        const char e = s[at];
+        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+      } else {
+        out += s[at];
+      }
+      ++at;
+    }
+    expect('"');
+    return out;
+  }
+  int64_t number() {
+    skipSpace();
+    size_t end = at;
+    while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '-')) ++end;
+    TORCH_CHECK(end > at && end - at < 19, "packed file: malformed header number");
+    const int64_t v = std::stoll(s.substr(at, end - at));
+    at = end;
+    return v;
+  }
+};
+
+std::string jsonString(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') { out += "\\n"; continue; }
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+class PackedDataset : public Dataset {
+ public:
+  at::Tensor images, labelTensor;
+  int64_t size() const override { return images.size(0); }
+  int64_t label(int64_t index) const override { return labelTensor.data_ptr<int64_t>()[index]; }
+  at::Tensor image(int64_t index, const CropPlan& plan) const override { return applyCrop(images[index], plan); }
+};
+
+}  // namespace
+
+std::shared_ptr<Dataset> openPacked(const std::string& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  TORCH_CHECK(fd >= 0, "cannot open ", file, ": ", std::strerror(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  const int64_t fileSize = st.st_size;
+  if (fileSize < 16 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    TORCH_CHECK(false, file, ": not a packed skipnorm dataset (too short)");
+  }
+  void* map = ::mmap(nullptr, static_cast<size_t>(fileSize), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  TORCH_CHECK(map != MAP_FAILED, "cannot map ", file, ": ", std::strerror(errno));
+  // The mapping lives as long as any tensor viewing it.
+  auto mapping = std::shared_ptr<void>(map, [fileSize](void* p) { ::munmap(p, static_cast<size_t>(fileSize)); });
+  const auto* bytes = static_cast<const uint8_t*>(map);
+  TORCH_CHECK(std::memcmp(bytes, kMagic, 8) == 0, file, ": not a packed skipnorm dataset (wrong magic bytes)");
+  uint64_t headerLength = 0;
+  std::memcpy(&headerLength, bytes + 8, 8);
+  TORCH_CHECK(headerLength <= static_cast<uint64_t>(fileSize - 16) && headerLength < (1u << 24), file, ": header length ", headerLength, " does not fit the file");
+  const std::string header(reinterpret_cast<const char*>(bytes + 16), headerLength);
+  int64_t count = -1, height = -1, width = -1, channels = -1, classes = -1;
+  std::vector<std::string> names;
+  HeaderReader r{header};
+  r.expect('{');
+  while (!r.peek('}')) {
+    const std::string key = r.string();
+    r.expect(':');
+    if (key == "classNames") {
+      r.expect('[');
+      while (!r.peek(']')) {
+        names.push_back(r.string());
+        if (r.peek(',')) r.expect(',');
+      }
+      r.expect(']');
+    } else {
+      const int64_t v = r.number();
+      if (key == "count") count = v;
+      if (key == "height") height = v;
+      if (key == "width") width = v;
+      if (key == "channels") channels = v;
+      if (key == "classes") classes = v;
+    }
+    if (r.peek(',')) r.expect(',');
+  }
+  TORCH_CHECK(count >= 0 && height > 0 && width > 0 && (channels == 1 || channels == 3) && classes > 0 && height <= 65536 && width <= 65536,
+              file, ": header has a missing or implausible count, height, width, channels or classes");
+  const int64_t labelsAt = aligned(16 + static_cast<int64_t>(headerLength));
+  const int64_t imagesAt = aligned(labelsAt + 8 * count);
+  const int64_t expected = imagesAt + count * height * width * channels;
+  TORCH_CHECK(expected == fileSize, file, ": ", fileSize, " bytes, the header describes ", expected, " (truncated or not a packed file)");
+  auto dataset = std::make_shared<PackedDataset>();
+  auto keep = [mapping](void*) {};
+  dataset->labelTensor = at::from_blob(const_cast<uint8_t*>(bytes + labelsAt), {count}, keep, at::TensorOptions().dtype(at::kLong));
+  dataset->images = at::from_blob(const_cast<uint8_t*>(bytes + imagesAt), {count, height, width, channels}, keep, at::TensorOptions().dtype(at::kByte));
+  if (count > 0) {
+    const int64_t lo = dataset->labelTensor.min().item<int64_t>(), hi = dataset->labelTensor.max().item<int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < classes, file, ": labels range over ", lo, "..", hi, ", outside 0..", classes - 1);
+  }
+  dataset->format = "packed";
+  dataset->classes = classes;
+  dataset->classNames = names;
+  return dataset;
+}
+
+int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t height, int64_t width, int threads,
+                    const std::function<void(int64_t)>& progress, const std::function<bool()>& cancelled) {
+  TORCH_CHECK(height > 0 && width > 0, "pack: the size must be positive");
+  const int64_t n = dataset.size();
+  // Resize the shorter side to the larger target side, then center-crop: as an evaluation transform.
+  Pipeline pipeline;
+  pipeline.steps.push_back(TransformStep::resize({std::max(height, width)}));
+  pipeline.steps.push_back(TransformStep::centerCrop(height, width));
+  // Decode in parallel into a buffer (uint8), remembering which examples were skipped.
+  int64_t channels = 3;
+  std::vector<at::Tensor> out(n);
+  std::vector<char> ok(n, 0);
+  std::atomic<int64_t> next{0}, done{0};
+  std::string error;
+  std::mutex errorMutex;
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    at::set_num_threads(1);
+    for (int64_t i; (i = next++) < n;) {
+      if (failed || cancelled()) return;
+      try {
+        out[i] = pipeline.applyUint8(dataset, i, nullptr);
+        ok[i] = 1;
+      } catch (const CorruptImage& e) {
+        if (!dataset.skipCorrupt) {
+          std::lock_guard<std::mutex> lock(errorMutex);
+          if (error.empty()) error = e.what();
+          failed = true;
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(errorMutex);
+        if (error.empty()) error = dataset.describe(i) + ": " + e.what();
+        failed = true;
+      }
+      ++done;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(worker);
+  while (done < n && !failed && !cancelled()) {
+    progress(done);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (auto& t : pool) t.join();
+  TORCH_CHECK(!cancelled(), "pack cancelled");
+  TORCH_CHECK(error.empty(), "pack: ", error);
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (ok[i]) {
+      if (kept == 0) channels = out[i].size(2);
+      ++kept;
+    }
+  }
+  std::string header = "{\"count\":" + std::to_string(kept) + ",\"height\":" + std::to_string(height) + ",\"width\":" + std::to_string(width) +
+                       ",\"channels\":" + std::to_string(channels) + ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
+  for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
+  header += "]}";
+  // Write next to the target and rename: a reader never sees half a file.
+  std::random_device rd;
+  const std::string temp = file + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  {
+    std::ofstream f(temp, std::ios::binary | std::ios::trunc);
+    TORCH_CHECK(f, "pack: cannot write ", temp, ": ", std::strerror(errno));
+    const uint64_t length = header.size();
+    f.write(kMagic, 8);
+    f.write(reinterpret_cast<const char*>(&length), 8);
+    f << header;
+    const std::string pad(kAlign, '\0');
+    int64_t at = 16 + static_cast<int64_t>(header.size());
+    f.write(pad.data(), aligned(at) - at);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!ok[i]) continue;
+      const int64_t label = dataset.label(i);
+      f.write(reinterpret_cast<const char*>(&label), 8);
+    }
+    at = aligned(at) + 8 * kept;
+    f.write(pad.data(), aligned(at) - at);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!ok[i]) continue;
+      TORCH_CHECK(out[i].size(2) == channels, "pack: ", dataset.describe(i), " has ", out[i].size(2), " channels, others ", channels);
+      const at::Tensor img = out[i].contiguous();
+      f.write(reinterpret_cast<const char*>(img.data_ptr<uint8_t>()), img.numel());
+    }
+    f.flush();
+    const bool good = static_cast<bool>(f);
+    f.close();
+    if (!good) {
+      std::remove(temp.c_str());
+      TORCH_CHECK(false, "pack: writing ", temp, " failed (disk full?)");
+    }
+  }
+  if (std::rename(temp.c_str(), file.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(temp.c_str());
+    TORCH_CHECK(false, "pack: cannot rename ", temp, " to ", file, ": ", why);
+  }
+  progress(n);
+  return n - kept;
+}
+
+}  // namespace skipnorm::data

@@ -1,0 +1,67 @@
+// Where fit and evaluate take their batches from: a batch for (epoch, index).
+//   TensorBatches   in-memory tensors `input` [N, ...] and `labels` [N]: full batch, or seeded
+//                   shuffled mini-batches
+//   LoaderBatches   a native data loader (native/data/loader.h), prefetching on its own threads
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "data/loader.h"
+#include "data/order.h"
+
+namespace skipnorm::train {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t examples() const = 0;
+  virtual int64_t batchSize() const = 0;
+  virtual int64_t batchesPerEpoch() const = 0;
+  virtual std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) = 0;
+};
+
+class TensorBatches : public BatchSource {
+ public:
+  at::Tensor input, labels;
+  int64_t size = 0;  // 0: full batch
+  bool shuffle = true, dropLast = false;
+  uint64_t seed = 0;
+
+  int64_t examples() const override { return input.size(0); }
+  int64_t batchSize() const override { return size == 0 ? examples() : std::min(size, examples()); }
+  int64_t batchesPerEpoch() const override { return dropLast ? examples() / batchSize() : (examples() + batchSize() - 1) / batchSize(); }
+  std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
+    const int64_t start = index * batchSize(), end = std::min(examples(), start + batchSize());
+    if (!shuffle || size == 0) return {input.slice(0, start, end), labels.slice(0, start, end)};
+    if (epoch != orderEpoch_) {
+      order_ = data::epochOrder(examples(), seed, epoch);
+      orderEpoch_ = epoch;
+    }
+    at::Tensor idx = order_.slice(0, start, end);
+    return {input.index_select(0, idx.to(input.device())), labels.index_select(0, idx.to(labels.device()))};
+  }
+
+ private:
+  at::Tensor order_;
+  int64_t orderEpoch_ = -1;
+};
+
+class LoaderBatches : public BatchSource {
+ public:
+  explicit LoaderBatches(std::shared_ptr<data::Loader> loader, at::Device device) : loader_(std::move(loader)), device_(device) {}
+  int64_t examples() const override { return loader_->examplesPerEpoch(); }
+  int64_t batchSize() const override { return loader_->batchSize(); }
+  int64_t batchesPerEpoch() const override { return loader_->batchesPerEpoch(); }
+  std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
+    data::Batch b = loader_->batch(epoch, index);
+    return {b.input.to(device_, /*non_blocking=*/true), b.labels.to(device_, /*non_blocking=*/true)};
+  }
+
+ private:
+  std::shared_ptr<data::Loader> loader_;
+  at::Device device_;
+};
+
+}  // namespace skipnorm::train
