@@ -1,5 +1,6 @@
 #include "data/loader.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include "data/order.h"
@@ -93,6 +94,7 @@ Batch Loader::batch(int64_t epoch, int64_t index) {
     pending_.erase(key);
   }
   TORCH_CHECK(p->error.empty(), p->error);
+  skipped_ += p->result.skipped;
   return p->result;
 }
 
@@ -158,7 +160,6 @@ void Loader::work() {
       if (skip) ++p->skipped;
       last = ++p->done == p->ids.size();
     }
-    if (skip) ++skipped_;
     if (!last) continue;
     if (p->error.empty()) finish(*p);
     {

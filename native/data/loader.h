@@ -46,7 +46,7 @@ class Loader {
   int64_t batchSize() const { return options_.batchSize; }
   // Blocks until batch `index` of `epoch` is ready, and queues the next ones.
   Batch batch(int64_t epoch, int64_t index);
-  int64_t skipped() const { return skipped_; }
+  int64_t skipped() const { return skipped_; }  // in the batches handed out
 
  private:
   struct Pending;

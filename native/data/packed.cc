@@ -4,6 +4,7 @@
 //   bytes 8..15   little-endian uint64 L, the length of the JSON header
 //   16..16+L      JSON { "count", "height", "width", "channels", "classes", "classNames" }
 //   then, each aligned to 64 bytes: labels int64 [count], images uint8 [count, H, W, C]
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,5 +1,6 @@
 #include "data/stats.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include <atomic>
