@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { findOrInstallLibTorch, PACKAGE_ROOT, OWN_DIR } = require('./libtorch/find');
 const { buildNative, upToDate } = require('./build-native');
+const { ensureSystemDeps } = require('./system-deps');
 
 // A prebuild links LibTorch through the run path $ORIGIN/../../.libtorch/torch/lib, so it is only
 // usable with skipnorm's own copy of the same version.
@@ -33,6 +34,7 @@ function main() {
       return;
     }
   }
+  ensureSystemDeps();
   buildNative({ libtorch });
 }
 

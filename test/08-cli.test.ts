@@ -191,4 +191,45 @@ describe('skipnorm CLI', () => {
       expect(r.stderr).toMatch(message);
     }
   });
+
+  it('data stats --json: count, classes, perClass, mean and std; data pack makes a file stats can read', () => {
+    const root = path.join(tmp, 'folder');
+    for (const [cls, file] of [['cat', 'wide.png'], ['cat', 'photo.jpg'], ['dog', 'tall.png']]) {
+      fs.mkdirSync(path.join(root, cls), { recursive: true });
+      fs.copyFileSync(path.join(__dirname, 'golden', 'data', file), path.join(root, cls, file));
+    }
+    const r = cli('data', 'stats', '--format', 'folder', '--root', root, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ count: 3, classes: 2, perClass: [2, 1], classNames: ['cat', 'dog'], skipped: 0 });
+    expect(s.mean).toHaveLength(3);
+    expect(s.std.every((v: number) => v > 0.05 && v < 0.5)).toBe(true);
+    const file = path.join(tmp, 'folder.snpack');
+    const p = cli('data', 'pack', '--format', 'folder', '--root', root, '--size', '12,10', '--out', file);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/packed 3 images of 12x10/);
+    const again = JSON.parse(cli('data', 'stats', '--format', 'packed', '--root', file, '--json').stdout);
+    expect(again).toMatchObject({ count: 3, classes: 2, perClass: [2, 1] });
+    const digits = JSON.parse(cli('data', 'stats', '--format', 'digits', '--split', 'test', '--json').stdout);
+    expect(digits).toMatchObject({ count: 2000, classes: 10 });
+    expect(digits.mean[0]).toBeGreaterThan(0.1);
+  });
+
+  it('data rejects bad flags and data clearly', () => {
+    const cases: [string[], number, RegExp][] = [
+      [['data'], 2, /expected 'stats' or 'pack'/],
+      [['data', 'stats', '--root', tmp], 2, /--format is required/],
+      [['data', 'stats', '--format', 'imagenet', '--root', tmp], 2, /--format must be one of/],
+      [['data', 'stats', '--format', 'mnist'], 2, /--root is required for --format mnist \(--format digits uses the bundled MNIST digits\)/],
+      [['data', 'stats', '--format', 'cifar10', '--root', tmp, '--split', 'val'], 2, /--split must be train or test/],
+      [['data', 'pack', '--format', 'digits', '--out', path.join(tmp, 'd.snpack')], 2, /--size is required/],
+      [['data', 'stats', '--format', 'mnist', '--root', path.join(tmp, 'missing')], 1, /no such folder/],
+      [['data', 'stats', '--format', 'cifar100', '--root', tmp], 1, /no CIFAR-100 file \(train.bin\)/],
+    ];
+    for (const [args, status, message] of cases) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stderr).toMatch(message);
+    }
+  });
 });

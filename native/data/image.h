@@ -31,7 +31,7 @@ struct Crop {
 using CropPlan = std::function<std::optional<Crop>(int64_t height, int64_t width)>;
 
 // Images larger than this many pixels are refused (a corrupt header must not allocate gigabytes).
-constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;  // 8192 x 8192
 
 // Decodes a JPEG or PNG held in memory. With a plan, returns just the planned region (possibly at
 // a reduced scale, never below the planned output size), otherwise the whole image.

@@ -133,7 +133,7 @@ std::shared_ptr<Dataset> openPacked(const std::string& file) {
     }
     if (r.peek(',')) r.expect(',');
   }
-  TORCH_CHECK(count >= 0 && height > 0 && width > 0 && (channels == 1 || channels == 3) && classes > 0 && height <= 65536 && width <= 65536,
+  TORCH_CHECK(count >= 0 && count <= (int64_t{1} << 40) && height > 0 && width > 0 && (channels == 1 || channels == 3) && classes > 0 && height <= 65536 && width <= 65536,
               file, ": header has a missing or implausible count, height, width, channels or classes");
   const int64_t labelsAt = aligned(16 + static_cast<int64_t>(headerLength));
   const int64_t imagesAt = aligned(labelsAt + 8 * count);

@@ -44,12 +44,13 @@ function table(title, unit, { py, js }) {
 }
 
 const sn = require(root);
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models', 'train', 'spectra', 'tracking'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['core', 'models', 'train', 'spectra', 'data', 'tracking'];
 const modelThreads = process.env.BENCH_MODEL_THREADS || String(require('node:os').availableParallelism());
 console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${process.version}) vs PyTorch ${torchVersion}, ratio = skipnorm / PyTorch`);
 if (suites.includes('core')) table(`Per call, ${threads} intra-op thread(s)`, 'µs/call', compare('core', threads));
 if (suites.includes('train')) table(`Training with fit (the whole loop in C++) vs a PyTorch loop, SGD momentum, ${modelThreads} intra-op thread(s)`, 'ms/step', compare('train', modelThreads));
 if (suites.includes('spectra')) table(`The paper's probe: skipnorm's job vs torch.autograd.functional.jacobian + svdvals, ${modelThreads} intra-op thread(s)`, 'ms', compare('spectra', modelThreads));
+if (suites.includes('data')) table(`Data loading: skipnorm's native loader vs torchvision's PIL pipeline (worker processes for several threads)`, 'µs/image', compare('data', modelThreads));
 if (suites.includes('tracking')) {
   // No PyTorch counterpart: run once (minutes: ResNet-18 training three times).
   console.log(`\nTracking during fit, ${modelThreads} intra-op thread(s)\n`);

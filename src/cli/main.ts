@@ -2,6 +2,7 @@
 /**
  * The `skipnorm` command. Subcommands live in their own files; this one dispatches.
  */
+import { runData } from './data';
 import { runDemo } from './demo';
 import { runForward } from './forward';
 import { runInfo } from './info';
@@ -30,6 +31,11 @@ Commands:
                     the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input'
   weight-spectra <model> --weights FILE --method circular-exact|power|reshape --input-size H,W [--k K] --out W.json
                     every layer's weight spectrum (convolutions as operators on their input size)
+  data stats --format mnist|cifar10|cifar100|folder|packed|digits [--root DIR] [--split train|test]
+        [--labels fine|coarse] [--on-corrupt fail|skip] [--threads N] [--json]
+                    count, per-class counts, per-channel mean/std of pixels in [0, 1]
+  data pack --format ... --root DIR [--split train|test] --size S|H,W --out FILE [--threads N]
+                    a memory-mapped copy, every image resized (shorter side) and center-cropped
 
 Model flags:
   --model bnnet --variant a|b|c
@@ -51,6 +57,7 @@ const COMMANDS: Record<string, Command> = {
   train: runTrain,
   spectrum: runSpectrum,
   'weight-spectra': runWeightSpectra,
+  data: runData,
 };
 
 async function main(argv: string[]): Promise<number> {
