@@ -360,6 +360,13 @@ describe('packed files, statistics and the bundled digits', () => {
     // A pack into a missing folder fails and leaves nothing behind.
     await expect(ds.pack(path.join(tmp, 'missing', 'x.snpack'), { size: 8 })).rejects.toThrow(/cannot write/);
     expect(fs.existsSync(path.join(tmp, 'missing'))).toBe(false);
+    // Cancelled at its first progress report: an AbortError, and no file.
+    const digits = sn.data.digits();
+    const controller = new AbortController();
+    const aborted = path.join(tmp, 'aborted.snpack');
+    await expect(digits.pack(aborted, { size: 28, signal: controller.signal, onProgress: () => controller.abort() })).rejects.toThrow(sn.AbortError);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('aborted'))).toEqual([]);
+    digits.dispose();
     ds.dispose();
   });
 

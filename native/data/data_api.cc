@@ -198,10 +198,7 @@ class StatsJob : public Job {
   int threads = 2;
   StatsJob() : Job("datasetStats") {}
   void run(JobContext& ctx) override {
-    stats_ = data::computeStats(
-        *dataset, threads, [&](int64_t done) { ctx.progress({{"done", static_cast<double>(done)}, {"total", static_cast<double>(dataset->size())}}); },
-        [&] { return ctx.cancelled(); });
-    ctx.checkCancelled();
+    stats_ = data::computeStats(*dataset, threads, ctx);
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
@@ -240,10 +237,7 @@ class PackJob : public Job {
   int threads = 2;
   PackJob() : Job("pack") {}
   void run(JobContext& ctx) override {
-    skipped_ = data::writePacked(
-        *dataset, file, height, width, threads,
-        [&](int64_t done) { ctx.progress({{"done", static_cast<double>(done)}, {"total", static_cast<double>(dataset->size())}}); },
-        [&] { return ctx.cancelled(); });
+    skipped_ = data::writePacked(*dataset, file, height, width, threads, ctx);
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/jobs.h"
 #include "data/image.h"
 
 namespace skipnorm::data {
@@ -61,8 +62,7 @@ std::shared_ptr<Dataset> openFolder(const std::string& root, bool skipCorrupt);
 std::shared_ptr<Dataset> openPacked(const std::string& file);
 
 // Resize-shorter-side + center-crop every image to height x width and write a packed file
-// atomically (packed.cc). Calls progress(done) now and then; returns the examples skipped.
-int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t height, int64_t width, int threads,
-                    const std::function<void(int64_t)>& progress, const std::function<bool()>& cancelled);
+// atomically (packed.cc), reporting progress to the job; returns the examples skipped.
+int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t height, int64_t width, int threads, JobContext& ctx);
 
 }  // namespace skipnorm::data

@@ -4,21 +4,18 @@
 //   bytes 8..15   little-endian uint64 L, the length of the JSON header
 //   16..16+L      JSON { "count", "height", "width", "channels", "classes", "classNames" }
 //   then, each aligned to 64 bytes: labels int64 [count], images uint8 [count, H, W, C]
-#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <random>
-#include <thread>
 
 #include "data/dataset.h"
+#include "data/parallel.h"
 #include "data/transforms.h"
 
 namespace skipnorm::data {
@@ -153,8 +150,7 @@ std::shared_ptr<Dataset> openPacked(const std::string& file) {
   return dataset;
 }
 
-int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t height, int64_t width, int threads,
-                    const std::function<void(int64_t)>& progress, const std::function<bool()>& cancelled) {
+int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t height, int64_t width, int threads, JobContext& ctx) {
   TORCH_CHECK(height > 0 && width > 0, "pack: the size must be positive");
   const int64_t n = dataset.size();
   // Resize the shorter side to the larger target side, then center-crop: as an evaluation transform.
@@ -165,47 +161,24 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
   int64_t channels = 3;
   std::vector<at::Tensor> out(n);
   std::vector<char> ok(n, 0);
-  std::atomic<int64_t> next{0}, done{0};
-  std::string error;
-  std::mutex errorMutex;
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    at::set_num_threads(1);
-    for (int64_t i; (i = next++) < n;) {
-      if (failed || cancelled()) return;
-      try {
-        out[i] = pipeline.applyUint8(dataset, i, nullptr);
-        ok[i] = 1;
-      } catch (const CorruptImage& e) {
-        if (!dataset.skipCorrupt) {
-          std::lock_guard<std::mutex> lock(errorMutex);
-          if (error.empty()) error = e.what();
-          failed = true;
+  parallelFor(
+      n, threads,
+      [&](int64_t i) {
+        try {
+          out[i] = pipeline.applyUint8(dataset, i, nullptr);
+          ok[i] = 1;
+        } catch (const CorruptImage&) {
+          if (!dataset.skipCorrupt) throw;
         }
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(errorMutex);
-        if (error.empty()) error = dataset.describe(i) + ": " + e.what();
-        failed = true;
-      }
-      ++done;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(worker);
-  while (done < n && !failed && !cancelled()) {
-    progress(done);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  for (auto& t : pool) t.join();
-  TORCH_CHECK(!cancelled(), "pack cancelled");
-  TORCH_CHECK(error.empty(), "pack: ", error);
+      },
+      ctx);
   int64_t kept = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (ok[i]) {
-      if (kept == 0) channels = out[i].size(2);
-      ++kept;
-    }
+    if (!ok[i]) continue;
+    if (kept++ == 0) channels = out[i].size(2);
+    TORCH_CHECK(out[i].size(2) == channels, "pack: ", dataset.describe(i), " has ", out[i].size(2), " channels, others ", channels);
   }
+  TORCH_CHECK(kept > 0, "pack: every image was corrupt and skipped");
   std::string header = "{\"count\":" + std::to_string(kept) + ",\"height\":" + std::to_string(height) + ",\"width\":" + std::to_string(width) +
                        ",\"channels\":" + std::to_string(channels) + ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
   for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
@@ -232,7 +205,6 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
     f.write(pad.data(), aligned(at) - at);
     for (int64_t i = 0; i < n; ++i) {
       if (!ok[i]) continue;
-      TORCH_CHECK(out[i].size(2) == channels, "pack: ", dataset.describe(i), " has ", out[i].size(2), " channels, others ", channels);
       const at::Tensor img = out[i].contiguous();
       f.write(reinterpret_cast<const char*>(img.data_ptr<uint8_t>()), img.numel());
     }
@@ -249,7 +221,6 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
     std::remove(temp.c_str());
     TORCH_CHECK(false, "pack: cannot rename ", temp, " to ", file, ": ", why);
   }
-  progress(n);
   return n - kept;
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/jobs.h"
 #include "data/dataset.h"
 
 namespace skipnorm::data {
@@ -15,6 +16,6 @@ struct DatasetStats {
   std::vector<double> mean, std;
 };
 
-DatasetStats computeStats(const Dataset& dataset, int threads, const std::function<void(int64_t)>& progress, const std::function<bool()>& cancelled);
+DatasetStats computeStats(const Dataset& dataset, int threads, JobContext& ctx);
 
 }  // namespace skipnorm::data
