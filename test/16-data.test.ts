@@ -281,6 +281,14 @@ describe('the native loader', () => {
     expect(e1).not.toEqual(e0);
     const again = new sn.data.DataLoader(ds, { batchSize: 4, seed: 3, threads: 1 });
     expect(await epoch(again, 1)).toEqual(e1);
+    const rgb = sn.data.fromTensors(sn.randint(0, 256, [4, 2, 2, 3], { dtype: 'uint8' }), sn.zeros([4], { dtype: 'int64' }));
+    const channelsLast = new sn.data.DataLoader(rgb, { batchSize: 4, channelsLast: true });
+    const cl = await channelsLast.batch(0, 0);
+    expect(cl.input.shape).toEqual([4, 3, 2, 2]);
+    expect(cl.input.stride()).toEqual([12, 1, 6, 3]); // N, H, W, C in memory
+    sn.dispose([cl.input, cl.labels]);
+    channelsLast.dispose();
+    rgb.dispose();
     const ordered = new sn.data.DataLoader(ds, { batchSize: 4, shuffle: false, dropLast: true });
     expect(ordered.batchesPerEpoch).toBe(2);
     expect(await epoch(ordered, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
