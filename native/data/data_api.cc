@@ -180,6 +180,18 @@ Napi::Value DatasetExample(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// datasetSubset(handle, indices int64 [M]) -> description
+Napi::Value DatasetSubset(const Napi::CallbackInfo& info) {
+  auto d = datasetByHandle(info.Env(), numberArg(info, 0));
+  const at::Tensor idx = tensorArg(info, 1).to(at::kLong).contiguous();
+  TORCH_CHECK(idx.dim() == 1, "subset: indices must be one-dimensional");
+  auto subset = std::make_shared<data::SubsetDataset>(d, std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()));
+  Addon& a = addonOf(info.Env());
+  const double handle = a.nextModuleHandle++;
+  a.datasets.emplace(handle, subset);
+  return describeDataset(info.Env(), handle, *subset);
+}
+
 Napi::Value DatasetLabels(const Napi::CallbackInfo& info) {
   auto d = datasetByHandle(info.Env(), numberArg(info, 0));
   at::Tensor labels = at::empty({d->size()}, at::kLong);
@@ -336,6 +348,7 @@ void registerData(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "tensorDataset", TensorDatasetFromTensors);
   exportFunction(env, exports, "datasetExample", DatasetExample);
   exportFunction(env, exports, "datasetLabels", DatasetLabels);
+  exportFunction(env, exports, "datasetSubset", DatasetSubset);
   exportFunction(env, exports, "disposeDataset", DisposeDataset);
   exportFunction(env, exports, "datasetStats", DatasetStats);
   exportFunction(env, exports, "packDataset", PackDataset);

@@ -50,6 +50,20 @@ class TensorDataset : public Dataset {
   const int64_t* labels_;
 };
 
+// Some examples of another dataset, in the given order (e.g. a seeded subset for short runs).
+class SubsetDataset : public Dataset {
+ public:
+  SubsetDataset(std::shared_ptr<Dataset> parent, std::vector<int64_t> indices);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  int64_t label(int64_t index) const override { return parent_->label(indices_[index]); }
+  at::Tensor image(int64_t index, const CropPlan& plan) const override { return parent_->image(indices_[index], plan); }
+  std::string describe(int64_t index) const override { return parent_->describe(indices_[index]); }
+
+ private:
+  std::shared_ptr<Dataset> parent_;
+  std::vector<int64_t> indices_;
+};
+
 // MNIST idx files (plain or gzip) in root: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz],
 // also under root/MNIST/raw as torchvision keeps them.
 std::shared_ptr<Dataset> openMnist(const std::string& root, bool train);

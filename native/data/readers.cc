@@ -32,6 +32,14 @@ TensorDataset::TensorDataset(at::Tensor images, at::Tensor labels, int64_t class
   format = std::move(format_);
 }
 
+SubsetDataset::SubsetDataset(std::shared_ptr<Dataset> parent, std::vector<int64_t> indices) : parent_(std::move(parent)), indices_(std::move(indices)) {
+  for (int64_t i : indices_) TORCH_CHECK(i >= 0 && i < parent_->size(), "subset: index ", i, " is out of range for a dataset of ", parent_->size());
+  format = parent_->format;
+  classes = parent_->classes;
+  classNames = parent_->classNames;
+  skipCorrupt = parent_->skipCorrupt;
+}
+
 namespace {
 
 // The whole file, decompressed when it is gzip (zlib reads plain files through unchanged).

@@ -8,6 +8,7 @@ import { runForward } from './forward';
 import { runInfo } from './info';
 import { runInit } from './init';
 import { UsageError } from './model-flags';
+import { runReproduce } from './reproduce';
 import { runSpectrum } from './spectrum';
 import { runTrain } from './train';
 import { runWeightSpectra } from './weight-spectra';
@@ -16,6 +17,11 @@ const USAGE = `Usage: skipnorm <command> [options]
 
 Commands:
   info [--json]     skipnorm and LibTorch versions, CUDA, devices, threads
+  reproduce mnist [--trials T] [--steps S] [--data DIR] [--out RUN_DIR] [--resume]
+                    the paper's MNIST experiment (default: the bundled digits), with a report
+  reproduce cifar10|cifar100 --data DIR [--lrs 0.2,0.1] [--trials T] [--epochs E] [--subset N] [--out RUN_DIR] [--resume]
+  reproduce imagenet --data DIR --depth 18|34|50|101|152 [--image-size S] [--batch-size B] [--epochs E] [--out RUN_DIR] [--resume]
+                    orig. vs mod. pre-activation ResNets; DIR holds the CIFAR batches, or train/ and val/ image folders
   demo              a tiny end-to-end check: tensors, autograd, a worker-thread job
   init <model> --seed S --out FILE
                     a model's initial weights (PyTorch's initialisation) as safetensors
@@ -58,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
   spectrum: runSpectrum,
   'weight-spectra': runWeightSpectra,
   data: runData,
+  reproduce: runReproduce,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -7,6 +7,7 @@
 import { TorchError } from '../core/errors';
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
+import { fromTypedArray } from '../tensor/creation';
 import { handleOf, Tensor, wrap } from '../tensor/tensor';
 import { checkTransforms, type Transform } from './transforms';
 
@@ -70,6 +71,17 @@ export class Dataset {
     return { image: wrap(image), label };
   }
 
+  /** These examples (indices into this dataset, in this order) as a dataset of their own. */
+  subset(indices: number[] | Tensor): Dataset {
+    const op = 'Dataset.subset';
+    const t = indices instanceof Tensor ? indices : fromTypedArray(BigInt64Array.from(checkIndices(indices, op), BigInt), [indices.length]);
+    try {
+      return new Dataset(native().datasetSubset(this.datasetHandle(op), handleOf(t, op)) as Description);
+    } finally {
+      if (t !== indices) t.dispose();
+    }
+  }
+
   /** All labels, int64 [N]. */
   labels(): Tensor {
     return wrap(native().datasetLabels(this.datasetHandle('Dataset.labels')));
@@ -112,6 +124,11 @@ export class Dataset {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function checkIndices(indices: unknown, op: string): number[] {
+  if (!Array.isArray(indices) || !indices.every((i) => Number.isInteger(i))) throw new TypeError(`${op}: indices must be integers or an int64 tensor`);
+  return indices as number[];
 }
 
 /** @internal */

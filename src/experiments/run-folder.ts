@@ -1,0 +1,85 @@
+/**
+ * A run folder: config.json (everything needed to rerun), raw results, TensorBoard event files,
+ * figures and report.html. Opening one that exists needs --resume and the same configuration;
+ * every file is written atomically, so an interrupted run leaves only whole files behind.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeAtomically } from '../io/safetensors';
+import { svgToPng } from '../report/png';
+
+export class RunFolder {
+  private constructor(readonly dir: string) {}
+
+  /** Creates the folder (or reopens it with resume), writing or checking config.json. */
+  static open(dir: string, config: Record<string, unknown>, resume: boolean): RunFolder {
+    const file = path.join(dir, 'config.json');
+    if (fs.existsSync(file)) {
+      if (!resume) throw new RunFolderError(`${dir} holds a run already: add --resume to continue it, or choose another --out`);
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      for (const key of new Set([...Object.keys(saved), ...Object.keys(config)])) {
+        if (JSON.stringify(saved[key]) !== JSON.stringify(config[key])) {
+          throw new RunFolderError(`cannot resume ${dir}: it was started with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(config[key])}`);
+        }
+      }
+    } else if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
+      throw new RunFolderError(`${dir} exists and is not a skipnorm run folder (no config.json): choose another --out`);
+    }
+    const run = new RunFolder(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    if (!fs.existsSync(file)) run.writeJson('config.json', config);
+    return run;
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  has(name: string): boolean {
+    return fs.existsSync(this.path(name));
+  }
+
+  readJson<T>(name: string): T {
+    return JSON.parse(fs.readFileSync(this.path(name), 'utf8')) as T;
+  }
+
+  writeText(name: string, text: string | Buffer): void {
+    fs.mkdirSync(path.dirname(this.path(name)), { recursive: true });
+    writeAtomically(this.path(name), [typeof text === 'string' ? Buffer.from(text) : text]);
+  }
+
+  writeJson(name: string, value: unknown): void {
+    this.writeText(name, `${JSON.stringify(value)}\n`);
+  }
+
+  /** rows: arrays of cells; strings are quoted when they need to be. */
+  writeCsv(name: string, header: string[], rows: (string | number)[][]): void {
+    const cell = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    this.writeText(name, [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n');
+  }
+
+  /** figures/<name>.svg and .png; returns their paths relative to the folder. */
+  writeFigure(name: string, svg: string): { svg: string; png: string } {
+    const rel = { svg: `figures/${name}.svg`, png: `figures/${name}.png` };
+    this.writeText(rel.svg, svg);
+    this.writeText(rel.png, svgToPng(svg));
+    return rel;
+  }
+}
+
+export class RunFolderError extends Error {
+  override name = 'RunFolderError';
+}
+
+export function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Sample standard deviation (n - 1), 0 for a single value. */
+export function std(values: number[]): number {
+  if (values.length < 2) return 0;
+  const m = mean(values);
+  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
+}
+
+export const meanStd = (values: number[], digits = 4) => `${mean(values).toFixed(digits)} ± ${std(values).toFixed(digits)}`;
