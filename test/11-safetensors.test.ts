@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
+import { pythonWith } from './helpers';
 
 const golden = path.join(__dirname, 'golden');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-st-'));
@@ -221,10 +222,4 @@ describe('bad files are clear errors, never crashes', () => {
   });
 });
 
-function pythonOracle(): string | null {
-  const candidates = [process.env.PYTHON, path.join(__dirname, '..', '.oracle-venv', 'bin', 'python')].filter(Boolean) as string[];
-  for (const python of candidates) {
-    if (spawnSync(python, ['-c', 'import torch, safetensors'], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return null;
-}
+const pythonOracle = () => pythonWith('torch, safetensors');

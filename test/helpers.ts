@@ -1,5 +1,6 @@
 /** Shared test helpers: reading golden tensors and comparing numbers the way the quality bars say. */
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as sn from '../src/index';
 
@@ -78,4 +79,13 @@ export async function measureLag<T>(work: () => Promise<T>): Promise<{ result: T
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A Python (PYTHON, else the oracle venv) that imports these modules, or null: tests that need it are skipped without. */
+export function pythonWith(modules: string): string | null {
+  const candidates = [process.env.PYTHON, path.join(__dirname, '..', '.oracle-venv', 'bin', 'python')].filter(Boolean) as string[];
+  for (const python of candidates) {
+    if (spawnSync(python, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return null;
 }

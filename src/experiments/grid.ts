@@ -101,7 +101,7 @@ function recipe(o: GridOptions): Recipe {
 }
 
 function schedule(r: Recipe): Schedule {
-  const milestones = [Math.round(r.epochs / 3), Math.round((2 * r.epochs) / 3)].filter((m) => m > 0 && m < r.epochs);
+  const milestones = [...new Set([Math.round(r.epochs / 3), Math.round((2 * r.epochs) / 3)])].filter((m) => m > 0 && m < r.epochs);
   return { kind: 'multistep', milestones, gamma: r.gamma };
 }
 
@@ -234,6 +234,7 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
   const optimizer = new SGD(model, { lr: s.lr, momentum: r.momentum, weightDecay: r.weightDecay });
   const stateFile = `results/runs/${name}.partial.json`;
   const stepsFile = run.path('results', 'runs', `${name}.steps.jsonl`);
+  fs.mkdirSync(run.path('results', 'runs'), { recursive: true });
   const epochs: EpochResult[] = run.has(stateFile) ? run.readJson<{ epochs: EpochResult[] }>(stateFile).epochs : [];
   try {
     // Resume: the weights at the end of the last finished epoch.
