@@ -37,7 +37,7 @@ export interface JacobianSpectrumOptions {
 export interface JacobianSpectrum {
   /** All singular values, descending (float64). */
   singularValues: Tensor;
-  /** [N*K, N*F]: the Jacobian's shape. */
+  /** `[N*K, N*F]`: the Jacobian's shape. */
   jacobianShape: [number, number];
   /** The top-level layer the cut is after. */
   cut: string;
