@@ -114,6 +114,14 @@ Napi::Object describeDataset(Napi::Env env, double handle, const Dataset& d) {
   return out;
 }
 
+// A new handle for the dataset, and its description for JavaScript.
+Napi::Object registerDataset(Napi::Env env, std::shared_ptr<Dataset> d) {
+  Addon& a = addonOf(env);
+  const double handle = a.nextModuleHandle++;
+  a.datasets.emplace(handle, d);
+  return describeDataset(env, handle, *d);
+}
+
 class OpenDatasetJob : public Job {
  public:
   std::string format, root;
@@ -128,12 +136,7 @@ class OpenDatasetJob : public Job {
     else TORCH_CHECK(false, "unknown dataset format '", format, "' (mnist, cifar10, cifar100, folder, packed)");
     dataset_->skipCorrupt = skipCorrupt;
   }
-  Napi::Value result(Napi::Env env) override {
-    Addon& a = addonOf(env);
-    const double handle = a.nextModuleHandle++;
-    a.datasets.emplace(handle, dataset_);
-    return describeDataset(env, handle, *dataset_);
-  }
+  Napi::Value result(Napi::Env env) override { return registerDataset(env, dataset_); }
 
  private:
   std::shared_ptr<Dataset> dataset_;
@@ -154,11 +157,7 @@ Napi::Value OpenDataset(const Napi::CallbackInfo& info) {
 
 // tensorDataset(images uint8 [N,H,W,C], labels [N], classes, format) -> description
 Napi::Value TensorDatasetFromTensors(const Napi::CallbackInfo& info) {
-  auto d = std::make_shared<data::TensorDataset>(tensorArg(info, 0), tensorArg(info, 1), intArg(info, 2), stringArg(info, 3));
-  Addon& a = addonOf(info.Env());
-  const double handle = a.nextModuleHandle++;
-  a.datasets.emplace(handle, d);
-  return describeDataset(info.Env(), handle, *d);
+  return registerDataset(info.Env(), std::make_shared<data::TensorDataset>(tensorArg(info, 0), tensorArg(info, 1), intArg(info, 2), stringArg(info, 3)));
 }
 
 // datasetExample(handle, index, transforms, seed, epoch) -> [image uint8 [H,W,C], label]
@@ -185,11 +184,7 @@ Napi::Value DatasetSubset(const Napi::CallbackInfo& info) {
   auto d = datasetByHandle(info.Env(), numberArg(info, 0));
   const at::Tensor idx = tensorArg(info, 1).to(at::kLong).contiguous();
   TORCH_CHECK(idx.dim() == 1, "subset: indices must be one-dimensional");
-  auto subset = std::make_shared<data::SubsetDataset>(d, std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()));
-  Addon& a = addonOf(info.Env());
-  const double handle = a.nextModuleHandle++;
-  a.datasets.emplace(handle, subset);
-  return describeDataset(info.Env(), handle, *subset);
+  return registerDataset(info.Env(), std::make_shared<data::SubsetDataset>(d, std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel())));
 }
 
 Napi::Value DatasetLabels(const Napi::CallbackInfo& info) {

@@ -16,6 +16,7 @@ import { latestCheckpoint, loadCheckpoint } from '../train/checkpoint';
 import { evaluate, fit } from '../train/fit';
 import { SGD } from '../train/optim';
 import { scheduleFactor, type Schedule } from '../train/schedule';
+import { isAvailable as cudaIsAvailable } from '../cuda';
 import { randperm } from '../tensor/creation';
 import { Generator, manualSeed } from '../tensor/random';
 import { COLORS, lineChart, tableFigure } from '../report/figures';
@@ -231,6 +232,8 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
     Object.values(initial).forEach((t) => t.dispose());
     reference.dispose();
   }
+  // On a GPU when there is one (the loader's batches follow the model there).
+  if (cudaIsAvailable()) model.to('cuda:0');
   const optimizer = new SGD(model, { lr: s.lr, momentum: r.momentum, weightDecay: r.weightDecay });
   const stateFile = `results/runs/${name}.partial.json`;
   const stepsFile = run.path('results', 'runs', `${name}.steps.jsonl`);
