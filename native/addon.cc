@@ -15,6 +15,7 @@ void registerInfo(Napi::Env env, Napi::Object exports);
 void registerModules(Napi::Env env, Napi::Object exports);
 void registerSpectra(Napi::Env env, Napi::Object exports);
 void registerData(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -45,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerTraining(env, exports);
   registerSpectra(env, exports);
   registerData(env, exports);
+  registerDistributed(env, exports);
   return exports;
 }
 

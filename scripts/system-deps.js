@@ -1,7 +1,8 @@
 'use strict';
-// The system libraries the addon decodes images and gzip with: libjpeg-turbo (SIMD decoding,
-// DCT-domain scaling and partial decoding: jpeg_crop_scanline/jpeg_skip_scanlines), libpng and
-// zlib. They are Debian packages (libjpeg62-turbo-dev libpng-dev zlib1g-dev); when their headers
+// The system libraries the addon builds with: libjpeg-turbo (SIMD decoding, DCT-domain scaling and
+// partial decoding: jpeg_crop_scanline/jpeg_skip_scanlines), libpng and zlib for images and gzip,
+// and Gloo's headers for c10d's Gloo process group (LibTorch exports it without them). They are
+// Debian packages (libjpeg62-turbo-dev libpng-dev zlib1g-dev libgloo-dev); when their headers
 // are missing, the install brings them with apt-get where it may (root, apt-get present,
 // SKIPNORM_NO_APT unset), and otherwise stops with the command to run.
 
@@ -9,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const PACKAGES = ['libjpeg62-turbo-dev', 'libpng-dev', 'zlib1g-dev'];
+const PACKAGES = ['libjpeg62-turbo-dev', 'libpng-dev', 'zlib1g-dev', 'libgloo-dev'];
 const INCLUDE_DIRS = [...(process.env.CPATH || '').split(':').filter(Boolean), '/usr/local/include', '/usr/include', '/usr/include/x86_64-linux-gnu', '/usr/include/aarch64-linux-gnu'];
 
 function findHeader(name) {
@@ -24,6 +25,7 @@ function missing() {
   else if (!fs.readFileSync(jpeg, 'utf8').includes('jpeg_crop_scanline')) out.push('libjpeg-turbo >= 1.5 (the jpeglib.h found has no jpeg_crop_scanline)');
   if (!findHeader('png.h')) out.push('libpng (png.h)');
   if (!findHeader('zlib.h')) out.push('zlib (zlib.h)');
+  if (!findHeader('gloo/algorithm.h')) out.push('Gloo headers (gloo/algorithm.h)');
   return out;
 }
 
@@ -44,9 +46,9 @@ function ensureSystemDeps() {
   }
   if (lacking.length) {
     throw new Error(
-      `skipnorm: the addon needs ${lacking.join(', ')} to decode images.\n` +
+      `skipnorm: the addon needs ${lacking.join(', ')} to build.\n` +
         `  On Debian or Ubuntu: sudo ${command}\n` +
-        '  Elsewhere: install libjpeg-turbo, libpng and zlib with their headers (CPATH may point at them).',
+        '  Elsewhere: install libjpeg-turbo, libpng, zlib and Gloo with their headers (CPATH may point at them).',
     );
   }
 }

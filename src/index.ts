@@ -45,8 +45,9 @@ import * as models from './models/index';
 import * as optim from './train/optim';
 import * as spectra from './spectra/index';
 import * as data from './data/index';
+import * as distributed from './distributed';
 
-export { linalg, fft, cuda, nn, models, optim, spectra, data };
+export { linalg, fft, cuda, nn, models, optim, spectra, data, distributed };
 export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointInfo, type Schedule, type FitOptions, type FitResult, type TensorData, type FitData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };

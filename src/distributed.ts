@@ -1,0 +1,68 @@
+/**
+ * Multi-process collectives on c10d (PyTorch's distributed engine) over Gloo
+ * (native/distributed/process_group.cc): one process group per process, a TCPStore rendezvous
+ * at masterAddr:masterPort (bound to that address; loopback by default). Collectives are jobs:
+ * they wait off the event loop for every rank, and fail with Gloo's error (within timeoutMs) when
+ * a rank is gone, instead of hanging. The foundation of data-parallel training.
+ */
+import { runJob } from './core/jobs';
+import { native } from './core/native';
+import { handleOf, type Tensor } from './tensor/tensor';
+
+export interface InitOptions {
+  rank: number;
+  worldSize: number;
+  /** The rendezvous address (IPv4; default 127.0.0.1). Rank 0 listens there. */
+  masterAddr?: string;
+  /** Default 29500. */
+  masterPort?: number;
+  /** Rendezvous and collective timeout (default 60,000 ms). */
+  timeoutMs?: number;
+}
+
+export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+
+/** Joins the process group (resolves once every rank has joined). */
+export function init(options: InitOptions): Promise<void> {
+  const op = 'distributed.init';
+  if (!options || typeof options !== 'object') throw new TypeError(`${op}: expected { rank, worldSize, ... }`);
+  const { rank, worldSize } = options;
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw new TypeError(`${op}: worldSize must be a positive integer`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new TypeError(`${op}: rank must be an integer in 0..${worldSize - 1}`);
+  return runJob<void, never>(op, () => native().distInit(options));
+}
+
+/** Reduces the tensor across ranks in place (CPU, contiguous). */
+export function allReduce(tensor: Tensor, options: { op?: ReduceOp } = {}): Promise<void> {
+  const op = 'distributed.allReduce';
+  return runJob<void, never>(op, () => native().distAllReduce(handleOf(tensor, op), options.op ?? 'sum'));
+}
+
+/** Copies rank `root`'s tensor into every rank's, in place. */
+export function broadcast(tensor: Tensor, root = 0): Promise<void> {
+  const op = 'distributed.broadcast';
+  if (!Number.isInteger(root) || root < 0) throw new TypeError(`${op}: root must be a rank`);
+  return runJob<void, never>(op, () => native().distBroadcast(handleOf(tensor, op), root));
+}
+
+/** Resolves once every rank has reached it. */
+export function barrier(): Promise<void> {
+  return runJob<void, never>('distributed.barrier', () => native().distBarrier());
+}
+
+export function isInitialized(): boolean {
+  return (native().distState() as { initialized: boolean }).initialized;
+}
+
+export function rank(): number {
+  return (native().distState() as { rank: number }).rank;
+}
+
+export function worldSize(): number {
+  return (native().distState() as { worldSize: number }).worldSize;
+}
+
+/** Leaves the process group (its store and Gloo connections close). */
+export function destroy(): void {
+  native().distDestroy();
+}
