@@ -50,16 +50,21 @@ export function barrier(): Promise<void> {
   return runJob<void, never>('distributed.barrier', () => native().distBarrier());
 }
 
+/** @internal */
+export function state(): { initialized: boolean; rank: number; worldSize: number } {
+  return native().distState() as { initialized: boolean; rank: number; worldSize: number };
+}
+
 export function isInitialized(): boolean {
-  return (native().distState() as { initialized: boolean }).initialized;
+  return state().initialized;
 }
 
 export function rank(): number {
-  return (native().distState() as { rank: number }).rank;
+  return state().rank;
 }
 
 export function worldSize(): number {
-  return (native().distState() as { worldSize: number }).worldSize;
+  return state().worldSize;
 }
 
 /** Leaves the process group (its store and Gloo connections close). */

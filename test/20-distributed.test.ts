@@ -3,13 +3,17 @@
  * proven here with 2 real processes (all-reduce sum/max/avg, broadcast, barrier), and a rank that
  * dies makes the other's collective fail with a clear error rather than hang.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 
 const worker = path.join(__dirname, 'fixtures', 'distributed-worker.js');
+const root = path.resolve(__dirname, '..');
+const cliPath = path.join(root, 'lib', 'cli', 'main.js');
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -61,4 +65,76 @@ describe('distributed (c10d over Gloo, loopback)', () => {
     await expect(sn.distributed.barrier()).rejects.toThrow(/not initialised: call distributed.init first/);
     expect(() => sn.distributed.init({ rank: 2, worldSize: 2 })).toThrow(/rank must be an integer in 0..1/);
   });
+
+  it('skipnorm train --nproc 2 --sync-bn: 10 steps end with the parameters of one process on the combined batch (1e-5)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-'));
+    try {
+      sn.manualSeed(3);
+      const input = sn.rand([16, 1, 28, 28]);
+      const labels = sn.randint(0, 10, [16]);
+      const data = path.join(dir, 'data.safetensors');
+      sn.writeSafetensors(data, { input, labels });
+      sn.dispose([input, labels]);
+      const common = ['train', '--model', 'bnnet', '--variant', 'c', '--data', data, '--steps', '10', '--full-batch', '--lr', '0.1', '--momentum', '0.9', '--seed', '1'];
+      const one = spawnSync(process.execPath, [cliPath, ...common, '--out', path.join(dir, 'one.safetensors')], { cwd: root, encoding: 'utf8' });
+      expect(one.status, one.stderr).toBe(0);
+      const port = String(await freePort());
+      const two = spawnSync(process.execPath, [cliPath, ...common, '--out', path.join(dir, 'two.safetensors'), '--nproc', '2', '--sync-bn', '--master-port', port], { cwd: root, encoding: 'utf8' });
+      expect(two.status, two.stderr).toBe(0);
+      expect(two.stderr).toMatch(/rank 1 of 2 is process \d+/);
+      const a = sn.readSafetensors(path.join(dir, 'one.safetensors')).tensors;
+      const b = sn.readSafetensors(path.join(dir, 'two.safetensors')).tensors;
+      expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+      for (const k of Object.keys(a)) {
+        if (a[k].dtype !== 'float32') {
+          expect(b[k].equal(a[k]), k).toBe(true); // num_batches_tracked
+          continue;
+        }
+        const rel = a[k].sub(b[k]).norm().item() / Math.max(1e-12, a[k].norm().item());
+        expect(rel, k).toBeLessThan(1e-5);
+      }
+      // Without synchronised batch norm each rank normalises its own half: the result differs.
+      const plain = spawnSync(process.execPath, [cliPath, ...common, '--out', path.join(dir, 'plain.safetensors'), '--nproc', '2', '--master-port', String(await freePort())], { cwd: root, encoding: 'utf8' });
+      expect(plain.status, plain.stderr).toBe(0);
+      const c = sn.readSafetensors(path.join(dir, 'plain.safetensors')).tensors;
+      expect(a['lin.weight'].sub(c['lin.weight']).norm().item() / a['lin.weight'].norm().item()).toBeGreaterThan(1e-4);
+      sn.dispose([...Object.values(a), ...Object.values(b), ...Object.values(c)]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('killing one worker ends the run with a clear error from the other, not a hang', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-kill-'));
+    try {
+      const input = sn.rand([16, 1, 28, 28]);
+      const labels = sn.randint(0, 10, [16]);
+      const data = path.join(dir, 'data.safetensors');
+      sn.writeSafetensors(data, { input, labels });
+      sn.dispose([input, labels]);
+      const port = String(await freePort());
+      const args = ['train', '--model', 'bnnet', '--variant', 'c', '--data', data, '--steps', '1000000', '--full-batch', '--lr', '0.01', '--nproc', '2', '--master-port', port];
+      const started = Date.now();
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const launcher = spawn(process.execPath, [cliPath, ...args], { cwd: root });
+        let stderr = '';
+        let killed = false;
+        launcher.stderr.on('data', (d) => {
+          stderr += d;
+          const m = /rank 1 of 2 is process (\d+)/.exec(stderr);
+          if (m && !killed) {
+            killed = true;
+            setTimeout(() => process.kill(Number(m[1]), 'SIGKILL'), 2000); // mid-training
+          }
+        });
+        launcher.on('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/rank 1 was killed by SIGKILL/);
+      expect(result.stderr).toMatch(/TorchError: fit: .*(failed on rank 0 of 2|Connection|closed|reset)/);
+      expect(Date.now() - started).toBeLessThan(40_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

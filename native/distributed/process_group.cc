@@ -21,26 +21,54 @@
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "core/options.h"
+#include "distributed/group.h"
 
 namespace skipnorm {
 
+namespace distributed {
+
 namespace {
-
-struct Group {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> backend;
-  int rank = 0, size = 1;
-};
-
 // Process-wide, as torch.distributed's default group (worker_threads share it).
 std::mutex groupMutex;
 std::shared_ptr<Group> group;
+}  // namespace
 
 std::shared_ptr<Group> currentGroup() {
   std::lock_guard<std::mutex> lock(groupMutex);
   TORCH_CHECK(group, "the process group is not initialised: call distributed.init first");
   return group;
 }
+
+namespace {
+void waitFor(Group& g, const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
+  try {
+    work->wait();
+  } catch (const std::exception& e) {
+    // Gloo's messages start with its source location ("[.../pair.cc:553] Connection closed by
+    // peer ..."): keep what it says, say which collective.
+    std::string message = e.what();
+    if (!message.empty() && message[0] == '[') {
+      const size_t end = message.find("] ");
+      if (end != std::string::npos) message = message.substr(end + 2);
+    }
+    TORCH_CHECK(false, what, " failed on rank ", g.rank, " of ", g.size, ": ", message);
+  }
+}
+}  // namespace
+
+void allReduceSum(Group& g, at::Tensor& t, const char* what) {
+  std::vector<at::Tensor> tensors{t};
+  waitFor(g, g.backend->allreduce(tensors), what);
+}
+
+}  // namespace distributed
+
+using distributed::currentGroup;
+using distributed::Group;
+using distributed::group;
+using distributed::groupMutex;
+
+namespace {
 
 // A listening socket bound to host:port (IPv4), for TCPStore to take over.
 int listenOn(const std::string& host, int port) {
@@ -86,6 +114,9 @@ class InitJob : public Job {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
     g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, size, options);
+    g->processGroup = c10::make_intrusive<c10d::ProcessGroup>(g->store, rank, size);
+    g->processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->backend);
+    g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
     g->rank = rank;
     g->size = size;
     std::lock_guard<std::mutex> lock(groupMutex);
@@ -133,18 +164,7 @@ class CollectiveJob : public Job {
     } else {
       work = g->backend->barrier();
     }
-    try {
-      work->wait();
-    } catch (const std::exception& e) {
-      // Gloo's messages start with its source location ("[.../pair.cc:553] Connection closed by
-      // peer ..."): keep what it says, say which collective.
-      std::string message = e.what();
-      if (!message.empty() && message[0] == '[') {
-        const size_t end = message.find("] ");
-        if (end != std::string::npos) message = message.substr(end + 2);
-      }
-      TORCH_CHECK(false, kind, " failed on rank ", g->rank, " of ", g->size, ": ", message);
-    }
+    distributed::waitFor(*g, work, kind);
     if (kind == "allReduce" && op == "avg") tensor.div_(g->size);  // Gloo has no AVG: sum, then divide
   }
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }

@@ -20,6 +20,8 @@ class BatchSource {
   virtual int64_t batchSize() const = 0;
   virtual int64_t batchesPerEpoch() const = 0;
   virtual std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) = 0;
+  // Whether batches are already this rank's share (a loader sharded by rank).
+  virtual bool sharded() const { return false; }
 };
 
 class TensorBatches : public BatchSource {
@@ -54,6 +56,7 @@ class LoaderBatches : public BatchSource {
   int64_t examples() const override { return loader_->examplesPerEpoch(); }
   int64_t batchSize() const override { return loader_->batchSize(); }
   int64_t batchesPerEpoch() const override { return loader_->batchesPerEpoch(); }
+  bool sharded() const override { return true; }
   std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
     data::Batch b = loader_->batch(epoch, index);
     return {b.input.to(device_, /*non_blocking=*/true), b.labels.to(device_, /*non_blocking=*/true)};

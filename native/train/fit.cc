@@ -23,6 +23,8 @@
 #include "train/optim_api.h"
 #include "train/schedule.h"
 #include "nn/in_use.h"
+#include "distributed/data_parallel.h"
+#include "distributed/sync_batch_norm.h"
 #include "spectra/diagnostics.h"
 #include "train/batches.h"
 #include "spectra/jacobian.h"
@@ -131,6 +133,9 @@ class FitJob : public Job {
   at::Tensor diagnosticsInput, diagnosticsLabels;
   DiagnosticsRequest diagnosticsRequest;
   int64_t diagnosticsEvery = 0;
+  // Data parallelism over the process group: this rank trains on its share of each batch, and
+  // gradients are averaged across ranks (distributed/data_parallel.h).
+  bool dataParallel = false, syncBatchNorm = false;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
 
@@ -186,6 +191,10 @@ class FitJob : public Job {
         if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
       }
     }
+    std::unique_ptr<distributed::DataParallel> parallel;
+    std::optional<distributed::SyncBatchNormScope> syncBn;
+    if (dataParallel) parallel = std::make_unique<distributed::DataParallel>(*model);
+    if (syncBatchNorm) syncBn.emplace();
     const auto start = Clock::now();
     int64_t step = startStep;
     for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
@@ -195,10 +204,18 @@ class FitJob : public Job {
       for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data->batchAt(epoch, b);
+        if (parallel && !data->sharded()) {
+          // In-memory data: this rank's equal share of the global batch.
+          TORCH_CHECK(x.size(0) % parallel->worldSize() == 0, "fit: a batch of ", x.size(0), " examples does not split evenly over ", parallel->worldSize(), " ranks");
+          const int64_t share = x.size(0) / parallel->worldSize();
+          x = x.narrow(0, parallel->rank() * share, share);
+          y = y.narrow(0, parallel->rank() * share, share);
+        }
         if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
         optimizer->zeroGrad();
         at::Tensor out;
+        if (parallel) parallel->beforeForward();
         {
           std::optional<AutocastScope> scope;
           if (autocast) scope.emplace(x.device().type(), *autocast);
@@ -207,6 +224,7 @@ class FitJob : public Job {
         at::Tensor l = computeLoss(loss, out.to(at::kFloat), y);
         bool skipped = false;
         const double usedScale = autocast == at::kHalf ? lossScale : 1.0;
+        if (parallel) parallel->beforeBackward(l);
         if (autocast == at::kHalf) {
           (l * lossScale).backward();
           skipped = !unscaleGradients();
@@ -494,6 +512,9 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     job->probeRequest.lanczosSteps = intOption(t, "lanczosSteps", 0);
     job->probeRequest.reportProgress = false;
   }
+  job->dataParallel = boolOption(o, "dataParallel", false);
+  job->syncBatchNorm = boolOption(o, "syncBatchNorm", false);
+  TORCH_CHECK(!job->syncBatchNorm || job->dataParallel, "syncBatchNorm needs data parallelism");
   Napi::Value diagnostics = get(o, "trackDiagnostics");
   if (diagnostics.IsObject()) {
     Napi::Object t = diagnostics.As<Napi::Object>();

@@ -3,12 +3,16 @@
  *   (--batch-size B | --full-batch) --lr LR [--momentum M] [--weight-decay W] [--nesterov]
  *   [--optimizer sgd|adam|adamw] [--schedule SPEC] [--schedule-unit epoch|step] [--label-smoothing X]
  *   [--clip-grad-norm X] --seed S [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume]
- *   [--out FINAL.safetensors] [--json]`
+ *   [--out FINAL.safetensors] [--json] [--nproc N [--sync-bn] [--nnodes M --node-rank R --master-addr A --master-port P]]`
+ * With --nproc, N worker processes train data-parallel over c10d/Gloo (src/cli/launch.ts); the
+ * batch (or the full batch) is split evenly over all ranks; rank 0 writes checkpoints and --out.
  * The data file holds `input` (float32) and `labels` (int64). Schedules: constant, step:SIZE:GAMMA,
  * multistep:M1,M2:GAMMA, cosine:TMAX[:MIN_RATIO], warmup:STEPS[:START], or several joined by '+'
  * (multiplied, e.g. warmup:5+cosine:90).
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { setNumThreads } from '../info';
 import { dispose } from '../core/memory';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { buildModel } from '../models/index';
@@ -17,7 +21,9 @@ import { fit } from '../train/fit';
 import { Adam, AdamW, SGD, type Optimizer } from '../train/optim';
 import type { Schedule } from '../train/schedule';
 import { MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+import { launch, workerEnv } from './launch';
 import { Progress } from './progress';
+import { destroy as distributedDestroy, init as distributedInit } from '../distributed';
 
 function number(value: string | undefined, flag: string, fallback?: number, min = 0): number {
   if (value === undefined) {
@@ -93,6 +99,12 @@ export async function runTrain(args: string[]): Promise<number> {
       resume: { type: 'boolean', default: false },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
+      nproc: { type: 'string' },
+      nnodes: { type: 'string' },
+      'node-rank': { type: 'string' },
+      'master-addr': { type: 'string' },
+      'master-port': { type: 'string' },
+      'sync-bn': { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -111,6 +123,14 @@ export async function runTrain(args: string[]): Promise<number> {
   if (unit !== 'epoch' && unit !== 'step') throw new UsageError(`--schedule-unit must be epoch or step, got '${unit}'`);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('--resume needs --checkpoint-dir');
   const schedule = values.schedule ? parseSchedule(values.schedule) : undefined;
+  const worker = workerEnv();
+  const launching = !worker && (values.nproc !== undefined || values.nnodes !== undefined);
+  if (values['sync-bn'] && !worker && !launching) throw new UsageError('--sync-bn needs --nproc');
+  if (launching) return launch(values, ['train', ...args]);
+  // Workers on one machine share its cores.
+  if (worker) setNumThreads(Math.max(1, Math.floor(availableParallelism() / Math.max(1, worker.localSize))));
+  if (worker) await distributedInit({ rank: worker.rank, worldSize: worker.worldSize, masterAddr: worker.masterAddr, masterPort: worker.masterPort });
+  const leader = !worker || worker.rank === 0;
 
   manualSeed(seed);
   const model = buildModel(spec);
@@ -149,10 +169,12 @@ export async function runTrain(args: string[]): Promise<number> {
       clipGradNorm: values['clip-grad-norm'] === undefined ? undefined : number(values['clip-grad-norm'], 'clip-grad-norm'),
       checkpoint: values['checkpoint-dir'] ? { dir: values['checkpoint-dir'], every: integer(values['checkpoint-every'], 'checkpoint-every') ?? 100, keep: integer(values.keep, 'keep') } : undefined,
       resume: values.resume,
+      distributed: worker ? { syncBatchNorm: values['sync-bn'] } : undefined,
       onStep: (e) =>
         progress.update({ done: e.step, total: e.totalSteps, eta: e.eta, text: `epoch ${e.epoch}  loss ${e.loss.toFixed(4)}  top1 ${(100 * e.top1).toFixed(1)}%  lr ${e.lr.toPrecision(3)}  ${e.examplesPerSecond.toFixed(0)} ex/s` }),
       onEpoch: (e) => epochLines.push(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, top-1 ${(100 * e.top1).toFixed(2)}%, top-5 ${(100 * e.top5).toFixed(2)}%, ${e.seconds.toFixed(1)} s`),
     });
+    if (!leader) return 0; // rank 0 writes the weights and the summary
     if (values.out) {
       const state = model.stateDict();
       try {
@@ -174,5 +196,6 @@ export async function runTrain(args: string[]): Promise<number> {
     if (inits) dispose(inits);
     optimizer?.dispose();
     model.dispose();
+    if (worker) distributedDestroy();
   }
 }

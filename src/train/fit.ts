@@ -14,6 +14,7 @@ import { dispose } from '../core/memory';
 import { resolveCut } from '../spectra/jacobian';
 import type { Diagnostics } from '../spectra/diagnostics';
 import { Dataset } from '../data/dataset';
+import { state as distState } from '../distributed';
 import { DataLoader } from '../data/loader';
 import type { Transform } from '../data/transforms';
 import { checkpointRun, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
@@ -118,6 +119,14 @@ export interface FitOptions {
    * eigenvalue when hessianIterations > 0 (default 0: it costs two backward passes per iteration).
    */
   trackDiagnostics?: { input: Tensor; labels: Tensor; every: number; mode?: 'train' | 'eval'; lossFloor?: number; hessianIterations?: number; tol?: number };
+  /**
+   * Data-parallel training over the process group (sn.distributed.init first): each rank trains on
+   * its share of every batch (`batchSize` is the global batch: in-memory batches are split evenly,
+   * a Dataset's loader gives each rank batchSize / worldSize examples of its shard), parameters
+   * start from rank 0's, and gradients are averaged by c10d's Reducer in buckets overlapped with
+   * the backward pass. syncBatchNorm: batch statistics over all ranks' batches.
+   */
+  distributed?: boolean | { syncBatchNorm?: boolean };
   /** Append every hook event (tracked spectra and diagnostics, parameter stats) to this JSON-lines file. */
   trackFile?: string;
   /** Save model, optimiser and generator every `every` steps (and at the end) into `dir`, keeping the newest `keep` (default 3). */
@@ -149,16 +158,23 @@ interface DataSource {
 
 const loaderSettings = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transforms', 'loaderThreads', 'prefetch'] as const;
 
-function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean): DataSource {
+function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean, parallel = false): DataSource {
+  const group = parallel ? distState() : { rank: 0, worldSize: 1 };
   if (data instanceof DataLoader) {
     const given = loaderSettings.filter((k) => options[k] !== undefined);
     if (given.length) throw new TypeError(`${op}: ${given.join(', ')} belong to the DataLoader when training from one`);
+    if ((data.options.worldSize ?? 1) !== group.worldSize || (data.options.rank ?? 0) !== group.rank) {
+      throw new TypeError(`${op}: the DataLoader is sharded for rank ${data.options.rank ?? 0} of ${data.options.worldSize ?? 1}, this process is rank ${group.rank} of ${group.worldSize}`);
+    }
     return { handles: { loader: data.loaderHandle(op) }, examples: data.examplesPerEpoch, release: () => {} };
   }
   if (data instanceof Dataset) {
     if (options.batchSize === undefined) throw new TypeError(`${op}: batchSize is required when training from a Dataset`);
+    if (options.batchSize % group.worldSize !== 0) throw new TypeError(`${op}: batchSize ${options.batchSize} does not split evenly over ${group.worldSize} ranks`);
     const loader = new DataLoader(data, {
-      batchSize: options.batchSize,
+      batchSize: options.batchSize / group.worldSize,
+      rank: group.rank,
+      worldSize: group.worldSize,
       shuffle: evaluation ? false : options.shuffle,
       seed: options.seed,
       dropLast: evaluation ? false : options.dropLast,
@@ -191,7 +207,12 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
   if (options.clipGradNorm !== undefined && !(Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0)) {
     throw new TypeError(`${op}: clipGradNorm must be a positive number, got ${String(options.clipGradNorm)}`);
   }
-  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackDiagnostics, trackFile, transforms, loaderThreads, prefetch, ...rest } = options;
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackDiagnostics, trackFile, transforms, loaderThreads, prefetch, distributed, ...rest } = options;
+  const parallel = distributed === undefined || distributed === false ? null : { syncBatchNorm: typeof distributed === 'object' && distributed.syncBatchNorm === true };
+  if (parallel) {
+    if (!distState().initialized) throw new TypeError(`${op}: distributed training needs sn.distributed.init first`);
+    if (trackJacobian || trackDiagnostics) throw new TypeError(`${op}: tracking is not available in distributed training`);
+  }
   let track: Record<string, unknown> | undefined;
   if (trackJacobian !== undefined) {
     positiveInteger(trackJacobian.every, 'trackJacobian.every', op);
@@ -252,15 +273,18 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
   }
   const { initialLossScale, ...forNative } = rest;
   if (initialLossScale !== undefined && !(initialLossScale > 0)) throw new TypeError(`${op}: initialLossScale must be a positive number`);
-  const source = dataSource(data, options, op, false);
+  const source = dataSource(data, options, op, false, parallel !== null);
   const native_options = {
     ...forNative,
     ...source.handles,
     model: model.moduleHandle(op),
     startStep,
-    checkpointEvery: checkpoint?.every ?? 0,
+    // Rank 0 writes the checkpoints of a data-parallel run (the replicas are the same); every rank resumes from them.
+    checkpointEvery: parallel && distState().rank !== 0 ? 0 : (checkpoint?.every ?? 0),
     trackJacobian: track,
     trackDiagnostics: diagnosticsTrack,
+    dataParallel: parallel !== null,
+    syncBatchNorm: parallel?.syncBatchNorm ?? false,
     lossScale: scaler?.scale ?? initialLossScale,
     lossScaleGoodSteps: scaler?.goodSteps,
   };
