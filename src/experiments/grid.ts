@@ -7,6 +7,7 @@
  * finished runs, epochs or checkpointed steps.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { cifar10, cifar100, imageFolder, type Dataset } from '../data/dataset';
 import { DataLoader } from '../data/loader';
 import * as T from '../data/transforms';
@@ -108,7 +109,6 @@ function schedule(r: Recipe): Schedule {
 
 async function openData(o: GridOptions): Promise<{ train: Dataset; test: Dataset }> {
   if (o.experiment === 'imagenet') {
-    const path = await import('node:path');
     return { train: await imageFolder({ root: path.join(o.data, 'train'), onCorrupt: 'skip' }), test: await imageFolder({ root: path.join(o.data, 'val'), onCorrupt: 'skip' }) };
   }
   const open = o.experiment === 'cifar10' ? cifar10 : cifar100;

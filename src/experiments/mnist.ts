@@ -15,6 +15,7 @@ import { SGD } from '../train/optim';
 import { jacobianSpectrum } from '../spectra/jacobian';
 import { fromTypedArray, randperm } from '../tensor/creation';
 import { Generator, manualSeed } from '../tensor/random';
+import type { Tensor } from '../tensor/tensor';
 import { COLORS, histogramPanels, lineChart, tableFigure } from '../report/figures';
 import { reportHtml, type ReportSection } from '../report/html';
 import { EventWriter, histogramOf } from '../report/tensorboard';
@@ -77,7 +78,7 @@ function trialBatch(dataset: Dataset, seed: number) {
   });
 }
 
-async function runTrial(input: ReturnType<typeof trialBatch>, variant: string, initial: Record<string, import('../tensor/tensor').Tensor>, steps: number, lr: number, trial: number): Promise<TrialResult> {
+async function runTrial(input: { input: Tensor; labels: Tensor }, variant: string, initial: Record<string, Tensor>, steps: number, lr: number, trial: number): Promise<TrialResult> {
   const model = models.bnnet({ variant: variant as 'a' });
   model.loadStateDict(initial);
   const optimizer = new SGD(model, { lr });
