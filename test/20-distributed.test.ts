@@ -52,6 +52,14 @@ describe('distributed (c10d over Gloo, loopback)', () => {
     }
   }, 60_000);
 
+  it('fit on a Dataset with distributed: each rank trains on its shard, and the replicas stay identical', async () => {
+    const [r0, r1] = await runRanks(2, 'fit-dataset');
+    for (const r of [r0, r1]) expect(r.code, r.stderr).toBe(0);
+    expect(r0.out!.checksum).toBe(r1.out!.checksum); // same weights, bit for bit, though initialised differently
+    expect(r0.out!.losses).not.toEqual(r1.out!.losses); // each saw its own shard
+    expect((r0.out!.losses as number[]).length).toBe(4);
+  }, 60_000);
+
   it('a rank that dies makes the other fail with a clear error, not hang', async () => {
     const [survivor, dead] = await runRanks(2, 'peer-dies');
     expect(dead.code).toBe(3);

@@ -6,7 +6,15 @@
 
 namespace skipnorm::distributed {
 
+void DataParallel::QuietUnusedWarning::process(const c10::Warning& warning) {
+  if (warning.msg().find("did not find any unused parameters") != std::string::npos) return;
+  if (next) next->process(warning);
+}
+
+// Lives on the training thread for the whole run (warning handlers are per thread).
 DataParallel::DataParallel(nn::Layer& model) {
+  quiet_.next = c10::WarningUtils::get_warning_handler();
+  quietGuard_ = std::make_unique<c10::WarningUtils::WarningHandlerGuard>(&quiet_);
   auto g = currentGroup();
   rank_ = g->rank;
   size_ = g->size;

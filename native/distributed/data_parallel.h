@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include <memory>
 
@@ -29,6 +30,13 @@ class DataParallel {
 
  private:
   std::unique_ptr<c10d::Reducer> reducer_;
+  // The Reducer warns, once, when find_unused_parameters finds none (we keep it on for models with
+  // unused branches, such as a switched-off projection): that message is dropped, others pass.
+  struct QuietUnusedWarning : c10::WarningHandler {
+    c10::WarningHandler* next = nullptr;
+    void process(const c10::Warning& warning) override;
+  } quiet_;
+  std::unique_ptr<c10::WarningUtils::WarningHandlerGuard> quietGuard_;
   int rank_ = 0, size_ = 1;
 };
 
