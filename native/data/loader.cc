@@ -161,7 +161,13 @@ void Loader::work() {
       last = ++p->done == p->ids.size();
     }
     if (!last) continue;
-    if (p->error.empty()) finish(*p);
+    if (p->error.empty()) {
+      try {
+        finish(*p);
+      } catch (const std::exception& e) {  // e.g. out of memory while stacking: the batch fails, not the process
+        p->error = e.what();
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       p->ready = true;
