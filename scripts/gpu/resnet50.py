@@ -1,0 +1,40 @@
+"""PyTorch side of the GPU benchmark: ImageNet-shaped pre-activation ResNet-50 training steps
+(SGD momentum, synthetic data, bfloat16 autocast, channels-last), images/s.
+Usage: python resnet50.py DEVICE BATCH SIZE STEPS   (prints one JSON line)"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'golden'))
+from models import PreActResNet  # noqa: E402
+
+device, batch, size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.manual_seed(0)
+model = PreActResNet(50, 'mod', 1000, True).to(device).to(memory_format=torch.channels_last).train()
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+x = torch.randn(batch, 3, size, size, device=device).to(memory_format=torch.channels_last)
+y = torch.randint(0, 1000, (batch,), device=device)
+autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16)
+
+
+def step():
+    opt.zero_grad(set_to_none=True)
+    with autocast:
+        out = model(x)
+    F.cross_entropy(out.float(), y).backward()
+    opt.step()
+
+
+sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+for _ in range(3):
+    step()
+sync()
+start = time.perf_counter()
+for _ in range(steps):
+    step()
+sync()
+print(json.dumps({'imagesPerSecond': batch * steps / (time.perf_counter() - start)}))
