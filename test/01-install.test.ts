@@ -81,4 +81,18 @@ describe('loading the addon', () => {
     expect(dts).toMatch(/export \{ Tensor/);
     expect(fs.existsSync(path.join(root, 'lib', 'tensor', 'tensor.d.ts'))).toBe(true);
   });
+
+  it('the published package holds every file the install step needs', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+    // What scripts/install.js requires, transitively, and what the build reads.
+    const needed = ['scripts/install.js', 'scripts/system-deps.js', 'scripts/build-native.js', 'scripts/libtorch/find.js', 'CMakeLists.txt', 'native/addon.cc', 'lib/index.js', 'lib/index.mjs', 'lib/cli/main.js'];
+    for (const f of needed) expect(files.has(f), f).toBe(true);
+    for (const f of fs.readdirSync(path.join(root, 'scripts')).filter((f) => f.endsWith('.js'))) {
+      const source = fs.readFileSync(path.join(root, 'scripts', f), 'utf8');
+      if (!files.has(`scripts/${f}`)) continue;
+      for (const m of source.matchAll(/require\('\.\/([\w/-]+)'\)/g)) expect(files.has(`scripts/${m[1]}.js`) || files.has(`scripts/${m[1]}/index.js`), `${f} requires ${m[1]}`).toBe(true);
+    }
+  });
 });
