@@ -112,6 +112,36 @@ describe('distributed (c10d over Gloo, loopback)', () => {
     }
   }, 120_000);
 
+  it('rank 0 alone writes checkpoints, and a 2-process run resumed from them ends as an uninterrupted one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-ckpt-'));
+    try {
+      sn.manualSeed(4);
+      const input = sn.rand([16, 1, 28, 28]);
+      const labels = sn.randint(0, 10, [16]);
+      const data = path.join(dir, 'data.safetensors');
+      sn.writeSafetensors(data, { input, labels });
+      sn.dispose([input, labels]);
+      const train = async (steps: number, out: string, extra: string[]) => {
+        const r = spawnSync(process.execPath, [cliPath, 'train', '--model', 'bnnet', '--variant', 'b', '--data', data, '--steps', String(steps), '--batch-size', '8', '--lr', '0.05', '--momentum', '0.9', '--seed', '2', '--nproc', '2', '--sync-bn', '--master-port', String(await freePort()), '--out', path.join(dir, out), ...extra], { cwd: root, encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+      };
+      await train(8, 'straight.safetensors', []);
+      const ckpt = path.join(dir, 'ckpt');
+      await train(8, 'first.safetensors', ['--checkpoint-dir', ckpt, '--checkpoint-every', '2', '--keep', '5']);
+      expect(sn.listCheckpoints(ckpt).map((c) => c.step)).toEqual([2, 4, 6, 8]); // one writer: no duplicates, no clashes
+      expect(fs.readdirSync(ckpt).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      // As if the run had stopped after step 4.
+      for (const c of sn.listCheckpoints(ckpt)) if (c.step > 4) fs.rmSync(c.file);
+      await train(8, 'resumed.safetensors', ['--checkpoint-dir', ckpt, '--checkpoint-every', '2', '--keep', '5', '--resume']);
+      const a = sn.readSafetensors(path.join(dir, 'straight.safetensors')).tensors;
+      const b = sn.readSafetensors(path.join(dir, 'resumed.safetensors')).tensors;
+      for (const k of Object.keys(a)) expect(b[k].equal(a[k]), k).toBe(true);
+      sn.dispose([...Object.values(a), ...Object.values(b)]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('killing one worker ends the run with a clear error from the other, not a hang', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-kill-'));
     try {
