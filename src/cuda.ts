@@ -18,3 +18,34 @@ export function emptyCache(): void {
 export function synchronize(device = 0): void {
   native().cudaSynchronize(device);
 }
+
+export interface MemoryStats {
+  /** Bytes held by tensors (current, and the peak since the start or the last reset). */
+  allocatedBytes: { current: number; peak: number };
+  /** Bytes the caching allocator holds from the driver. */
+  reservedBytes: { current: number; peak: number };
+  /** Allocations that ran out of memory (each was a TorchError). */
+  numOoms: number;
+  /** The driver's free and total memory on the device. */
+  freeBytes: number;
+  totalBytes: number;
+}
+
+/** The caching allocator's statistics for a device (torch.cuda.memory_stats); a TorchError without CUDA. */
+export function memoryStats(device = 0): MemoryStats {
+  return native().cudaMemoryStats(device) as MemoryStats;
+}
+
+/** Starts the peaks of memoryStats over (torch.cuda.reset_peak_memory_stats). */
+export function resetPeakMemoryStats(device = 0): void {
+  native().cudaResetPeakMemoryStats(device);
+}
+
+/**
+ * cuDNN's benchmark mode (torch.backends.cudnn.benchmark): reads it, or sets it when given. With
+ * fixed input shapes it makes convolutions faster after the first step.
+ */
+export function cudnnBenchmark(enabled?: boolean): boolean {
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw new TypeError('cudnnBenchmark: expected a boolean');
+  return native().cudnnBenchmark(enabled) as boolean;
+}

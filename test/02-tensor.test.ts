@@ -259,6 +259,26 @@ describe('devices', () => {
     expect(() => sn.cuda.synchronize()).not.toThrow();
   });
 
+  it('memory statistics and cuDNN benchmark mode: read and set, or a clear error without CUDA', () => {
+    const before = sn.cuda.cudnnBenchmark();
+    expect(sn.cuda.cudnnBenchmark(true)).toBe(true);
+    expect(sn.cuda.cudnnBenchmark()).toBe(true);
+    expect(sn.cuda.cudnnBenchmark(before)).toBe(before);
+    expect(() => sn.cuda.cudnnBenchmark('yes' as never)).toThrow(TypeError);
+    if (!sn.cuda.isAvailable()) {
+      expect(() => sn.cuda.memoryStats()).toThrowError(/CUDA is not available: no GPU memory statistics/);
+      expect(() => sn.cuda.resetPeakMemoryStats()).toThrowError(sn.TorchError);
+      return;
+    }
+    sn.cuda.resetPeakMemoryStats();
+    const t = sn.zeros([1024, 1024], { device: 'cuda:0' });
+    const stats = sn.cuda.memoryStats();
+    expect(stats.allocatedBytes.current).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    expect(stats.totalBytes).toBeGreaterThan(stats.freeBytes);
+    t.dispose();
+    expect(() => sn.cuda.memoryStats(99)).toThrowError(/no CUDA device 99/);
+  });
+
   it('moves between cpu and cuda:N with the same values, or says clearly that CUDA is missing', () => {
     sn.scope(() => {
       const t = sn.randn([64, 64]);

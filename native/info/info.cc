@@ -52,6 +52,47 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
   if (cudaAvailable()) at::getDeviceAllocator(at::kCUDA)->emptyCache();
   return info.Env().Undefined();
 }
+// The caching allocator's statistics for one device (the device-generic allocator API: no CUDA
+// headers needed): bytes allocated and reserved (current and peak), out-of-memory count, and the
+// driver's free and total memory.
+Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info) {
+  TORCH_CHECK(cudaAvailable(), "CUDA is not available: no GPU memory statistics");
+  const int64_t device = optionalIntArg(info, 0).value_or(0);
+  TORCH_CHECK(device >= 0 && device < cudaDeviceCount(), "no CUDA device ", device, " (", cudaDeviceCount(), " visible)");
+  auto* allocator = at::getDeviceAllocator(at::kCUDA);
+  const auto index = static_cast<c10::DeviceIndex>(device);
+  const auto stats = allocator->getDeviceStats(index);
+  const auto [free, total] = allocator->getMemoryInfo(index);
+  Napi::Env env = info.Env();
+  auto stat = [&](const c10::CachingDeviceAllocator::StatArray& a) {
+    const auto& s = a[static_cast<size_t>(c10::CachingDeviceAllocator::StatType::AGGREGATE)];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("current", Napi::Number::New(env, static_cast<double>(s.current)));
+    o.Set("peak", Napi::Number::New(env, static_cast<double>(s.peak)));
+    return o;
+  };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("allocatedBytes", stat(stats.allocated_bytes));
+  out.Set("reservedBytes", stat(stats.reserved_bytes));
+  out.Set("numOoms", Napi::Number::New(env, static_cast<double>(stats.num_ooms)));
+  out.Set("freeBytes", Napi::Number::New(env, static_cast<double>(free)));
+  out.Set("totalBytes", Napi::Number::New(env, static_cast<double>(total)));
+  return out;
+}
+
+Napi::Value CudaResetPeakMemoryStats(const Napi::CallbackInfo& info) {
+  TORCH_CHECK(cudaAvailable(), "CUDA is not available: no GPU memory statistics");
+  at::getDeviceAllocator(at::kCUDA)->resetPeakStats(static_cast<c10::DeviceIndex>(optionalIntArg(info, 0).value_or(0)));
+  return info.Env().Undefined();
+}
+
+// cuDNN's benchmark mode (torch.backends.cudnn.benchmark): pick the fastest convolution algorithm
+// per input shape, once. A process-wide flag; no effect without cuDNN.
+Napi::Value CudnnBenchmark(const Napi::CallbackInfo& info) {
+  if (!isMissing(info, 0)) at::globalContext().setBenchmarkCuDNN(boolArg(info, 0));
+  return Napi::Boolean::New(info.Env(), at::globalContext().benchmarkCuDNN());
+}
+
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   if (cudaAvailable()) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(optionalIntArg(info, 0).value_or(0)));
   return info.Env().Undefined();
@@ -82,6 +123,9 @@ void registerInfo(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cudaIsAvailable", CudaIsAvailable);
   exportFunction(env, exports, "cudaDeviceCount", CudaDeviceCount);
   exportFunction(env, exports, "cudaEmptyCache", CudaEmptyCache);
+  exportFunction(env, exports, "cudaMemoryStats", CudaMemoryStats);
+  exportFunction(env, exports, "cudaResetPeakMemoryStats", CudaResetPeakMemoryStats);
+  exportFunction(env, exports, "cudnnBenchmark", CudnnBenchmark);
   exportFunction(env, exports, "cudaSynchronize", CudaSynchronize);
   exportFunction(env, exports, "setNumThreads", SetNumThreads);
   exportFunction(env, exports, "getNumThreads", GetNumThreads);

@@ -51,8 +51,18 @@ const close = (a, b, tol, what) => {
   const r3 = await sn.fit(gpu, digits, { optimizer, steps: 10, batchSize: 100, autocast: 'bfloat16', channelsLast: true });
   console.log(`ok  bfloat16 autocast + channels-last on cuda:0: loss ${r3.lastEpochLoss.toFixed(4)}`);
 
+  // Memory statistics see an allocation; cuDNN benchmark mode switches.
+  sn.cuda.resetPeakMemoryStats();
+  const big = sn.zeros([4096, 4096], { device: 'cuda:0' });
+  const stats = sn.cuda.memoryStats();
+  assert.ok(stats.allocatedBytes.peak >= 64 * 1024 * 1024, `memoryStats sees a 64 MB tensor: ${JSON.stringify(stats)}`);
+  big.dispose();
+  assert.equal(sn.cuda.cudnnBenchmark(true), true);
+  console.log(`ok  memoryStats (peak ${stats.allocatedBytes.peak} bytes, ${stats.totalBytes} total) and cudnnBenchmark`);
+
   // Out of memory: a TorchError, and the process goes on.
   assert.throws(() => sn.empty([1 << 20, 1 << 20, 64], { device: 'cuda:0' }), (e) => e instanceof sn.TorchError && /out of memory|CUDA/i.test(e.message));
+  assert.ok(sn.cuda.memoryStats().numOoms >= 1, 'the out-of-memory error is counted');
   sn.cuda.emptyCache();
   close(a.to('cuda:0').add(1), a.add(1), 1e-6, 'cuda:0 still works after an out-of-memory error');
   console.log('cuda-checks: all passed');
