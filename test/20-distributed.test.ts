@@ -93,14 +93,46 @@ describe('distributed (c10d over Gloo, loopback)', () => {
       const a = sn.readSafetensors(path.join(dir, 'one.safetensors')).tensors;
       const b = sn.readSafetensors(path.join(dir, 'two.safetensors')).tensors;
       expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
-      for (const k of Object.keys(a)) {
-        if (a[k].dtype !== 'float32') {
-          expect(b[k].equal(a[k]), k).toBe(true); // num_batches_tracked
-          continue;
+      // The relative error of all parameters and running statistics together must be under 1e-5;
+      // each tensor alone under 1e-4 (conv.bias, whose gradient is almost cancelled by the batch
+      // norm after it, is pure float rounding and sits near 1e-5 on its own).
+      const closeTo = (x: Record<string, sn.Tensor>, what: string) => {
+        let diff = 0;
+        let norm = 0;
+        for (const k of Object.keys(a)) {
+          if (a[k].dtype !== 'float32') {
+            expect(x[k].equal(a[k]), `${what} ${k}`).toBe(true); // num_batches_tracked
+            continue;
+          }
+          const d = a[k].sub(x[k]).norm().item();
+          const n = a[k].norm().item();
+          expect(d / Math.max(1e-12, n), `${what} ${k}`).toBeLessThan(1e-4);
+          diff += d * d;
+          norm += n * n;
         }
-        const rel = a[k].sub(b[k]).norm().item() / Math.max(1e-12, a[k].norm().item());
-        expect(rel, k).toBeLessThan(1e-5);
-      }
+        expect(Math.sqrt(diff / norm), what).toBeLessThan(1e-5);
+      };
+      closeTo(b, '--nproc 2');
+      // The same as two machines (--nnodes 2, one launcher per node rank, here both on loopback).
+      const nodesPort = String(await freePort());
+      const nodes = await Promise.all(
+        [0, 1].map(
+          (nodeRank) =>
+            new Promise<{ code: number | null; stderr: string }>((resolve) => {
+              const extra = ['--nproc', '1', '--nnodes', '2', '--node-rank', String(nodeRank), '--master-addr', '127.0.0.1', '--master-port', nodesPort, '--sync-bn'];
+              const child = spawn(process.execPath, [cliPath, ...common, '--out', path.join(dir, `nodes-${nodeRank}.safetensors`), ...extra], { cwd: root });
+              let stderr = '';
+              child.stderr.on('data', (d) => (stderr += d));
+              child.on('exit', (code) => resolve({ code, stderr }));
+            }),
+        ),
+      );
+      for (const n of nodes) expect(n.code, n.stderr).toBe(0);
+      expect(fs.existsSync(path.join(dir, 'nodes-1.safetensors'))).toBe(false); // rank 0 writes
+      // Each node's worker has all the cores (two threads, not one): equal up to float rounding.
+      const d = sn.readSafetensors(path.join(dir, 'nodes-0.safetensors')).tensors;
+      closeTo(d, '--nnodes 2');
+      sn.dispose(Object.values(d));
       // Without synchronised batch norm each rank normalises its own half: the result differs.
       const plain = spawnSync(process.execPath, [cliPath, ...common, '--out', path.join(dir, 'plain.safetensors'), '--nproc', '2', '--master-port', String(await freePort())], { cwd: root, encoding: 'utf8' });
       expect(plain.status, plain.stderr).toBe(0);
