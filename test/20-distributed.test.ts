@@ -24,6 +24,17 @@ function freePort(): Promise<number> {
   });
 }
 
+// 16 random 28x28 images and labels for `skipnorm train --data`, seeded.
+function writeTrainingData(dir: string, seed: number): string {
+  sn.manualSeed(seed);
+  const input = sn.rand([16, 1, 28, 28]);
+  const labels = sn.randint(0, 10, [16]);
+  const file = path.join(dir, 'data.safetensors');
+  sn.writeSafetensors(file, { input, labels });
+  sn.dispose([input, labels]);
+  return file;
+}
+
 async function runRanks(worldSize: number, scenario: string): Promise<{ code: number | null; out: Record<string, unknown> | null; stderr: string }[]> {
   const port = await freePort();
   return Promise.all(
@@ -77,12 +88,7 @@ describe('distributed (c10d over Gloo, loopback)', () => {
   it('skipnorm train --nproc 2 --sync-bn: 10 steps end with the parameters of one process on the combined batch (1e-5)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-'));
     try {
-      sn.manualSeed(3);
-      const input = sn.rand([16, 1, 28, 28]);
-      const labels = sn.randint(0, 10, [16]);
-      const data = path.join(dir, 'data.safetensors');
-      sn.writeSafetensors(data, { input, labels });
-      sn.dispose([input, labels]);
+      const data = writeTrainingData(dir, 3);
       const common = ['train', '--model', 'bnnet', '--variant', 'c', '--data', data, '--steps', '10', '--full-batch', '--lr', '0.1', '--momentum', '0.9', '--seed', '1'];
       const one = spawnSync(process.execPath, [cliPath, ...common, '--out', path.join(dir, 'one.safetensors')], { cwd: root, encoding: 'utf8' });
       expect(one.status, one.stderr).toBe(0);
@@ -147,12 +153,7 @@ describe('distributed (c10d over Gloo, loopback)', () => {
   it('rank 0 alone writes checkpoints, and a 2-process run resumed from them ends as an uninterrupted one', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-ckpt-'));
     try {
-      sn.manualSeed(4);
-      const input = sn.rand([16, 1, 28, 28]);
-      const labels = sn.randint(0, 10, [16]);
-      const data = path.join(dir, 'data.safetensors');
-      sn.writeSafetensors(data, { input, labels });
-      sn.dispose([input, labels]);
+      const data = writeTrainingData(dir, 4);
       const train = async (steps: number, out: string, extra: string[]) => {
         const r = spawnSync(process.execPath, [cliPath, 'train', '--model', 'bnnet', '--variant', 'b', '--data', data, '--steps', String(steps), '--batch-size', '8', '--lr', '0.05', '--momentum', '0.9', '--seed', '2', '--nproc', '2', '--sync-bn', '--master-port', String(await freePort()), '--out', path.join(dir, out), ...extra], { cwd: root, encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
@@ -177,11 +178,7 @@ describe('distributed (c10d over Gloo, loopback)', () => {
   it('killing one worker ends the run with a clear error from the other, not a hang', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-ddp-kill-'));
     try {
-      const input = sn.rand([16, 1, 28, 28]);
-      const labels = sn.randint(0, 10, [16]);
-      const data = path.join(dir, 'data.safetensors');
-      sn.writeSafetensors(data, { input, labels });
-      sn.dispose([input, labels]);
+      const data = writeTrainingData(dir, 5);
       const port = String(await freePort());
       const args = ['train', '--model', 'bnnet', '--variant', 'c', '--data', data, '--steps', '1000000', '--full-batch', '--lr', '0.01', '--nproc', '2', '--master-port', port];
       const started = Date.now();

@@ -190,7 +190,8 @@ Napi::Value DatasetSubset(const Napi::CallbackInfo& info) {
 Napi::Value DatasetLabels(const Napi::CallbackInfo& info) {
   auto d = datasetByHandle(info.Env(), numberArg(info, 0));
   at::Tensor labels = at::empty({d->size()}, at::kLong);
-  for (int64_t i = 0; i < d->size(); ++i) labels[i] = d->label(i);
+  int64_t* out = labels.data_ptr<int64_t>();  // raw writes: a Tensor index per label is slow for ImageNet-sized sets
+  for (int64_t i = 0; i < d->size(); ++i) out[i] = d->label(i);
   return wrapTensor(info.Env(), labels);
 }
 

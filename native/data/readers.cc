@@ -106,9 +106,10 @@ std::shared_ptr<Dataset> openMnist(const std::string& root, bool train) {
   at::Tensor x = at::empty({n, h, w, 1}, at::kByte);
   std::memcpy(x.data_ptr<uint8_t>(), images.data() + 16, n * h * w);
   at::Tensor y = at::empty({n}, at::kLong);
+  int64_t* py = y.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     TORCH_CHECK(labels[8 + i] < 10, labelsPath.string(), ": label ", int{labels[8 + i]}, " of example ", i, " is out of range 0..9");
-    y[i] = int64_t{labels[8 + i]};
+    py[i] = labels[8 + i];
   }
   return std::make_shared<TensorDataset>(x, y, 10, "mnist");
 }

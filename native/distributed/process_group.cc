@@ -170,23 +170,27 @@ class CollectiveJob : public Job {
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }
 };
 
+// The tensor a collective works on in place: Gloo takes CPU tensors, contiguous.
+at::Tensor collectiveTensor(const Napi::CallbackInfo& info) {
+  at::Tensor t = tensorArg(info, 0);
+  TORCH_CHECK(t.device().is_cpu(), "Gloo collectives take CPU tensors");
+  TORCH_CHECK(t.is_contiguous(), "the tensor must be contiguous");
+  return t;
+}
+
 // allReduce(tensor, op) / broadcast(tensor, root) / barrier() -> [promise, jobId]
 Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<CollectiveJob>("allReduce");
-  job->tensor = tensorArg(info, 0);
+  job->tensor = collectiveTensor(info);
   job->op = stringArg(info, 1);
   TORCH_CHECK(job->op == "sum" || job->op == "avg" || job->op == "max" || job->op == "min" || job->op == "product", "op must be sum, avg, max, min or product");
-  TORCH_CHECK(job->tensor.device().is_cpu(), "Gloo collectives take CPU tensors");
-  TORCH_CHECK(job->tensor.is_contiguous(), "the tensor must be contiguous");
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());
 }
 
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<CollectiveJob>("broadcast");
-  job->tensor = tensorArg(info, 0);
+  job->tensor = collectiveTensor(info);
   job->root = static_cast<int>(intArg(info, 1));
-  TORCH_CHECK(job->tensor.device().is_cpu(), "Gloo collectives take CPU tensors");
-  TORCH_CHECK(job->tensor.is_contiguous(), "the tensor must be contiguous");
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());
 }
 

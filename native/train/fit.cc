@@ -76,6 +76,16 @@ void clipGradNorm(const std::vector<train::NamedTensor>& params, double maxNorm)
   }
 }
 
+// A hook event for JavaScript: { type: 'hook', name, step, values }.
+Napi::Value hookEvent(Napi::Env env, const char* name, int64_t step, Napi::Value values) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "hook");
+  event.Set("name", name);
+  event.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+  event.Set("values", values);
+  return event;
+}
+
 // Per parameter: [||x||, <x, cos(0.7 i)>] in float64 (a compact fingerprint for parity checks).
 EventBuilder tensorStats(const char* name, int64_t step, const std::vector<train::NamedTensor>& params, bool grads) {
   c10::NoGradGuard noGrad;
@@ -88,10 +98,6 @@ EventBuilder tensorStats(const char* name, int64_t step, const std::vector<train
     stats->emplace_back(key, flat.norm().item<double>(), flat.dot(probe).item<double>());
   }
   return [name, step, stats](Napi::Env env) -> Napi::Value {
-    Napi::Object event = Napi::Object::New(env);
-    event.Set("type", "hook");
-    event.Set("name", name);
-    event.Set("step", Napi::Number::New(env, static_cast<double>(step)));
     Napi::Object values = Napi::Object::New(env);
     for (const auto& [key, norm, dot] : *stats) {
       Napi::Array pair = Napi::Array::New(env, 2);
@@ -99,8 +105,7 @@ EventBuilder tensorStats(const char* name, int64_t step, const std::vector<train
       pair.Set(1u, Napi::Number::New(env, dot));
       values.Set(key, pair);
     }
-    event.Set("values", values);
-    return event;
+    return hookEvent(env, name, step, values);
   };
 }
 
@@ -260,27 +265,15 @@ class FitJob : public Job {
         if (probeEvery > 0 && step % probeEvery == 0) {
           auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*sequential, probe, probeRequest, &ctx));
           ctx.post([spectrum, step](Napi::Env env) -> Napi::Value {
-            Napi::Object e = Napi::Object::New(env);
-            e.Set("type", "hook");
-            e.Set("name", "jacobianSpectrum");
-            e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
             const at::Tensor& v = spectrum->values;
             Napi::Float64Array values = Napi::Float64Array::New(env, v.numel());
             std::memcpy(values.Data(), v.data_ptr<double>(), v.numel() * sizeof(double));
-            e.Set("values", values);
-            return e;
+            return hookEvent(env, "jacobianSpectrum", step, values);
           });
         }
         if (diagnosticsEvery > 0 && step % diagnosticsEvery == 0) {
           auto d = std::make_shared<DiagnosticsResult>(diagnosticsOf(*model, diagnosticsInput, diagnosticsLabels, diagnosticsRequest, &ctx));
-          ctx.post([d, step](Napi::Env env) -> Napi::Value {
-            Napi::Object e = Napi::Object::New(env);
-            e.Set("type", "hook");
-            e.Set("name", "diagnostics");
-            e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
-            e.Set("values", diagnosticsToJs(env, *d));
-            return e;
-          });
+          ctx.post([d, step](Napi::Env env) -> Napi::Value { return hookEvent(env, "diagnostics", step, diagnosticsToJs(env, *d)); });
         }
         if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
       }

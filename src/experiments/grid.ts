@@ -9,7 +9,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cifar10, cifar100, imageFolder, type Dataset } from '../data/dataset';
-import { DataLoader } from '../data/loader';
 import * as T from '../data/transforms';
 import type { Transform } from '../data/transforms';
 import { preactResNet } from '../models/preact-resnet';
@@ -246,9 +245,9 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
       if (!last) throw new Error(`cannot resume ${name}: the checkpoint of epoch ${epochs.length - 1} is missing`);
       loadCheckpoint(last, model, optimizer);
     }
-    const loader = new DataLoader(s.train, { batchSize: r.batchSize, transforms: r.train, threads: s.loaderThreads });
-    const every = Math.max(1, Math.floor(loader.batchesPerEpoch / 4));
-    loader.dispose();
+    // One fit call per epoch (no drop-last): steps 1..perEpoch in each.
+    const perEpoch = Math.ceil(s.train.length / r.batchSize);
+    const every = Math.max(1, Math.floor(perEpoch / 4));
     for (let epoch = epochs.length; epoch < r.epochs; epoch++) {
       const lr = s.lr * scheduleFactor(schedule(r), epoch);
       optimizer.lr = lr;
@@ -285,25 +284,20 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
       progress(epoch + 1, `epoch ${epoch + 1}/${r.epochs} loss ${epochLoss.toFixed(4)} accuracy ${epochTop1.toFixed(3)}`);
     }
     const testResult = await evaluate(model, s.test, { batchSize: r.batchSize, transforms: r.test, loaderThreads: s.loaderThreads });
-    // Step losses: the last record of each (epoch, step), in order (a resumed epoch repeats some).
-    const steps = new Map<string, number>();
+    // Step losses by global step: the last record of each wins (a resumed epoch repeats some).
+    const steps: number[] = [];
     for (const line of fs.existsSync(stepsFile) ? fs.readFileSync(stepsFile, 'utf8').split('\n') : []) {
       if (!line.trim()) continue;
       try {
         const x = JSON.parse(line) as { epoch: number; step: number; loss: number };
-        steps.set(`${x.epoch}:${x.step}`, x.loss);
+        steps[x.epoch * perEpoch + x.step - 1] = x.loss;
       } catch {
         // a line cut by an interruption
       }
     }
-    const ordered = [...steps.entries()].sort(([a], [b]) => {
-      const [ea, sa] = a.split(':').map(Number);
-      const [eb, sb] = b.split(':').map(Number);
-      return ea - eb || sa - sb;
-    });
     fs.rmSync(run.path('results', 'runs', `${name}.partial.json`), { force: true });
     fs.rmSync(stepsFile, { force: true });
-    return { lr: s.lr, variant: s.variant, trial: s.trial, epochs, steps: ordered.map(([, l]) => l), test: { loss: testResult.loss, top1: testResult.top1, top5: testResult.top5 } };
+    return { lr: s.lr, variant: s.variant, trial: s.trial, epochs, steps, test: { loss: testResult.loss, top1: testResult.top1, top5: testResult.top5 } };
   } finally {
     optimizer.dispose();
     model.dispose();

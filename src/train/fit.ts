@@ -151,7 +151,6 @@ export interface FitResult {
 
 interface DataSource {
   handles: { input: number; labels: number } | { loader: number };
-  examples: number;
   /** Frees a loader made for this call. */
   release(): void;
 }
@@ -166,7 +165,7 @@ function dataSource(data: FitData, options: Partial<FitOptions>, op: string, eva
     if ((data.options.worldSize ?? 1) !== group.worldSize || (data.options.rank ?? 0) !== group.rank) {
       throw new TypeError(`${op}: the DataLoader is sharded for rank ${data.options.rank ?? 0} of ${data.options.worldSize ?? 1}, this process is rank ${group.rank} of ${group.worldSize}`);
     }
-    return { handles: { loader: data.loaderHandle(op) }, examples: data.examplesPerEpoch, release: () => {} };
+    return { handles: { loader: data.loaderHandle(op) }, release: () => {} };
   }
   if (data instanceof Dataset) {
     if (options.batchSize === undefined) throw new TypeError(`${op}: batchSize is required when training from a Dataset`);
@@ -183,11 +182,11 @@ function dataSource(data: FitData, options: Partial<FitOptions>, op: string, eva
       prefetch: options.prefetch,
       channelsLast: options.channelsLast,
     });
-    return { handles: { loader: loader.loaderHandle(op) }, examples: data.length, release: () => loader.dispose() };
+    return { handles: { loader: loader.loaderHandle(op) }, release: () => loader.dispose() };
   }
   if (!data || typeof data !== 'object') throw new TypeError(`${op}: data must be { input, labels }, a Dataset or a DataLoader`);
   if (options.transforms !== undefined) throw new TypeError(`${op}: transforms apply to a Dataset, not to in-memory tensors`);
-  return { handles: { input: handleOf(data.input, op), labels: handleOf(data.labels, op) }, examples: data.input instanceof Tensor ? data.input.shape[0] : 0, release: () => {} };
+  return { handles: { input: handleOf(data.input, op), labels: handleOf(data.labels, op) }, release: () => {} };
 }
 
 function positiveInteger(value: number | undefined, name: string, op: string): void {
