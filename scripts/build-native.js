@@ -10,6 +10,17 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { findOrInstallLibTorch, PACKAGE_ROOT } = require('./libtorch/find');
 
+// The CUDA toolkit a CUDA LibTorch's CMake files need (its legacy FindCUDA cannot see through an
+// `nvcc` wrapper on PATH): $CUDA_HOME or $CUDA_PATH, else the folder above the real nvcc, else
+// /usr/local/cuda.
+function cudaToolkitRoot(env = process.env) {
+  const candidates = [env.CUDA_HOME, env.CUDA_PATH];
+  const which = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) candidates.push(path.dirname(path.dirname(fs.realpathSync(which.stdout.trim()))));
+  candidates.push('/usr/local/cuda');
+  return candidates.filter(Boolean).find((dir) => fs.existsSync(path.join(dir, 'include', 'cuda_runtime_api.h'))) || null;
+}
+
 // incremental: `cmake-js build` (reuse objects) instead of a clean rebuild, for development.
 // What the addon is built from: the C++ sources, the CMake file and the chosen LibTorch.
 function sourceHash(libtorch) {
@@ -48,6 +59,15 @@ function buildNative({ libtorch = findOrInstallLibTorch(), outDir = path.join(PA
     `--CDSKIPNORM_LIBTORCH_LIB=${libtorch.lib}`,
     ...extraArgs,
   ];
+  if (libtorch.cuda) {
+    const cuda = cudaToolkitRoot();
+    if (!cuda) throw new Error('skipnorm: this LibTorch is a CUDA build, and building against it needs the CUDA toolkit (nvcc and cuda_runtime_api.h): set CUDA_HOME to it.');
+    console.error(`skipnorm: CUDA toolkit ${cuda}`);
+    args.push(`--CDCUDA_TOOLKIT_ROOT_DIR=${cuda}`, `--CDCUDAToolkit_ROOT=${cuda}`);
+    // skipnorm compiles no CUDA kernels of its own; naming the architectures spares LibTorch's CMake
+    // its GPU detection, which compiles and runs a CUDA program (and fails without a GPU).
+    if (!process.env.TORCH_CUDA_ARCH_LIST) args.push('--CDTORCH_CUDA_ARCH_LIST=8.0;9.0');
+  }
   const r = spawnSync(process.execPath, args, { cwd: PACKAGE_ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
     throw new Error(`skipnorm: building the native addon failed (cmake-js exited with ${r.status}). The compiler's messages are above.`);
@@ -69,7 +89,9 @@ module.exports = { buildNative, upToDate };
 
 if (require.main === module) {
   try {
-    buildNative({ incremental: process.argv.includes('--incremental') });
+    const outAt = process.argv.indexOf('--out');
+    const outDir = outAt > 0 ? path.resolve(process.argv[outAt + 1]) : undefined;
+    buildNative({ incremental: process.argv.includes('--incremental'), ...(outDir ? { outDir } : {}) });
   } catch (e) {
     console.error(e.message);
     process.exit(1);

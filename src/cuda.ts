@@ -49,3 +49,12 @@ export function cudnnBenchmark(enabled?: boolean): boolean {
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new TypeError('cudnnBenchmark: expected a boolean');
   return native().cudnnBenchmark(enabled) as boolean;
 }
+
+/**
+ * cuDNN's deterministic mode (torch.backends.cudnn.deterministic): reads it, or sets it when given.
+ * With it, convolutions use only algorithms that give the same bits on every run.
+ */
+export function cudnnDeterministic(enabled?: boolean): boolean {
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw new TypeError('cudnnDeterministic: expected a boolean');
+  return native().cudnnDeterministic(enabled) as boolean;
+}

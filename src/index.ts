@@ -34,7 +34,7 @@ export {
 export { Generator, manualSeed } from './tensor/random';
 export * from './tensor/ops';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, grad, type GradOptions } from './autograd';
-export { info, version, setNumThreads, getNumThreads, setMainThreadNumThreads, getMainThreadNumThreads, type Info } from './info';
+export { info, version, setNumThreads, getNumThreads, setMainThreadNumThreads, getMainThreadNumThreads, type Info, type GpuInfo } from './info';
 
 import * as linalg from './linalg';
 import * as fft from './fft';

@@ -15,6 +15,8 @@ export interface Info {
   cudnn?: number | null;
   /** 'cpu', then 'cuda:0', 'cuda:1', ... */
   devices: string[];
+  /** The GPUs, as the CUDA runtime describes them (empty without CUDA). */
+  gpus: GpuInfo[];
   /** LibTorch's intra-op threads in skipnorm's jobs (training, spectra, async ops). */
   threads: number;
   /** LibTorch's intra-op threads for operations called on the JavaScript thread (default 1). */
@@ -25,6 +27,15 @@ export interface Info {
   libtorchDir?: string;
   node: string;
   platform: string;
+}
+
+export interface GpuInfo {
+  device: string;
+  name: string;
+  memoryBytes: number;
+  /** e.g. '9.0' for an H100. */
+  computeCapability: string;
+  multiprocessors: number;
 }
 
 export function version(): string {

@@ -25,6 +25,9 @@ describe('loading the addon', () => {
     expect(info.devices[0]).toBe('cpu');
     expect(info.threads).toBeGreaterThanOrEqual(1);
     expect(typeof info.cuda).toBe('boolean');
+    // One description per CUDA device (none on a CPU machine).
+    expect(info.gpus.map((g) => g.device)).toEqual(info.devices.slice(1));
+    for (const g of info.gpus) expect(g.memoryBytes).toBeGreaterThan(0);
   });
 
   it('raises ONE LoadError listing fixes when there is no addon', () => {

@@ -259,12 +259,16 @@ describe('devices', () => {
     expect(() => sn.cuda.synchronize()).not.toThrow();
   });
 
-  it('memory statistics and cuDNN benchmark mode: read and set, or a clear error without CUDA', () => {
+  it('memory statistics and cuDNN benchmark and deterministic modes: read and set, or a clear error without CUDA', () => {
     const before = sn.cuda.cudnnBenchmark();
     expect(sn.cuda.cudnnBenchmark(true)).toBe(true);
     expect(sn.cuda.cudnnBenchmark()).toBe(true);
     expect(sn.cuda.cudnnBenchmark(before)).toBe(before);
     expect(() => sn.cuda.cudnnBenchmark('yes' as never)).toThrow(TypeError);
+    const deterministic = sn.cuda.cudnnDeterministic();
+    expect(sn.cuda.cudnnDeterministic(true)).toBe(true);
+    expect(sn.cuda.cudnnDeterministic(deterministic)).toBe(deterministic);
+    expect(() => sn.cuda.cudnnDeterministic(1 as never)).toThrow(TypeError);
     if (!sn.cuda.isAvailable()) {
       expect(() => sn.cuda.memoryStats()).toThrowError(/CUDA is not available: no GPU memory statistics/);
       expect(() => sn.cuda.resetPeakMemoryStats()).toThrowError(sn.TorchError);

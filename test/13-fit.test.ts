@@ -237,6 +237,32 @@ describe('fit', () => {
     results[0].forEach((l, i) => expect(Math.abs(l - results[1][i])).toBeLessThan(1e-4 * l));
   });
 
+  it('cudaGraph: a clear error where it cannot run (CPU build or CPU model, Adam, float16), and the model is untouched', async () => {
+    sn.manualSeed(4);
+    const model = sn.models.bnnet();
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1, momentum: 0.9 });
+    const data = dataset(16, 6);
+    const before = parameters(model);
+    // The CPU build has no CUDA graphs; a CUDA build refuses a model whose parameters are on the CPU.
+    await expect(sn.fit(model, data, { optimizer, steps: 5, cudaGraph: true })).rejects.toThrowError(/cudaGraph needs (a CUDA build of skipnorm|the model on a CUDA device)/);
+    expect(parameters(model)).toEqual(before);
+    const adam = new sn.optim.Adam(model, { lr: 1e-3 });
+    expect(() => sn.fit(model, data, { optimizer: adam, steps: 5, cudaGraph: true })).toThrowError(/cudaGraph supports the SGD optimiser/);
+    expect(() => sn.fit(model, data, { optimizer, steps: 5, cudaGraph: true, autocast: 'float16' })).toThrowError(/cudaGraph does not combine with float16 autocast/);
+    const cumulative = new sn.nn.Sequential(new sn.nn.Flatten(), new sn.nn.Linear(784, 10), new sn.nn.BatchNorm1d(10, { momentum: null }));
+    const cumulativeSgd = new sn.optim.SGD(cumulative, { lr: 0.1 });
+    expect(() => sn.fit(cumulative, data, { optimizer: cumulativeSgd, steps: 5, cudaGraph: true })).toThrowError(/cannot capture batch norm with momentum: null/);
+    cumulativeSgd.dispose();
+    cumulative.dispose();
+    // The model still trains afterwards.
+    const result = await sn.fit(model, data, { optimizer, steps: 2 });
+    expect(Number.isFinite(result.lastEpochLoss)).toBe(true);
+    sn.dispose(data);
+    adam.dispose();
+    optimizer.dispose();
+    model.dispose();
+  });
+
   it('while fit trains a model, JavaScript cannot touch it or its optimizer (no race, no crash)', async () => {
     sn.manualSeed(0);
     const model = sn.models.bnnet();

@@ -10,6 +10,7 @@
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "info/gpus.h"
 
 namespace skipnorm {
 
@@ -38,6 +39,17 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   devices.Set(0u, Napi::String::New(env, "cpu"));
   for (int i = 0; i < cudaDeviceCount(); ++i) devices.Set(static_cast<uint32_t>(i + 1), Napi::String::New(env, "cuda:" + std::to_string(i)));
   out.Set("devices", devices);
+  Napi::Array gpus = Napi::Array::New(env);
+  for (const auto& g : gpuDescriptions(cudaDeviceCount())) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("device", "cuda:" + std::to_string(g.index));
+    d.Set("name", g.name);
+    d.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(g.memoryBytes)));
+    d.Set("computeCapability", std::to_string(g.major) + "." + std::to_string(g.minor));
+    d.Set("multiprocessors", Napi::Number::New(env, g.multiprocessors));
+    gpus.Set(gpus.Length(), d);
+  }
+  out.Set("gpus", gpus);
   out.Set("threads", Napi::Number::New(env, workerThreadCount()));
   out.Set("mainThreadThreads", Napi::Number::New(env, at::get_num_threads()));
   out.Set("interopThreads", Napi::Number::New(env, at::get_num_interop_threads()));
@@ -93,6 +105,11 @@ Napi::Value CudnnBenchmark(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::globalContext().benchmarkCuDNN());
 }
 
+Napi::Value CudnnDeterministic(const Napi::CallbackInfo& info) {
+  if (!isMissing(info, 0)) at::globalContext().setDeterministicCuDNN(boolArg(info, 0));
+  return Napi::Boolean::New(info.Env(), at::globalContext().deterministicCuDNN());
+}
+
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   if (cudaAvailable()) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(optionalIntArg(info, 0).value_or(0)));
   return info.Env().Undefined();
@@ -126,6 +143,7 @@ void registerInfo(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cudaMemoryStats", CudaMemoryStats);
   exportFunction(env, exports, "cudaResetPeakMemoryStats", CudaResetPeakMemoryStats);
   exportFunction(env, exports, "cudnnBenchmark", CudnnBenchmark);
+  exportFunction(env, exports, "cudnnDeterministic", CudnnDeterministic);
   exportFunction(env, exports, "cudaSynchronize", CudaSynchronize);
   exportFunction(env, exports, "setNumThreads", SetNumThreads);
   exportFunction(env, exports, "getNumThreads", GetNumThreads);

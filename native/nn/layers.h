@@ -71,6 +71,8 @@ class BatchNorm : public Layer {
   std::string describe() const override;
   // The per-channel gain of the eval-mode map: |gamma| / sqrt(running_var + eps).
   at::Tensor channelGains() const;
+  // Without a momentum the update reads num_batches_tracked on the host every training step.
+  bool cumulativeAverage() const { return !momentum_ && numBatchesTracked_.defined(); }
 
  private:
   int dims_;

@@ -23,10 +23,12 @@
 #include "train/optim_api.h"
 #include "train/schedule.h"
 #include "nn/in_use.h"
+#include "nn/layers.h"
 #include "distributed/data_parallel.h"
 #include "distributed/sync_batch_norm.h"
 #include "spectra/diagnostics.h"
 #include "train/batches.h"
+#include "train/graphed_step.h"
 #include "spectra/jacobian.h"
 
 namespace skipnorm {
@@ -52,14 +54,22 @@ at::Tensor computeLoss(const LossOptions& o, const at::Tensor& out, const at::Te
   return at::cross_entropy_loss(out, labels, std::nullopt, at::Reduction::Mean, -100, o.labelSmoothing);
 }
 
-// Correct top-1 and top-5 predictions of a batch (classification only).
-std::pair<double, double> correct(const at::Tensor& out, const at::Tensor& labels) {
-  if (out.dim() != 2 || labels.dim() != 1 || !at::isIntegralType(labels.scalar_type(), false)) return {NAN, NAN};
+bool isClassification(const at::Tensor& out, const at::Tensor& labels) {
+  return out.dim() == 2 && labels.dim() == 1 && at::isIntegralType(labels.scalar_type(), false);
+}
+
+// Correct top-1 and top-5 predictions of a classification batch, as tensors on its device.
+std::pair<at::Tensor, at::Tensor> correctCounts(const at::Tensor& out, const at::Tensor& labels) {
   c10::NoGradGuard noGrad;
-  const double top1 = out.argmax(1).eq(labels).sum().item<double>();
   const int64_t k = std::min<int64_t>(5, out.size(1));
-  const double top5 = std::get<1>(out.topk(k, 1)).eq(labels.unsqueeze(1)).any(1).sum().item<double>();
-  return {top1, top5};
+  return {out.argmax(1).eq(labels).sum(), std::get<1>(out.topk(k, 1)).eq(labels.unsqueeze(1)).any(1).sum()};
+}
+
+// The same as numbers (NaN when the batch is not a classification).
+std::pair<double, double> correct(const at::Tensor& out, const at::Tensor& labels) {
+  if (!isClassification(out, labels)) return {NAN, NAN};
+  auto [top1, top5] = correctCounts(out, labels);
+  return {top1.item<double>(), top5.item<double>()};
 }
 
 void clipGradNorm(const std::vector<train::NamedTensor>& params, double maxNorm) {
@@ -143,6 +153,9 @@ class FitJob : public Job {
   bool dataParallel = false, syncBatchNorm = false;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
+  // CUDA graphs (train/graphed_step.h): the step captured once and replayed; per-step results stay
+  // on the device and are read only when reported.
+  bool cudaGraph = false;
 
   FitJob() : Job("fit") {}
 
@@ -184,6 +197,46 @@ class FitJob : public Job {
     });
   }
 
+  struct StepValues {
+    double loss, top1, top5, lossScale;
+    bool skipped;
+  };
+
+  // After each step: hooks, progress (`values` is asked only for a reported step), tracking and
+  // checkpoints.
+  template <typename Values>
+  void afterStep(JobContext& ctx, int64_t step, int64_t epoch, int64_t total, Clock::time_point start, Values values) {
+    for (const auto& hook : hooks) {
+      if (step % hook.every != 0) continue;
+      ctx.post(tensorStats(hook.kind == "gradNorms" ? "gradNorms" : "parameterStats", step, optimizer->params(), hook.kind == "gradNorms"));
+    }
+    if (step % progressEvery == 0 || step == total) {
+      const StepValues v = values();
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const double done = static_cast<double>(step - startStep);
+      const double perStep = elapsed / done;
+      ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
+                    {"loss", v.loss}, {"top1", v.top1}, {"top5", v.top5}, {"lr", optimizer->lr()},
+                    {"examplesPerSecond", done * data->batchSize() / std::max(elapsed, 1e-9)},
+                    {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)},
+                    {"lossScale", v.lossScale}, {"skipped", v.skipped ? 1.0 : 0.0}});
+    }
+    if (probeEvery > 0 && step % probeEvery == 0) {
+      auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*sequential, probe, probeRequest, &ctx));
+      ctx.post([spectrum, step](Napi::Env env) -> Napi::Value {
+        const at::Tensor& v = spectrum->values;
+        Napi::Float64Array values = Napi::Float64Array::New(env, v.numel());
+        std::memcpy(values.Data(), v.data_ptr<double>(), v.numel() * sizeof(double));
+        return hookEvent(env, "jacobianSpectrum", step, values);
+      });
+    }
+    if (diagnosticsEvery > 0 && step % diagnosticsEvery == 0) {
+      auto d = std::make_shared<DiagnosticsResult>(diagnosticsOf(*model, diagnosticsInput, diagnosticsLabels, diagnosticsRequest, &ctx));
+      ctx.post([d, step](Napi::Env env) -> Napi::Value { return hookEvent(env, "diagnostics", step, diagnosticsToJs(env, *d)); });
+    }
+    if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
+  }
+
   void run(JobContext& ctx) override {
     const int64_t perEpoch = data->batchesPerEpoch();
     TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data->examples(), " examples, fewer than one batch of ", data->batchSize(), " with dropLast");
@@ -200,15 +253,29 @@ class FitJob : public Job {
     std::optional<distributed::SyncBatchNormScope> syncBn;
     if (dataParallel) parallel = std::make_unique<distributed::DataParallel>(*model);
     if (syncBatchNorm) syncBn.emplace();
+    std::unique_ptr<GraphState> graph;
+    if (cudaGraph) graph = std::make_unique<GraphState>(*this);
     const auto start = Clock::now();
     int64_t step = startStep;
     for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
       double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
+      if (graph) graph->startEpoch();
       const auto epochStart = Clock::now();
       const int64_t epochFirstBatch = step - epoch * perEpoch;
       for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data->batchAt(epoch, b);
+        if (graph) {
+          if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+          const double lr = baseLr * schedule.factor(schedulePerStep ? step : epoch);
+          if (lr != optimizer->lr()) graph->step.invalidate();  // the rate is baked into the captured update
+          optimizer->setLr(lr);
+          graph->step.run(x, y);
+          ++step;
+          seen += static_cast<double>(x.size(0));
+          afterStep(ctx, step, epoch, total, start, [&] { return graph->lastValues(); });
+          continue;
+        }
         if (parallel && !data->sharded()) {
           // In-memory data: this rank's equal share of the global batch.
           TORCH_CHECK(x.size(0) % parallel->worldSize() == 0, "fit: a batch of ", x.size(0), " examples does not split evenly over ", parallel->worldSize(), " ranks");
@@ -248,35 +315,9 @@ class FitJob : public Job {
         top1Sum += top1;
         top5Sum += top5;
         seen += n;
-        for (const auto& hook : hooks) {
-          if (step % hook.every != 0) continue;
-          ctx.post(tensorStats(hook.kind == "gradNorms" ? "gradNorms" : "parameterStats", step, optimizer->params(), hook.kind == "gradNorms"));
-        }
-        if (step % progressEvery == 0 || step == total) {
-          const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-          const double done = static_cast<double>(step - startStep);
-          const double perStep = elapsed / done;
-          ctx.progress({{"step", static_cast<double>(step)}, {"totalSteps", static_cast<double>(total)}, {"epoch", static_cast<double>(epoch)},
-                        {"loss", lossValue}, {"top1", top1 / n}, {"top5", top5 / n}, {"lr", optimizer->lr()},
-                        {"examplesPerSecond", done * data->batchSize() / std::max(elapsed, 1e-9)},
-                        {"elapsed", elapsed}, {"eta", perStep * static_cast<double>(total - step)},
-                        {"lossScale", usedScale}, {"skipped", skipped ? 1.0 : 0.0}});
-        }
-        if (probeEvery > 0 && step % probeEvery == 0) {
-          auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*sequential, probe, probeRequest, &ctx));
-          ctx.post([spectrum, step](Napi::Env env) -> Napi::Value {
-            const at::Tensor& v = spectrum->values;
-            Napi::Float64Array values = Napi::Float64Array::New(env, v.numel());
-            std::memcpy(values.Data(), v.data_ptr<double>(), v.numel() * sizeof(double));
-            return hookEvent(env, "jacobianSpectrum", step, values);
-          });
-        }
-        if (diagnosticsEvery > 0 && step % diagnosticsEvery == 0) {
-          auto d = std::make_shared<DiagnosticsResult>(diagnosticsOf(*model, diagnosticsInput, diagnosticsLabels, diagnosticsRequest, &ctx));
-          ctx.post([d, step](Napi::Env env) -> Napi::Value { return hookEvent(env, "diagnostics", step, diagnosticsToJs(env, *d)); });
-        }
-        if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
+        afterStep(ctx, step, epoch, total, start, [&] { return StepValues{lossValue, top1 / n, top5 / n, usedScale, skipped}; });
       }
+      if (graph) std::tie(lossSum, top1Sum, top5Sum) = graph->epochSums();
       const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
       // Complete: every batch of the epoch ran in this call (not cut by `steps`, not resumed mid-epoch).
       const bool complete = epochFirstBatch == 0 && (step - epoch * perEpoch == perEpoch);
@@ -307,22 +348,89 @@ class FitJob : public Job {
 
  private:
   // Autocast of the forward pass on the batch's device, as torch.autocast(device, dtype).
+  // Without the cache of cast weights when capturing a CUDA graph (torch.cuda.graphs' advice).
   struct AutocastScope {
     c10::DeviceType device;
-    bool previous;
+    bool previous, previousCache;
     at::ScalarType previousDtype;
-    AutocastScope(c10::DeviceType d, at::ScalarType dtype)
-        : device(d), previous(at::autocast::is_autocast_enabled(d)), previousDtype(at::autocast::get_autocast_dtype(d)) {
+    AutocastScope(c10::DeviceType d, at::ScalarType dtype, bool cache = true)
+        : device(d),
+          previous(at::autocast::is_autocast_enabled(d)),
+          previousCache(at::autocast::is_autocast_cache_enabled()),
+          previousDtype(at::autocast::get_autocast_dtype(d)) {
       at::autocast::set_autocast_dtype(device, dtype);
       at::autocast::set_autocast_enabled(device, true);
+      at::autocast::set_autocast_cache_enabled(cache);
       at::autocast::increment_nesting();
     }
     ~AutocastScope() {
       if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
       at::autocast::set_autocast_enabled(device, previous);
+      at::autocast::set_autocast_cache_enabled(previousCache);
       at::autocast::set_autocast_dtype(device, previousDtype);
     }
   };
+
+  // fit with cudaGraph: the captured step and what it leaves on the device (the last step's loss
+  // and correct counts, rewritten by each replay, and the epoch's sums), read when reported.
+  struct GraphState {
+    FitJob& job;
+    at::Tensor lastLoss, lastTop1, lastTop5, lossSum, top1Sum, top5Sum;
+    double batch = 0;
+    train::GraphedStep step;
+
+    explicit GraphState(FitJob& j)
+        : job(j), step(j.modelDevice(), [this](const at::Tensor& x, const at::Tensor& y) { trainStep(x, y); }, 3, [this] { job.optimizer->zeroGrad(); }) {
+      // Allocated on the step's stream, before the capture.
+      const auto options = at::TensorOptions().dtype(at::kDouble).device(j.modelDevice());
+      lossSum = at::zeros({}, options);
+      top1Sum = at::zeros({}, options);
+      top5Sum = at::zeros({}, options);
+    }
+
+    // The step as eager fit does it (float16's host-side loss scaling excluded), without a sync.
+    void trainStep(const at::Tensor& x, const at::Tensor& y) {
+      job.optimizer->zeroGrad();
+      at::Tensor out;
+      {
+        std::optional<AutocastScope> scope;
+        if (job.autocast) scope.emplace(x.device().type(), *job.autocast, /*cache=*/false);
+        out = (*job.model)(x);
+      }
+      at::Tensor l = computeLoss(job.loss, out.to(at::kFloat), y);
+      l.backward();
+      if (job.clipNorm) clipGradNorm(job.optimizer->params(), *job.clipNorm);
+      job.optimizer->step();
+      c10::NoGradGuard noGrad;
+      batch = static_cast<double>(x.size(0));
+      lastLoss = l.detach();
+      lossSum.add_(lastLoss.to(at::kDouble).mul(batch));  // as the host's lossValue * n
+      if (isClassification(out, y)) {
+        std::tie(lastTop1, lastTop5) = correctCounts(out, y);
+        top1Sum.add_(lastTop1);
+        top5Sum.add_(lastTop5);
+      }
+    }
+
+    void startEpoch() {
+      lossSum.zero_();
+      top1Sum.zero_();
+      top5Sum.zero_();
+    }
+    StepValues lastValues() const {
+      const bool counted = lastTop1.defined();
+      return {lastLoss.item<double>(), counted ? lastTop1.item<double>() / batch : NAN, counted ? lastTop5.item<double>() / batch : NAN, 1.0, false};
+    }
+    std::tuple<double, double, double> epochSums() const {
+      const bool counted = lastTop1.defined();
+      return {lossSum.item<double>(), counted ? top1Sum.item<double>() : NAN, counted ? top5Sum.item<double>() : NAN};
+    }
+  };
+
+  at::Device modelDevice() const {
+    const auto params = model->parameters(true);
+    return params.empty() ? at::Device(at::kCPU) : params.front().device();
+  }
 
   // Divides the gradients by the loss scale; false (and the scale halved) when any overflowed.
   bool unscaleGradients() {
@@ -508,6 +616,17 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->dataParallel = boolOption(o, "dataParallel", false);
   job->syncBatchNorm = boolOption(o, "syncBatchNorm", false);
   TORCH_CHECK(!job->syncBatchNorm || job->dataParallel, "syncBatchNorm needs data parallelism");
+  job->cudaGraph = boolOption(o, "cudaGraph", false);
+  if (job->cudaGraph) {
+    TORCH_CHECK(!job->dataParallel, "cudaGraph does not combine with distributed training");
+    TORCH_CHECK(job->autocast != at::kHalf, "cudaGraph does not combine with float16 autocast (its loss scaling decides on the host every step): use bfloat16");
+    TORCH_CHECK(dynamic_cast<train::Sgd*>(job->optimizer.get()) != nullptr,
+                "cudaGraph supports the SGD optimiser (Adam's bias corrections change on the host every step)");
+    for (const auto& m : job->model->modules(true)) {
+      auto bn = std::dynamic_pointer_cast<nn::BatchNorm>(m);
+      TORCH_CHECK(!bn || !bn->cumulativeAverage(), "cudaGraph cannot capture batch norm with momentum: null (its cumulative average reads a counter on the host every step)");
+    }
+  }
   Napi::Value diagnostics = get(o, "trackDiagnostics");
   if (diagnostics.IsObject()) {
     Napi::Object t = diagnostics.As<Napi::Object>();

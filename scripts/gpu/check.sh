@@ -1,45 +1,94 @@
 #!/usr/bin/env bash
 # The GPU verification of issue 8, in one run on the lent GPU machine (see ENVIRONMENT.md, "GPUs"):
-# build the addon against that machine's CUDA torch, run the CUDA checks, and benchmark
-# ImageNet-shaped pre-activation ResNet-50 training (batch 256, synthetic data, bfloat16 autocast,
-# channels-last) in skipnorm and in the machine's PyTorch, side by side. Writes $OUT/gpu-report.md.
+# build the addon against that machine's CUDA torch, run the CUDA checks, and benchmark, side by
+# side with the machine's PyTorch: ImageNet-shaped pre-activation ResNet-50 training (batch 256,
+# synthetic data, bfloat16 autocast, channels-last) and full-batch BNNet steps with CUDA graphs
+# against PyTorch eager. Writes $OUT/gpu-report.md (scripts/gpu/record.js puts it into
+# docs/benchmarks.md) and the logs.
 #
-# The machine has no network: carry lib/ and a production node_modules (scripts/gpu/stage.sh makes
-# .gpu-carry/node_modules, 53 MB; carry ['lib', '.gpu-carry']), and a node binary if it has none.
-# SKIPNORM_GPU_SMOKE=1 runs the same plumbing on a CPU (tiny sizes, CUDA checks skipped).
+# The machine has no network: run scripts/gpu/stage.sh here first and carry ['lib', '.gpu-carry']
+# (node, a production node_modules, the Debian packages of the image libraries and Gloo's headers).
+# SKIPNORM_GPU_SMOKE=1 runs the same plumbing on a CPU machine (tiny sizes, no build, no CUDA).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
-NODE=${NODE:-node}
 PY=${PYTHON:-python3}
 SMOKE=${SKIPNORM_GPU_SMOKE:-0}
-command -v "$NODE" >/dev/null || { echo "check.sh: no node here: carry one (ENVIRONMENT.md) and set NODE"; exit 2; }
-# The staged production node_modules, where the full one did not travel.
-[ -d node_modules ] || { [ -d .gpu-carry/node_modules ] && ln -s .gpu-carry/node_modules node_modules; } || { echo "check.sh: no node_modules: run scripts/gpu/stage.sh and carry .gpu-carry"; exit 2; }
+carry=.gpu-carry
+started=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - started )) s] $*"; }
+
+# What the machine lacks, from the carried stage.
+if ! command -v node >/dev/null; then
+  [ -f $carry/node.xz ] || { echo "check.sh: no node here and no $carry/node.xz: run scripts/gpu/stage.sh"; exit 2; }
+  mkdir -p /tmp/skipnorm-node/bin && xz -dc $carry/node.xz > /tmp/skipnorm-node/bin/node && chmod +x /tmp/skipnorm-node/bin/node
+  export PATH=/tmp/skipnorm-node/bin:$PATH
+fi
+if [ ! -d node_modules ]; then
+  [ -f $carry/node_modules.tar.xz ] || { echo "check.sh: no node_modules: run scripts/gpu/stage.sh"; exit 2; }
+  tar -xJf $carry/node_modules.tar.xz
+fi
+if [ "$SMOKE" != 1 ] && [ -d $carry/debs ]; then
+  # Unpacked into a private root, never into /; CPATH for the install's header check, the CMake
+  # prefix for find_package, the loader path for libjpeg.so.62 at run time.
+  root=/tmp/skipnorm-sysroot
+  for f in $carry/debs/*.deb; do dpkg -x "$f" $root; done
+  export CPATH=$root/usr/include:$root/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}
+  export CMAKE_PREFIX_PATH=$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
+  export LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
 report="$OUT/gpu-report.md"
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
-echo "# GPU verification ($(date -u +%F), ${card:-no GPU})" > "$report"
+torch=$($PY -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)')
+echo "GPU verification, $(date -u +%F): ${card:-no GPU}, PyTorch $torch, node $(node --version), $(nproc) cores" | tee "$report"
 
-echo "== build against $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)')"
-if [ "$SMOKE" != 1 ]; then SKIPNORM_BUILD_FROM_SOURCE=1 "$NODE" scripts/install.js; fi
-"$NODE" lib/cli/main.js info --json | tee "$OUT/info.json"
+stamp "build against PyTorch $torch"
+if [ "$SMOKE" != 1 ]; then
+  if ! SKIPNORM_BUILD_FROM_SOURCE=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
+    tail -30 "$OUT/build.log"
+    # Every compiler error at once, for a single fix-and-rerun.
+    [ -f build/build.ninja ] && (cd build && ninja -k 0 2>&1 | grep -E 'error|Error' | head -60)
+    exit 1
+  fi
+  grep -E 'CUDA toolkit|building the addon' "$OUT/build.log" || true
+fi
+node lib/cli/main.js info --json > "$OUT/info.json"
+node lib/cli/main.js info
 
-echo "== CUDA checks"
+stamp "CUDA checks"
 set +e
-"$NODE" scripts/gpu/cuda-checks.js 2>&1 | tee "$OUT/cuda-checks.txt"
+node scripts/gpu/cuda-checks.js 2>&1 | tee "$OUT/cuda-checks.txt"
 checks=${PIPESTATUS[0]}
 set -e
-echo "CUDA checks: exit $checks (0 passed, 3 no CUDA)" >> "$report"
+echo "CUDA checks (scripts/gpu/cuda-checks.js): exit $checks ($( [ "$checks" = 0 ] && echo all passed || echo FAILED))" >> "$report"
 
-if [ "$SMOKE" = 1 ]; then DEVICE=cpu BATCH=2 SIZE=64 STEPS=2; else DEVICE=cuda:0 BATCH=256 SIZE=224 STEPS=30; fi
-echo "== ResNet-50 training on $DEVICE, batch $BATCH, ${SIZE}x${SIZE}, $STEPS steps"
-py=$($PY scripts/gpu/resnet50.py $DEVICE $BATCH $SIZE $STEPS | tail -1)
-js=$("$NODE" scripts/gpu/resnet50.js $DEVICE $BATCH $SIZE $STEPS | tail -1)
-"$NODE" -e '
-const [py, js, label] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), process.argv[3]];
-const line = `| pre-act ResNet-50, ${label}, bfloat16, channels-last | ${js.imagesPerSecond.toFixed(0)} | ${py.imagesPerSecond.toFixed(0)} | ${(js.imagesPerSecond / py.imagesPerSecond).toFixed(3)} |`;
-console.log(["", "| case | skipnorm (images/s) | PyTorch (images/s) | ratio |", "|---|---:|---:|---:|", line].join("\n"));
-' "$py" "$js" "$DEVICE batch $BATCH ${SIZE}x${SIZE}" | tee -a "$report"
-echo "report: $report"
+if [ "$SMOKE" = 1 ]; then DEVICE=cpu BATCH=2 SIZE=64 STEPS=2 GSTEPS=50; else DEVICE=cuda:0 BATCH=256 SIZE=224 STEPS=30 GSTEPS=2000; fi
+stamp "ResNet-50 training on $DEVICE, batch $BATCH, ${SIZE}x${SIZE}, $STEPS steps, twice each, alternately"
+py1=$($PY scripts/gpu/resnet50.py $DEVICE $BATCH $SIZE $STEPS | tail -1)
+js1=$(node scripts/gpu/resnet50.js $DEVICE $BATCH $SIZE $STEPS | tail -1)
+py2=$($PY scripts/gpu/resnet50.py $DEVICE $BATCH $SIZE $STEPS | tail -1)
+js2=$(node scripts/gpu/resnet50.js $DEVICE $BATCH $SIZE $STEPS | tail -1)
+
+stamp "BNNet full batch of 32: PyTorch eager, skipnorm eager and cudaGraph"
+pyg=$($PY scripts/gpu/bnnet-graph.py $DEVICE 32 $GSTEPS | tail -1)
+jsg=$(node scripts/gpu/bnnet-graph.js $DEVICE 32 $GSTEPS | tail -1)
+
+node -e '
+const [py1, js1, py2, js2, pyg, jsg] = process.argv.slice(1, 7).map((s) => JSON.parse(s));
+const label = process.argv[7];
+const py = Math.max(py1.imagesPerSecond, py2.imagesPerSecond), js = Math.max(js1.imagesPerSecond, js2.imagesPerSecond);
+const lines = [
+  "",
+  "| case | skipnorm | PyTorch | ratio |",
+  "|---|---:|---:|---:|",
+  `| pre-act ResNet-50 training, ${label}, bfloat16, channels-last, cuDNN benchmark (images/s, best of 2) | ${js.toFixed(0)} | ${py.toFixed(0)} | ${(js / py).toFixed(3)} |`,
+  `| BNNet (c) full-batch step, 32 images, eager (µs/step) | ${jsg.eagerUs.toFixed(1)} | ${pyg.eagerUs.toFixed(1)} | ${(jsg.eagerUs / pyg.eagerUs).toFixed(3)} |`,
+];
+if (jsg.graphUs !== null) lines.push(`| BNNet (c) full-batch step, 32 images, skipnorm cudaGraph vs PyTorch eager (µs/step) | ${jsg.graphUs.toFixed(1)} | ${pyg.eagerUs.toFixed(1)} | ${(jsg.graphUs / pyg.eagerUs).toFixed(3)} |`);
+if (jsg.check) lines.push("", `cudaGraph vs eager, 50 steps from the same weights (cuDNN deterministic): ${jsg.check.identical ? "identical" : "NOT identical"} (largest loss difference ${jsg.check.maxLossDiff}, largest parameter difference ${jsg.check.maxParamDiff}; loss ${jsg.check.lossFirst.toFixed(4)} -> ${jsg.check.lossLast.toFixed(4)})`);
+console.log(lines.join("\n"));
+' "$py1" "$js1" "$py2" "$js2" "$pyg" "$jsg" "$DEVICE batch $BATCH ${SIZE}x${SIZE}" | tee -a "$report"
+stamp "done: $report"
 [ "$checks" = 0 ] || [ "$SMOKE" = 1 ]

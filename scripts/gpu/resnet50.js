@@ -6,6 +6,7 @@ const sn = require('../..');
 const [device, batch, size, steps] = [process.argv[2], ...process.argv.slice(3, 6).map(Number)];
 (async () => {
   sn.manualSeed(0);
+  sn.cuda.cudnnBenchmark(true);
   const model = sn.models.preactResNet({ depth: 50, shortcut: 'mod', classes: 1000, input: 'imagenet' }).to(device);
   const optimizer = new sn.optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   const input = sn.randn([batch, 3, size, size], { device });

@@ -14,6 +14,7 @@ from models import PreActResNet  # noqa: E402
 
 device, batch, size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.manual_seed(0)
+torch.backends.cudnn.benchmark = True
 model = PreActResNet(50, 'mod', 1000, True).to(device).to(memory_format=torch.channels_last).train()
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
 x = torch.randn(batch, 3, size, size, device=device).to(memory_format=torch.channels_last)

@@ -14,6 +14,7 @@ export function runInfo(args: string[]): number {
     `LibTorch   ${i.libtorch}${i.libtorchSource ? ` (${i.libtorchSource}: ${i.libtorchDir})` : ''}`,
     `CUDA       ${i.cuda ? `yes (runtime ${i.cudaVersion}, cuDNN ${i.cudnn ?? 'none'})` : i.builtWithCuda ? 'built with CUDA, no GPU visible' : 'no (CPU build)'}`,
     `devices    ${i.devices.join(', ')}`,
+    ...i.gpus.map((g) => `${g.device.padEnd(10)} ${g.name}, ${(g.memoryBytes / 2 ** 30).toFixed(1)} GiB, compute capability ${g.computeCapability}, ${g.multiprocessors} multiprocessors`),
     `threads    ${i.threads} intra-op in jobs, ${i.mainThreadThreads} on the JavaScript thread, ${i.interopThreads} inter-op`,
     `node       ${i.node} on ${i.platform}`,
   ];

@@ -105,6 +105,16 @@ export interface FitOptions {
   initialLossScale?: number;
   /** Convolution weights and 4-d batches in channels-last memory format (faster convolutions on GPUs). */
   channelsLast?: boolean;
+  /**
+   * CUDA graphs: after 3 eager warm-up steps, capture the whole training step (forward, loss,
+   * backward, clipping, SGD update) once and replay it, so small models stop being bound by kernel
+   * launches; results are those of eager steps. Needs a CUDA build, the model on a CUDA device,
+   * batches of one shape (full batch, or dropLast / a batch size that divides the data), SGD, and
+   * no float16 autocast or distributed training. A changed learning rate re-captures the step (so
+   * per-step schedules lose the benefit). Per-step values are read only at progress events: raise
+   * `progressEvery` to let the GPU run ahead.
+   */
+  cudaGraph?: boolean;
   /** Report a step event every this many steps (default 1). */
   progressEvery?: number;
   hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];

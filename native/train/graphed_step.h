@@ -1,0 +1,45 @@
+// A training step captured once in a CUDA graph and replayed, for steps whose shapes never change
+// (full-batch and fixed-batch training): one graph launch replaces the step's hundreds of kernel
+// launches, so small models stop being bound by the host. Follows torch.cuda.graphs' recipe:
+// warm-up steps on a side stream, capture on that stream, inputs copied into static tensors
+// before each replay. The step must not synchronise with the host (no .item()).
+//
+// Only a CUDA build of LibTorch has CUDA graphs; elsewhere constructing one throws a TorchError.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <memory>
+
+namespace skipnorm::train {
+
+class GraphedStep {
+ public:
+  // The step on the static inputs; what it leaves in tensors it keeps is rewritten by each replay.
+  using Step = std::function<void(const at::Tensor& input, const at::Tensor& labels)>;
+
+  // Switches this thread to a side stream of `device` until destruction (all work of the loop
+  // then runs in order on it); `warmupSteps` eager steps come before the capture, and
+  // `beforeCapture` runs just before it (fit sets gradients to none there, so that backward
+  // allocates them from the graph's memory pool, as torch.cuda.graphs' recipe does).
+  GraphedStep(at::Device device, Step step, int64_t warmupSteps, std::function<void()> beforeCapture);
+  ~GraphedStep();
+  GraphedStep(const GraphedStep&) = delete;
+  GraphedStep& operator=(const GraphedStep&) = delete;
+
+  // One training step on (input, labels): eager while warming up, then captured once and
+  // replayed. Every call must have the first call's shapes, dtypes and device.
+  void run(const at::Tensor& input, const at::Tensor& labels);
+  // The captured step is stale (a host-side value it baked in, like the learning rate, changed):
+  // capture again at the next run.
+  void invalidate();
+  bool captured() const;
+  int64_t captures() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skipnorm::train
