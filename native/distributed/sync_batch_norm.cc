@@ -19,6 +19,11 @@ at::Tensor perChannel(const at::Tensor& v, const at::Tensor& x) {
   return v.reshape(shape);
 }
 
+// The dimensions of an [N, C, L] view summed per channel; an explicit IntArrayRef, since a braced
+// list is ambiguous between sum's overloads in some LibTorch releases (2.11).
+const std::vector<int64_t> kBatchAndLengthDims{0, 2};
+const at::IntArrayRef kBatchAndLength(kBatchAndLengthDims);
+
 struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::Tensor runningMean,
                             at::Tensor runningVar, double factor, double eps) {
@@ -26,7 +31,7 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     const int64_t channels = x.size(1);
     const at::Tensor flat = asNCL(x).to(at::kDouble);
     // [sum (C), sum of squares (C), count (1)], summed over ranks.
-    at::Tensor stats = at::cat({flat.sum({0, 2}), (flat * flat).sum({0, 2}), at::full({1}, static_cast<double>(flat.size(0) * flat.size(2)), flat.options())});
+    at::Tensor stats = at::cat({flat.sum(kBatchAndLength), (flat * flat).sum(kBatchAndLength), at::full({1}, static_cast<double>(flat.size(0) * flat.size(2)), flat.options())});
     allReduceSum(*g, stats, "synchronised batch norm (forward)");
     const double count = stats[2 * channels].item<double>();
     const at::Tensor mean = stats.narrow(0, 0, channels) / count;
@@ -53,7 +58,7 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     const int64_t channels = x.size(1);
     const at::Tensor gyFlat = asNCL(gy).to(at::kDouble);
     const at::Tensor xmu = asNCL(x).to(at::kDouble) - mean.reshape({1, channels, 1});
-    const at::Tensor sumDy = gyFlat.sum({0, 2}), sumDyXmu = (gyFlat * xmu).sum({0, 2});
+    const at::Tensor sumDy = gyFlat.sum(kBatchAndLength), sumDyXmu = (gyFlat * xmu).sum(kBatchAndLength);
     // The input gradient needs the sums over every rank's batch.
     at::Tensor global = at::cat({sumDy, sumDyXmu});
     allReduceSum(*currentGroup(), global, "synchronised batch norm (backward)");

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 #include <napi.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>  // Node (grad_fn->name()); not included by autograd.h in every release
 
 #include "core/args.h"
 #include "core/errors.h"
