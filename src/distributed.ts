@@ -1,9 +1,10 @@
 /**
- * Multi-process collectives on c10d (PyTorch's distributed engine) over Gloo
- * (native/distributed/process_group.cc): one process group per process, a TCPStore rendezvous
- * at masterAddr:masterPort (bound to that address; loopback by default). Collectives are jobs:
- * they wait off the event loop for every rank, and fail with Gloo's error (within timeoutMs) when
- * a rank is gone, instead of hanging. The foundation of data-parallel training.
+ * Multi-process collectives on c10d (PyTorch's distributed engine) over Gloo between CPUs or NCCL
+ * between GPUs (native/distributed/process_group.cc): one process group per process, a TCPStore
+ * rendezvous at masterAddr:masterPort (bound to that address; loopback by default). Collectives
+ * are jobs: they wait off the event loop for every rank, and fail with the backend's error
+ * (within timeoutMs) when a rank is gone, instead of hanging. The foundation of data-parallel
+ * training.
  */
 import { runJob } from './core/jobs';
 import { native } from './core/native';
@@ -18,6 +19,11 @@ export interface InitOptions {
   masterPort?: number;
   /** Rendezvous and collective timeout (default 60,000 ms). */
   timeoutMs?: number;
+  /**
+   * 'gloo' (default): CPU tensors. 'nccl': CUDA tensors, one GPU per process (needs a CUDA build
+   * with NCCL); each process should use its own device, e.g. cuda:(rank % GPUs per machine).
+   */
+  backend?: 'gloo' | 'nccl';
 }
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
@@ -32,7 +38,7 @@ export function init(options: InitOptions): Promise<void> {
   return runJob<void, never>(op, () => native().distInit(options));
 }
 
-/** Reduces the tensor across ranks in place (CPU, contiguous). */
+/** Reduces the tensor across ranks in place (contiguous; CPU with Gloo, CUDA with NCCL). */
 export function allReduce(tensor: Tensor, options: { op?: ReduceOp } = {}): Promise<void> {
   const op = 'distributed.allReduce';
   return runJob<void, never>(op, () => native().distAllReduce(handleOf(tensor, op), options.op ?? 'sum'));
@@ -67,7 +73,7 @@ export function worldSize(): number {
   return state().worldSize;
 }
 
-/** Leaves the process group (its store and Gloo connections close). */
+/** Leaves the process group (its store and the backend's connections close). */
 export function destroy(): void {
   native().distDestroy();
 }

@@ -120,6 +120,8 @@ describe('skipnorm CLI', () => {
       [['init', '--model', 'bnnet', '--seed=-3', '--out', 'x'], /--seed must be a non-negative integer/],
       [['init', '--model', 'bnnet'], /--out FILE is required/],
       [['forward', '--model', 'bnnet', '--weights', weights, '--out', 'y'], /--input X\.safetensors is required/],
+      [['train', '--model', 'bnnet', '--data', weights, '--steps', '1', '--full-batch', '--lr', '0.1', '--device', 'gpu'], /--device must be auto, cpu, cuda or cuda:N, got 'gpu'/],
+      ...(sn.cuda.isAvailable() ? [] : [[['train', '--model', 'bnnet', '--data', weights, '--steps', '1', '--full-batch', '--lr', '0.1', '--device', 'cuda'], /--device cuda: CUDA is not available here/] as [string[], RegExp]]),
     ];
     for (const [args, message] of usage) {
       const r = cli(...args);

@@ -83,6 +83,18 @@ describe('distributed (c10d over Gloo, loopback)', () => {
     expect(sn.distributed.isInitialized()).toBe(false);
     await expect(sn.distributed.barrier()).rejects.toThrow(/not initialised: call distributed.init first/);
     expect(() => sn.distributed.init({ rank: 2, worldSize: 2 })).toThrow(/rank must be an integer in 0..1/);
+    expect(() => sn.distributed.init({ rank: 0, worldSize: 1, backend: 'mpi' as never })).toThrow(/backend must be 'gloo' or 'nccl', got 'mpi'/);
+    if (!sn.cuda.isAvailable()) {
+      // NCCL needs a CUDA build; the failed init leaves no group behind, and Gloo still joins.
+      await expect(sn.distributed.init({ rank: 0, worldSize: 1, masterPort: await freePort(), backend: 'nccl' })).rejects.toThrow(/backend 'nccl' needs a CUDA build of skipnorm with NCCL/);
+      expect(sn.distributed.isInitialized()).toBe(false);
+      await sn.distributed.init({ rank: 0, worldSize: 1, masterPort: await freePort() });
+      const t = sn.ones([3]);
+      await sn.distributed.allReduce(t, { op: 'avg' });
+      expect(Array.from(t.dataSync())).toEqual([1, 1, 1]);
+      t.dispose();
+      sn.distributed.destroy();
+    }
   });
 
   it('skipnorm train --nproc 2 --sync-bn: 10 steps end with the parameters of one process on the combined batch (1e-5)', async () => {

@@ -1,6 +1,6 @@
 // Multi-process collectives on PyTorch's own distributed engine (c10d): a TCPStore rendezvous
 // bound to the given address (the socket is bound here and handed over as masterListenFd, since
-// TCPStore alone listens on every interface) and a Gloo process group on top, one per process,
+// TCPStore alone listens on every interface) and a Gloo (CPU) or NCCL (GPU) process group on top, one per process,
 // as torch.distributed's default group. Collectives run as jobs (they block until every rank
 // arrives); a rank that dies makes the others' collectives fail with Gloo's error, not hang.
 // This is the layer data-parallel training (gradient buckets, synchronised batch norm) builds on.
@@ -93,7 +93,7 @@ int listenOn(const std::string& host, int port) {
 
 class InitJob : public Job {
  public:
-  std::string host;
+  std::string host, backend = "gloo";
   int port = 29500, rank = 0, size = 1;
   std::chrono::milliseconds timeout{60000};
   InitJob() : Job("distributed.init") {}
@@ -111,12 +111,19 @@ class InitJob : public Job {
     o.timeout = timeout;
     if (rank == 0) o.masterListenFd = listenOn(host, port);
     g->store = c10::make_intrusive<c10d::TCPStore>(host, o);
-    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
-    g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, size, options);
     g->processGroup = c10::make_intrusive<c10d::ProcessGroup>(g->store, rank, size);
-    g->processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->backend);
-    g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    if (backend == "nccl") {
+      g->backend = distributed::makeNcclBackend(g->store, rank, size, timeout);
+      g->nccl = true;
+      g->processGroup->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, g->backend);
+      g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    } else {
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+      g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, size, options);
+      g->processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->backend);
+      g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    }
     g->rank = rank;
     g->size = size;
     std::lock_guard<std::mutex> lock(groupMutex);
@@ -125,7 +132,7 @@ class InitJob : public Job {
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }
 };
 
-// init({ rank, worldSize, masterAddr, masterPort, timeoutMs }) -> [promise, jobId]
+// init({ rank, worldSize, masterAddr, masterPort, timeoutMs, backend }) -> [promise, jobId]
 Napi::Value Init(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) throwTypeError(info.Env(), "expected an options object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -135,6 +142,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   job->host = stringOption(o, "masterAddr", "127.0.0.1");
   job->port = static_cast<int>(intOption(o, "masterPort", 29500));
   job->timeout = std::chrono::milliseconds(intOption(o, "timeoutMs", 60000));
+  job->backend = stringOption(o, "backend", "gloo");
+  TORCH_CHECK(job->backend == "gloo" || job->backend == "nccl", "backend must be 'gloo' or 'nccl', got '", job->backend, "'");
   TORCH_CHECK(job->size >= 1 && job->rank >= 0 && job->rank < job->size, "rank ", job->rank, " is not in 0..worldSize-1 (worldSize ", job->size, ")");
   TORCH_CHECK(job->port > 0 && job->port < 65536, "masterPort must be in 1..65535");
   TORCH_CHECK(job->timeout.count() > 0, "timeoutMs must be positive");
@@ -165,15 +174,20 @@ class CollectiveJob : public Job {
       work = g->backend->barrier();
     }
     distributed::waitFor(*g, work, kind);
-    if (kind == "allReduce" && op == "avg") tensor.div_(g->size);  // Gloo has no AVG: sum, then divide
+    if (kind == "allReduce" && op == "avg") tensor.div_(g->size);  // Gloo has no AVG: sum, then divide (NCCL alike)
   }
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }
 };
 
-// The tensor a collective works on in place: Gloo takes CPU tensors, contiguous.
+// The tensor a collective works on in place, contiguous: Gloo takes CPU tensors, NCCL CUDA ones.
 at::Tensor collectiveTensor(const Napi::CallbackInfo& info) {
   at::Tensor t = tensorArg(info, 0);
-  TORCH_CHECK(t.device().is_cpu(), "Gloo collectives take CPU tensors");
+  bool nccl = false;  // without a group, the collective's job reports that
+  {
+    std::lock_guard<std::mutex> lock(groupMutex);
+    nccl = group && group->nccl;
+  }
+  TORCH_CHECK(nccl ? t.is_cuda() : t.device().is_cpu(), nccl ? "NCCL collectives take CUDA tensors" : "Gloo collectives take CPU tensors", ", got a tensor on ", t.device());
   TORCH_CHECK(t.is_contiguous(), "the tensor must be contiguous");
   return t;
 }

@@ -48,6 +48,9 @@ Sgd::Sgd(const nn::Layer& module, SgdOptions options) : Optimizer(module), optio
 
 void Sgd::step() {
   c10::NoGradGuard noGrad;
+  bool allCuda = true;
+  for (const auto& [name, p] : params_) allCuda = allCuda && (!p.grad().defined() || p.is_cuda());
+  if (allCuda) return stepForeach();
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].second;
     if (!p.grad().defined()) continue;
@@ -64,6 +67,45 @@ void Sgd::step() {
     }
     p.add_(grad, -lr_);
   }
+}
+
+// torch.optim.SGD's multi-tensor ("foreach") update, which PyTorch uses by default when every
+// parameter is on a GPU: the same formulas over all parameters in a handful of kernel launches
+// instead of a few per parameter.
+void Sgd::stepForeach() {
+  std::vector<at::Tensor> params, grads, bufs;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].second.grad().defined()) continue;
+    params.push_back(params_[i].second);
+    grads.push_back(params_[i].second.grad());
+    index.push_back(i);
+  }
+  if (params.empty()) return;
+  if (options_.weightDecay != 0) grads = at::_foreach_add(grads, params, options_.weightDecay);
+  if (options_.momentum != 0) {
+    bool first = false;
+    for (size_t k = 0; k < index.size(); ++k) first = first || !momentum_[index[k]].defined();
+    if (first) {
+      // As torch.optim.SGD: a parameter's first buffer is a copy of its gradient.
+      for (size_t k = 0; k < index.size(); ++k) {
+        at::Tensor& buf = momentum_[index[k]];
+        if (!buf.defined()) buf = grads[k].clone().detach();
+        else buf.mul_(options_.momentum).add_(grads[k], 1 - options_.dampening);
+      }
+    }
+    for (size_t k = 0; k < index.size(); ++k) bufs.push_back(momentum_[index[k]]);
+    if (!first) {
+      at::_foreach_mul_(bufs, options_.momentum);
+      at::_foreach_add_(bufs, grads, 1 - options_.dampening);
+    }
+    if (options_.nesterov) {
+      grads = at::_foreach_add(grads, bufs, options_.momentum);
+    } else {
+      grads = bufs;
+    }
+  }
+  at::_foreach_add_(params, grads, -lr_);
 }
 
 std::vector<NamedTensor> Sgd::state() const {

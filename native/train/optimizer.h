@@ -53,6 +53,7 @@ class Sgd : public Optimizer {
   void loadState(const std::vector<NamedTensor>& state) override;
 
  private:
+  void stepForeach();  // every parameter on a GPU
   SgdOptions options_;
   std::vector<at::Tensor> momentum_;  // undefined until a parameter's first step, as in PyTorch
 };

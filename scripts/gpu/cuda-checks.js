@@ -41,6 +41,18 @@ const close = (a, b, tol, what) => {
   const gradsGpu = gpu.namedParameters();
   gradsCpu.forEach(([name, p], i) => close(gradsGpu[i][1].grad, p.grad, 1e-3, `gradient of ${name}`));
 
+  // SGD on the GPU takes PyTorch's multi-tensor (foreach) path: the same updates as on the CPU.
+  for (const options of [{ lr: 0.1, momentum: 0.9, weightDecay: 1e-3 }, { lr: 0.1, momentum: 0.9, nesterov: true }]) {
+    const onCpu = sn.models.bnnet({ variant: 'c' });
+    const onGpu = sn.models.bnnet({ variant: 'c' });
+    onGpu.loadStateDict(onCpu.stateDict());
+    onGpu.to('cuda:0');
+    await sn.fit(onCpu, { input: x, labels: y }, { optimizer: new sn.optim.SGD(onCpu, options), steps: 3 });
+    await sn.fit(onGpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: new sn.optim.SGD(onGpu, options), steps: 3 });
+    const a = onCpu.parameters(), b = onGpu.parameters();
+    a.forEach((p, i) => close(b[i], p, 1e-3, `SGD ${JSON.stringify(options)} on cuda:0 vs CPU, ${onCpu.namedParameters()[i][0]}`));
+  }
+
   // fit on the GPU: in-memory tensors, then a Dataset through the loader (batches follow the model).
   const optimizer = new sn.optim.SGD(gpu, { lr: 0.1 });
   const r1 = await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 20 });
@@ -70,6 +82,42 @@ const close = (a, b, tol, what) => {
   assert.ok(Number.isFinite(r5.lastEpochLoss), 'graphed training with a schedule');
   await assert.rejects(sn.fit(graphed, digits, { optimizer: graphedSgd, epochs: 1, batchSize: 128, cudaGraph: true }), /cudaGraph replays one batch shape/);
   console.log(`ok  cudaGraph with a step schedule (loss ${r5.lastEpochLoss.toFixed(4)}), and a clear error for a ragged last batch`);
+
+  // NCCL (one process, this GPU): a collective, and data-parallel fit (c10d's Reducer over NCCL,
+  // synchronised batch norm) equal to plain fit from the same weights.
+  await sn.distributed.init({ rank: 0, worldSize: 1, masterPort: 29533, backend: 'nccl' });
+  const ones = sn.ones([5], { device: 'cuda:0' });
+  await sn.distributed.allReduce(ones, { op: 'sum' });
+  assert.deepEqual(Array.from(ones.to('cpu').dataSync()), [1, 1, 1, 1, 1]);
+  const parallelLosses = [];
+  const plainLosses = [];
+  for (const [losses, distributed] of [[plainLosses, undefined], [parallelLosses, { syncBatchNorm: true }]]) {
+    const m = sn.models.bnnet({ variant: 'c' });
+    m.loadStateDict(cpu.stateDict());
+    m.to('cuda:0');
+    const o = new sn.optim.SGD(m, { lr: 0.1, momentum: 0.9 });
+    await sn.fit(m, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: o, steps: 10, distributed, onStep: (e) => losses.push(e.loss) });
+  }
+  const worst = Math.max(...plainLosses.map((l, i) => Math.abs(l - parallelLosses[i]) / l));
+  assert.ok(worst < 1e-5, `NCCL data-parallel fit (1 rank) vs plain fit: relative loss difference ${worst}`);
+  sn.distributed.destroy();
+  console.log(`ok  NCCL: all-reduce, and data-parallel fit with synchronised batch norm equal to plain fit (${worst.toExponential(1)})`);
+
+  // The CLI on the GPU: one process, then a launched NCCL worker with --sync-bn.
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-cuda-'));
+  sn.writeSafetensors(path.join(dir, 'train.safetensors'), { input: sn.rand([64, 1, 28, 28]), labels: sn.randint(0, 10, [64]) });
+  const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+  for (const extra of [[], ['--nproc', '1', '--sync-bn', '--master-port', '29534']]) {
+    const args = [cli, 'train', '--model', 'bnnet', '--variant', 'c', '--data', path.join(dir, 'train.safetensors'), '--steps', '5', '--batch-size', '32', '--lr', '0.1', '--device', 'cuda', '--json', '--out', path.join(dir, 'out.safetensors'), ...extra];
+    const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').pop());
+    assert.ok(out.steps === 5 && Number.isFinite(out.lastEpochLoss), `skipnorm train ${extra.join(' ')} on cuda: ${JSON.stringify(out)}`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log('ok  skipnorm train --device cuda, alone and as a launched NCCL worker with --sync-bn');
 
   // Memory statistics see an allocation; cuDNN benchmark mode switches.
   sn.cuda.resetPeakMemoryStats();

@@ -3,9 +3,11 @@
  *   (--batch-size B | --full-batch) --lr LR [--momentum M] [--weight-decay W] [--nesterov]
  *   [--optimizer sgd|adam|adamw] [--schedule SPEC] [--schedule-unit epoch|step] [--label-smoothing X]
  *   [--clip-grad-norm X] --seed S [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume]
- *   [--out FINAL.safetensors] [--json] [--nproc N [--sync-bn] [--nnodes M --node-rank R --master-addr A --master-port P]]`
- * With --nproc, N worker processes train data-parallel over c10d/Gloo (src/cli/launch.ts); the
- * batch (or the full batch) is split evenly over all ranks; rank 0 writes checkpoints and --out.
+ *   [--out FINAL.safetensors] [--json] [--device auto|cpu|cuda|cuda:N]
+ *   [--nproc N [--sync-bn] [--nnodes M --node-rank R --master-addr A --master-port P]]`
+ * With --nproc, N worker processes train data-parallel over c10d (src/cli/launch.ts): Gloo on the
+ * CPU, NCCL on GPUs (one per process); the batch (or the full batch) is split evenly over all
+ * ranks; rank 0 writes checkpoints and --out.
  * The data file holds `input` (float32) and `labels` (int64). Schedules: constant, step:SIZE:GAMMA,
  * multistep:M1,M2:GAMMA, cosine:TMAX[:MIN_RATIO], warmup:STEPS[:START], or several joined by '+'
  * (multiplied, e.g. warmup:5+cosine:90).
@@ -13,6 +15,9 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setNumThreads } from '../info';
+import { deviceCount, isAvailable as cudaAvailable } from '../cuda';
+import type { Tensor } from '../tensor/tensor';
+import type { Device } from '../tensor/device';
 import { dispose } from '../core/memory';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { buildModel } from '../models/index';
@@ -72,6 +77,28 @@ export function parseSchedule(spec: string): Schedule {
   return parts.length === 1 ? parts[0] : { kind: 'chain', parts };
 }
 
+/**
+ * --device: auto (CUDA when available, else the CPU), cpu, cuda or cuda:N. A launched worker on
+ * 'cuda' takes its machine's GPU number (rank mod processes per machine), one GPU per process.
+ */
+function trainingDevice(flag: string | undefined, worker: ReturnType<typeof workerEnv>): Device {
+  const value = flag ?? 'auto';
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(value)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got '${value}'`);
+  if (value === 'cpu' || (value === 'auto' && !cudaAvailable())) return 'cpu';
+  if (!cudaAvailable()) throw new UsageError(`--device ${value}: CUDA is not available here (a CPU build of skipnorm, or no GPU)`);
+  const index = value.startsWith('cuda:') ? Number(value.slice(5)) : worker ? worker.rank % Math.max(1, worker.localSize) : 0;
+  if (index >= deviceCount()) throw new UsageError(`--device: cuda:${index} does not exist (${deviceCount()} GPU(s) visible)`);
+  return `cuda:${index}`;
+}
+
+// The data file's tensors on the training device (the CPU copies are freed).
+function onDevice(tensors: Record<string, Tensor>, device: Device): Record<string, Tensor> {
+  if (device === 'cpu') return tensors;
+  const moved = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, t.to(device)]));
+  dispose(tensors);
+  return moved;
+}
+
 export async function runTrain(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -105,6 +132,7 @@ export async function runTrain(args: string[]): Promise<number> {
       'master-addr': { type: 'string' },
       'master-port': { type: 'string' },
       'sync-bn': { type: 'boolean', default: false },
+      device: { type: 'string', default: 'auto' },
     },
     strict: true,
     allowPositionals: false,
@@ -127,20 +155,23 @@ export async function runTrain(args: string[]): Promise<number> {
   const launching = !worker && (values.nproc !== undefined || values.nnodes !== undefined);
   if (values['sync-bn'] && !worker && !launching) throw new UsageError('--sync-bn needs --nproc');
   if (launching) return launch(values, ['train', ...args]);
+  const device = trainingDevice(values.device, worker);
   // Workers on one machine share its cores.
   if (worker) setNumThreads(Math.max(1, Math.floor(availableParallelism() / Math.max(1, worker.localSize))));
-  if (worker) await distributedInit({ rank: worker.rank, worldSize: worker.worldSize, masterAddr: worker.masterAddr, masterPort: worker.masterPort });
+  // GPUs talk over NCCL, CPUs over Gloo (as torchrun users choose).
+  if (worker) await distributedInit({ rank: worker.rank, worldSize: worker.worldSize, masterAddr: worker.masterAddr, masterPort: worker.masterPort, backend: device === 'cpu' ? 'gloo' : 'nccl' });
   const leader = !worker || worker.rank === 0;
 
   manualSeed(seed);
   const model = buildModel(spec);
-  const file = readSafetensors(values.data).tensors;
+  const file = onDevice(readSafetensors(values.data).tensors, device);
   const inits = values.weights ? readSafetensors(values.weights).tensors : null;
   let optimizer: Optimizer | undefined;
   try {
     if (!file.input || !file.labels) throw new UsageError(`${values.data} must hold tensors 'input' and 'labels' (it has: ${Object.keys(file).join(', ') || 'none'})`);
     if (file.labels.dtype !== 'int64') throw new UsageError(`${values.data}: 'labels' must be int64 class indices, not ${file.labels.dtype}`);
     if (inits) model.loadStateDict(inits);
+    model.to(device);
     const weightDecay = values['weight-decay'] === undefined ? undefined : number(values['weight-decay'], 'weight-decay');
     switch (values.optimizer) {
       case 'sgd':
