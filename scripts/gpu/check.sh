@@ -34,9 +34,14 @@ if [ "$SMOKE" != 1 ] && [ -d $carry/debs ]; then
   # prefix for find_package, the loader path for libjpeg.so.62 at run time.
   root=/tmp/skipnorm-sysroot
   for f in $carry/debs/*.deb; do dpkg -x "$f" $root; done
+  # Absolute links (zlib's libz.so -> /lib/...) would point outside the private root.
+  for link in $(find $root -type l); do
+    target=$(readlink "$link")
+    case "$target" in /*) ln -sfn "$root$target" "$link" ;; esac
+  done
   export CPATH=$root/usr/include:$root/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}
   export CMAKE_PREFIX_PATH=$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
-  export LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 
 report="$OUT/gpu-report.md"
