@@ -8,7 +8,8 @@
 #
 # The machine has no network: run scripts/gpu/stage.sh here first and carry ['lib', '.gpu-carry']
 # (node, a production node_modules, the Debian packages of the image libraries and Gloo's headers).
-# SKIPNORM_GPU_SMOKE=1 runs the same plumbing on a CPU machine (tiny sizes, no build, no CUDA).
+# SKIPNORM_GPU_SMOKE=1 runs the same plumbing on a CPU machine (tiny sizes, no build, no CUDA);
+# SKIPNORM_GPU_BENCH=0 stops after the CUDA checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$(mktemp -d)}
@@ -69,6 +70,7 @@ checks=${PIPESTATUS[0]}
 set -e
 echo "CUDA checks (scripts/gpu/cuda-checks.js): exit $checks ($( [ "$checks" = 0 ] && echo all passed || echo FAILED))" >> "$report"
 
+if [ "${SKIPNORM_GPU_BENCH:-1}" = 0 ]; then stamp "benchmarks skipped (SKIPNORM_GPU_BENCH=0)"; [ "$checks" = 0 ]; exit; fi
 if [ "$SMOKE" = 1 ]; then DEVICE=cpu BATCH=2 SIZE=64 STEPS=2 GSTEPS=50; else DEVICE=cuda:0 BATCH=256 SIZE=224 STEPS=30 GSTEPS=2000; fi
 stamp "ResNet-50 training on $DEVICE, batch $BATCH, ${SIZE}x${SIZE}, $STEPS steps, twice each, alternately"
 py1=$($PY scripts/gpu/resnet50.py $DEVICE $BATCH $SIZE $STEPS | tail -1)
