@@ -144,6 +144,8 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
     throw;
   }
   restoreDtypes();
+  // A few hundred numbers: on the host, where their readers (fit's hook events, JavaScript) are.
+  result.values = result.values.to(at::kCPU);
   return result;
 }
 

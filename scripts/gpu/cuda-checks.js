@@ -74,6 +74,16 @@ const close = (a, b, tol, what, atol = 0) => {
   const specCpu = await sn.spectra.jacobianSpectrum(cpu, probe);
   const specGpu = await sn.spectra.jacobianSpectrum(gpu, probe.to('cuda:0'));
   close(specGpu.singularValues, specCpu.singularValues, 1e-6, `Jacobian spectrum (${specCpu.jacobianShape.join('x')}) on cuda:0 vs CPU`);
+  // Tracked during fit on the GPU: hook events carry the values (read on the host).
+  const tracked = [];
+  await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 4, trackJacobian: { input: probe.to('cuda:0'), every: 2 }, onHook: (e) => tracked.push(e) });
+  assert.ok(tracked.length === 2 && tracked.every((e) => e.values.length === specCpu.singularValues.shape[0] && e.values.every(Number.isFinite)), `trackJacobian on cuda:0: ${tracked.length} events`);
+  console.log(`ok  trackJacobian during fit on cuda:0 (${tracked.length} events of ${tracked[0].values.length} values)`);
+  // float16 autocast with loss scaling on the GPU.
+  const halfSteps = [];
+  await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 5, autocast: 'float16', onStep: (e) => halfSteps.push(e) });
+  assert.ok(halfSteps.every((e) => Number.isFinite(e.loss) && e.lossScale > 0), 'float16 autocast with loss scaling on cuda:0');
+  console.log(`ok  float16 autocast with loss scaling on cuda:0 (scale ${halfSteps.at(-1).lossScale}, loss ${halfSteps.at(-1).loss.toFixed(4)})`);
 
   // CUDA graphs: fixed batches from the loader (dropLast), bfloat16 and channels-last, captured once.
   const graphed = sn.models.bnnet({ variant: 'b' }).to('cuda:0');
