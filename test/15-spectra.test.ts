@@ -73,6 +73,9 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     many.dispose();
     const linear = new sn.nn.Linear(4, 2);
     expect(() => sn.spectra.jacobianSpectrum(linear, x)).toThrowError(/no stem|unknown cut/);
+    // The graphed probe needs a CUDA build and the probe on a GPU; Lanczos is not graphed.
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true })).rejects.toThrowError(/cudaGraph needs (a CUDA build of skipnorm|the probe on a CUDA device)/);
+    expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, method: 'lanczos' })).toThrowError(/cudaGraph applies to the exact method/);
     const controller = new AbortController();
     const run = sn.spectra.jacobianSpectrum(model, x, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toBeInstanceOf(sn.AbortError);

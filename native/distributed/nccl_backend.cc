@@ -25,4 +25,12 @@ c10::intrusive_ptr<c10d::Backend> makeNcclBackend(const c10::intrusive_ptr<c10d:
 #endif
 }
 
+void shutdownNcclBackend(c10d::Backend& backend) {
+#ifdef SKIPNORM_WITH_NCCL
+  static_cast<c10d::ProcessGroupNCCL&>(backend).shutdown();
+#else
+  (void)backend;
+#endif
+}
+
 }  // namespace skipnorm::distributed

@@ -221,6 +221,8 @@ Napi::Value State(const Napi::CallbackInfo& info) {
 
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(groupMutex);
+  // NCCL's communicators are shut down explicitly (else it warns at exit that they leaked).
+  if (group && group->nccl) distributed::shutdownNcclBackend(*group->backend);
   group.reset();
   return info.Env().Undefined();
 }

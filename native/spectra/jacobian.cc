@@ -9,10 +9,12 @@
 #include <napi.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <optional>
 #include <unordered_set>
 
 #include "core/addon.h"
 #include "core/args.h"
+#include "core/cuda_graph.h"
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "nn/in_use.h"
@@ -85,6 +87,14 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
     for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
   };
   JacobianSpectrumResult result;
+  // Graphed rows: the forward pass runs on the graph's side stream too, since backward kernels
+  // go to the stream of their forward operations.
+  std::optional<CudaGraph> graph;
+  if (request.cudaGraph) {
+    TORCH_CHECK(request.lanczosSteps == 0, "cudaGraph applies to the exact spectrum, not to Lanczos");
+    TORCH_CHECK(input.is_cuda(), "cudaGraph needs the probe on a CUDA device; it is on ", input.device());
+    graph.emplace(input.device());
+  }
   try {
     c10::AutoGradMode enable(true);
     if (request.float64) {
@@ -124,14 +134,36 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
       at::Tensor cotangent = at::zeros_like(y);
       at::Tensor flat = cotangent.view({-1});
-      for (int64_t r = 0; r < rows; ++r) {
-        if (ctx) ctx->checkCancelled();
-        flat.zero_();
-        flat[r] = 1;
-        auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
-        jacobian[r].copy_(grads[0].reshape({-1}));
-        if (ctx && request.reportProgress && (r + 1) % 64 == 0) {
-          ctx->progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
+      auto progress = [&](int64_t done) {
+        if (ctx && request.reportProgress && done % 64 == 0) ctx->progress({{"rows", static_cast<double>(done)}, {"totalRows", static_cast<double>(rows)}});
+      };
+      if (graph) {
+        // Row r's product, with r kept on the device and advanced inside the graph, so that a
+        // row costs one graph launch. Row 0 runs eagerly first (it warms up the autograd
+        // engine's device thread and the libraries' handles), the rest are replays.
+        at::Tensor row = at::zeros({1}, y.options().dtype(at::kLong));
+        auto nextRow = [&] {
+          flat.zero_();
+          flat.index_fill_(0, row, 1);
+          at::Tensor g = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true)[0];
+          jacobian.index_copy_(0, row, g.reshape({1, -1}));
+          row.add_(1);
+        };
+        nextRow();
+        graph->capture(nextRow);
+        for (int64_t r = 1; r < rows; ++r) {
+          if (ctx) ctx->checkCancelled();
+          graph->replay();
+          progress(r + 1);
+        }
+      } else {
+        for (int64_t r = 0; r < rows; ++r) {
+          if (ctx) ctx->checkCancelled();
+          flat.zero_();
+          flat[r] = 1;
+          auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
+          jacobian[r].copy_(grads[0].reshape({-1}));
+          progress(r + 1);
         }
       }
       c10::NoGradGuard noGrad;
@@ -178,7 +210,7 @@ class JacobianSpectrumJob : public Job {
   JacobianSpectrumResult result_;
 };
 
-// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null) -> [promise, jobId]
+// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null, cudaGraph) -> [promise, jobId]
 Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
@@ -191,6 +223,7 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   job->request.train = boolArg(info, 3);
   job->request.float64 = boolArg(info, 4);
   job->request.lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
+  job->request.cudaGraph = !isMissing(info, 7) && boolArg(info, 7);
   job->marks.mark(env, *sequential);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }

@@ -17,6 +17,8 @@ struct JacobianRequest {
   bool float64 = true;
   int64_t lanczosSteps = 0;  // 0: exact
   bool reportProgress = true;
+  // Exact, on a GPU: one vector-Jacobian product captured in a CUDA graph, replayed per row.
+  bool cudaGraph = false;
 };
 
 struct JacobianSpectrumResult {

@@ -1,10 +1,8 @@
-// A training step captured once in a CUDA graph and replayed, for steps whose shapes never change
-// (full-batch and fixed-batch training): one graph launch replaces the step's hundreds of kernel
-// launches, so small models stop being bound by the host. Follows torch.cuda.graphs' recipe:
-// warm-up steps on a side stream, capture on that stream, inputs copied into static tensors
-// before each replay. The step must not synchronise with the host (no .item()).
-//
-// Only a CUDA build of LibTorch has CUDA graphs; elsewhere constructing one throws a TorchError.
+// A training step captured once in a CUDA graph (core/cuda_graph.h) and replayed, for steps whose
+// shapes never change (full-batch and fixed-batch training): one graph launch replaces the step's
+// hundreds of kernel launches, so small models stop being bound by the host. Follows
+// torch.cuda.graphs' recipe: warm-up steps on a side stream, capture on that stream, inputs copied
+// into static tensors before each replay. The step must not synchronise with the host.
 #pragma once
 
 #include <ATen/ATen.h>

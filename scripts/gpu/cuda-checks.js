@@ -79,6 +79,14 @@ const close = (a, b, tol, what, atol = 0) => {
   await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 4, trackJacobian: { input: probe.to('cuda:0'), every: 2 }, onHook: (e) => tracked.push(e) });
   assert.ok(tracked.length === 2 && tracked.every((e) => e.values.length === specCpu.singularValues.shape[0] && e.values.every(Number.isFinite)), `trackJacobian on cuda:0: ${tracked.length} events`);
   console.log(`ok  trackJacobian during fit on cuda:0 (${tracked.length} events of ${tracked[0].values.length} values)`);
+  // The graphed probe gives the eager probe's values, also tracked inside a graphed fit.
+  const specGraph = await sn.spectra.jacobianSpectrum(gpu, probe.to('cuda:0'), { cudaGraph: true });
+  const specEager = await sn.spectra.jacobianSpectrum(gpu, probe.to('cuda:0'));
+  close(specGraph.singularValues, specEager.singularValues, 1e-12, 'graphed Jacobian probe vs eager on cuda:0');
+  const trackedGraphs = [];
+  await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 8, cudaGraph: true, trackJacobian: { input: probe.to('cuda:0'), every: 4, cudaGraph: true }, onHook: (e) => trackedGraphs.push(e) });
+  assert.ok(trackedGraphs.length === 2 && trackedGraphs.every((e) => e.values.every(Number.isFinite)), 'graphed probe tracked during graphed fit');
+  console.log('ok  graphed probe tracked during a graphed fit (2 events)');
   // float16 autocast with loss scaling on the GPU.
   const halfSteps = [];
   await sn.fit(gpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer, steps: 5, autocast: 'float16', onStep: (e) => halfSteps.push(e) });

@@ -30,6 +30,12 @@ export interface JacobianSpectrumOptions {
   k?: number;
   /** lanczos: steps (default min(size, 4k + 80)); the size itself gives the exact spectrum. */
   steps?: number;
+  /**
+   * exact, on a GPU: capture one row's vector-Jacobian product in a CUDA graph and replay it for
+   * every row (one launch per row instead of one per kernel). Needs a CUDA build and the probe on
+   * a CUDA device; the values are those of the eager rows.
+   */
+  cudaGraph?: boolean;
   onProgress?: (p: { rows: number; totalRows: number }) => void;
   signal?: AbortSignal;
 }
@@ -83,10 +89,11 @@ export function jacobianSpectrum(model: Module, input: Tensor, options: Jacobian
   const steps = options.steps ?? 4 * k + 80;
   if (!Number.isInteger(steps) || steps < 2 * k) throw new TypeError(`${op}: steps must be an integer of at least 2k`);
   const { index, name } = resolveCut(model, options.cut ?? 'stem');
+  if (options.cudaGraph && method !== 'exact') throw new TypeError(`${op}: cudaGraph applies to the exact method`);
   const handle = handleOf(input, op);
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,
-    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null),
+    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null, options.cudaGraph === true),
     { onProgress: options.onProgress, signal: options.signal },
   ).then((r) => {
     const singularValues = wrap(r.singularValues);

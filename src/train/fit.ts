@@ -122,7 +122,7 @@ export interface FitOptions {
    * Track the later-layer Jacobian spectrum of a fixed probe batch every `every` steps, measured
    * on the training thread between steps (see spectra.jacobianSpectrum for the options).
    */
-  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number };
+  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number; cudaGraph?: boolean };
   /**
    * Track curvature and regularity of a fixed batch every `every` steps (see
    * spectra.diagnostics): loss, PL ratio, per-parameter gradient norms, and the top Hessian
@@ -233,7 +233,9 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
       train: (trackJacobian.mode ?? 'train') === 'train',
       float64: (trackJacobian.precision ?? 'float64') === 'float64',
       lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
+      cudaGraph: trackJacobian.cudaGraph === true,
     };
+    if (trackJacobian.cudaGraph && method !== 'exact') throw new TypeError(`${op}: trackJacobian.cudaGraph applies to the exact method`);
   }
   let diagnosticsTrack: Record<string, unknown> | undefined;
   if (trackDiagnostics !== undefined) {
