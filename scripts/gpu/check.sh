@@ -83,11 +83,12 @@ pyg=$($PY scripts/gpu/bnnet-graph.py $DEVICE 32 $GSTEPS | tail -1)
 jsg=$(node scripts/gpu/bnnet-graph.js $DEVICE 32 $GSTEPS | tail -1)
 
 stamp "exact BNNet probe at the stem, 32 images: PyTorch reference, skipnorm eager and cudaGraph"
-pyp=$($PY scripts/gpu/probe-graph.py $DEVICE | tail -1)
+pyp=$($PY scripts/bench/spectra.py "$(nproc)" $DEVICE | tail -1)
 jsp=$(node scripts/gpu/probe-graph.js $DEVICE | tail -1)
 
 node -e '
 const [py1, js1, py2, js2, pyg, jsg, pyp, jsp] = process.argv.slice(1, 9).map((s) => JSON.parse(s));
+const referenceMs = Object.values(pyp)[0];
 const label = process.argv[9];
 const py = Math.max(py1.imagesPerSecond, py2.imagesPerSecond), js = Math.max(js1.imagesPerSecond, js2.imagesPerSecond);
 const lines = [
@@ -98,8 +99,8 @@ const lines = [
   `| BNNet (c) full-batch step, 32 images, eager (µs/step) | ${jsg.eagerUs.toFixed(1)} | ${pyg.eagerUs.toFixed(1)} | ${(jsg.eagerUs / pyg.eagerUs).toFixed(3)} |`,
 ];
 if (jsg.graphUs !== null) lines.push(`| BNNet (c) full-batch step, 32 images, skipnorm cudaGraph vs PyTorch eager (µs/step) | ${jsg.graphUs.toFixed(1)} | ${pyg.eagerUs.toFixed(1)} | ${(jsg.graphUs / pyg.eagerUs).toFixed(3)} |`);
-lines.push(`| exact BNNet probe at the stem, 32 images (320 values), skipnorm eager float64 vs PyTorch jacobian + svdvals float32 (ms) | ${jsp.eagerMs.toFixed(1)} | ${pyp.referenceMs.toFixed(1)} | ${(jsp.eagerMs / pyp.referenceMs).toFixed(3)} |`);
-if (jsp.graphMs !== null) lines.push(`| the same probe, skipnorm cudaGraph rows (ms) | ${jsp.graphMs.toFixed(1)} | ${pyp.referenceMs.toFixed(1)} | ${(jsp.graphMs / pyp.referenceMs).toFixed(3)} |`);
+lines.push(`| exact BNNet probe at the stem, 32 images (320 values), skipnorm eager float64 vs PyTorch jacobian + svdvals float32 (ms) | ${jsp.eagerMs.toFixed(1)} | ${referenceMs.toFixed(1)} | ${(jsp.eagerMs / referenceMs).toFixed(3)} |`);
+if (jsp.graphMs !== null) lines.push(`| the same probe, skipnorm cudaGraph rows (ms) | ${jsp.graphMs.toFixed(1)} | ${referenceMs.toFixed(1)} | ${(jsp.graphMs / referenceMs).toFixed(3)} |`);
 if (jsp.maxRelDiff !== null) lines.push("", `Graphed probe vs eager probe: largest difference ${jsp.maxRelDiff.toExponential(1)} of the largest singular value.`);
 if (jsg.check) lines.push("", `cudaGraph vs eager, 50 steps from the same weights (cuDNN deterministic): ${jsg.check.identical ? "identical" : "NOT identical"} (largest loss difference ${jsg.check.maxLossDiff}, largest parameter difference ${jsg.check.maxParamDiff}; loss ${jsg.check.lossFirst.toFixed(4)} -> ${jsg.check.lossLast.toFixed(4)})`);
 console.log(lines.join("\n"));

@@ -1,5 +1,5 @@
 'use strict';
-// skipnorm side of the graphed-probe benchmark (as probe-graph.py): the exact Jacobian spectrum
+// skipnorm side of the graphed-probe benchmark (PyTorch's: scripts/bench/spectra.py THREADS DEVICE): the exact Jacobian spectrum
 // after the stem of BNNet (c) for 32 images (320 values, float64), eager rows and CUDA-graph
 // rows, best of 3 x 3, and the largest relative difference between the two spectra.
 // Usage: node probe-graph.js DEVICE   (prints one JSON line, ms)
