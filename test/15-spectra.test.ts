@@ -84,6 +84,24 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     model.dispose();
   });
 
+  it("the measurement keeps the model's own memory: aliases of its weights and running statistics stay connected", async () => {
+    // A float64 probe swaps float64 copies in and the original memory back (a CUDA graph captured
+    // by a graphed fit holds those addresses); running statistics are copied back, not swapped.
+    sn.manualSeed(0);
+    const model = sn.models.bnnet();
+    const x = input();
+    const state = model.stateDict();
+    const before = await sn.spectra.jacobianSpectrum(model, x);
+    await sn.spectra.diagnostics(model, { input: x, labels: sn.zeros([x.shape[0]], { dtype: 'int64' }) });
+    state['conv.weight'].fill_(0);
+    state['Block1.bn1.running_mean'].fill_(7);
+    const after = model.stateDict();
+    expect(after['conv.weight'].abs().sum().item()).toBe(0);
+    expect(Array.from(after['Block1.bn1.running_mean'].dataSync())).toEqual([7, 7, 7, 7, 7]);
+    sn.dispose([x, before.singularValues, Object.values(state), Object.values(after)]);
+    model.dispose();
+  });
+
   it("cut 'all' gives the spectrum at every block boundary; its first entry is the stem's", async () => {
     sn.manualSeed(0);
     const model = sn.models.bnnet({ variant: 'b' });

@@ -42,8 +42,10 @@ BufferSnapshot::BufferSnapshot(torch::nn::Module& root) {
 }
 
 BufferSnapshot::~BufferSnapshot() {
+  // Copied back into the buffers' own memory, not swapped for the copies: a captured CUDA graph
+  // (fit's cudaGraph) keeps addresses, and would otherwise go on updating memory nobody reads.
   c10::NoGradGuard noGrad;
-  for (auto& [b, saved] : saved_) b.set_data(saved);
+  for (auto& [b, saved] : saved_) b.copy_(saved);
 }
 
 }  // namespace skipnorm::nn

@@ -81,10 +81,12 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
   // in reverse order when this function ends, however it ends.
   nn::ModeSnapshot modes(model);
   nn::BufferSnapshot buffers(model);
-  std::vector<std::pair<at::Tensor, at::ScalarType>> converted;
+  // (tensor, its own data): float64 copies are swapped in for the measurement and the original
+  // memory swapped back, so addresses a captured CUDA graph (fit's cudaGraph) holds stay valid.
+  std::vector<std::pair<at::Tensor, at::Tensor>> converted;
   auto restoreDtypes = [&] {
     c10::NoGradGuard noGrad;
-    for (auto& [t, dtype] : converted) t.set_data(t.detach().to(dtype));
+    for (auto& [t, original] : converted) t.set_data(original);
   };
   JacobianSpectrumResult result;
   // Graphed rows: the forward pass runs on the graph's side stream too, since backward kernels
@@ -101,13 +103,13 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       c10::NoGradGuard noGrad;
       for (auto& p : model.parameters(true)) {
         if (at::isFloatingType(p.scalar_type()) && p.scalar_type() != at::kDouble) {
-          converted.emplace_back(p, p.scalar_type());
+          converted.emplace_back(p, p.detach());
           p.set_data(p.detach().to(at::kDouble));
         }
       }
       for (auto& b : model.buffers(true)) {
         if (at::isFloatingType(b.scalar_type()) && b.scalar_type() != at::kDouble) {
-          converted.emplace_back(b, b.scalar_type());
+          converted.emplace_back(b, b.detach());
           b.set_data(b.detach().to(at::kDouble));
         }
       }
