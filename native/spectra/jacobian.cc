@@ -136,37 +136,25 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
       at::Tensor cotangent = at::zeros_like(y);
       at::Tensor flat = cotangent.view({-1});
-      auto progress = [&](int64_t done) {
-        if (ctx && request.reportProgress && done % 64 == 0) ctx->progress({{"rows", static_cast<double>(done)}, {"totalRows", static_cast<double>(rows)}});
+      // Row r's vector-Jacobian product, with r kept on the device and advanced by the row itself,
+      // so that with cudaGraph a row is one graph launch. Row 0 always runs eagerly (with a graph,
+      // it warms up the autograd engine's device thread and the libraries' handles first).
+      at::Tensor row = at::zeros({1}, y.options().dtype(at::kLong));
+      auto nextRow = [&] {
+        flat.zero_();
+        flat.index_fill_(0, row, 1);
+        at::Tensor g = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true)[0];
+        jacobian.index_copy_(0, row, g.reshape({1, -1}));
+        row.add_(1);
       };
-      if (graph) {
-        // Row r's product, with r kept on the device and advanced inside the graph, so that a
-        // row costs one graph launch. Row 0 runs eagerly first (it warms up the autograd
-        // engine's device thread and the libraries' handles), the rest are replays.
-        at::Tensor row = at::zeros({1}, y.options().dtype(at::kLong));
-        auto nextRow = [&] {
-          flat.zero_();
-          flat.index_fill_(0, row, 1);
-          at::Tensor g = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true)[0];
-          jacobian.index_copy_(0, row, g.reshape({1, -1}));
-          row.add_(1);
-        };
-        nextRow();
-        graph->capture(nextRow);
-        for (int64_t r = 1; r < rows; ++r) {
-          if (ctx) ctx->checkCancelled();
-          graph->replay();
-          progress(r + 1);
-        }
-      } else {
-        for (int64_t r = 0; r < rows; ++r) {
-          if (ctx) ctx->checkCancelled();
-          flat.zero_();
-          flat[r] = 1;
-          auto grads = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true);
-          jacobian[r].copy_(grads[0].reshape({-1}));
-          progress(r + 1);
-        }
+      if (ctx) ctx->checkCancelled();
+      nextRow();
+      if (graph) graph->capture(nextRow);
+      for (int64_t r = 1; r < rows; ++r) {
+        if (ctx) ctx->checkCancelled();
+        if (graph) graph->replay();
+        else nextRow();
+        if (ctx && request.reportProgress && (r + 1) % 64 == 0) ctx->progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
       }
       c10::NoGradGuard noGrad;
       at::Tensor j = jacobian.to(at::kDouble);

@@ -265,17 +265,6 @@ class FitJob : public Job {
       for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
         auto [x, y] = data->batchAt(epoch, b);
-        if (graph) {
-          if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-          const double lr = baseLr * schedule.factor(schedulePerStep ? step : epoch);
-          if (lr != optimizer->lr()) graph->step.invalidate();  // the rate is baked into the captured update
-          optimizer->setLr(lr);
-          graph->step.run(x, y);
-          ++step;
-          seen += static_cast<double>(x.size(0));
-          afterStep(ctx, step, epoch, total, start, [&] { return graph->lastValues(); });
-          continue;
-        }
         if (parallel && !data->sharded()) {
           // In-memory data: this rank's equal share of the global batch.
           TORCH_CHECK(x.size(0) % parallel->worldSize() == 0, "fit: a batch of ", x.size(0), " examples does not split evenly over ", parallel->worldSize(), " ranks");
@@ -284,7 +273,17 @@ class FitJob : public Job {
           y = y.narrow(0, parallel->rank() * share, share);
         }
         if (channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-        optimizer->setLr(baseLr * schedule.factor(schedulePerStep ? step : epoch));
+        const double lr = baseLr * schedule.factor(schedulePerStep ? step : epoch);
+        if (graph) {
+          if (lr != optimizer->lr()) graph->step.invalidate();  // the rate is baked into the captured update
+          optimizer->setLr(lr);
+          graph->step.run(x, y);
+          ++step;
+          seen += static_cast<double>(x.size(0));
+          afterStep(ctx, step, epoch, total, start, [&] { return graph->lastValues(); });
+          continue;
+        }
+        optimizer->setLr(lr);
         optimizer->zeroGrad();
         at::Tensor out;
         if (parallel) parallel->beforeForward();

@@ -1,59 +1,42 @@
 #include "train/graphed_step.h"
 
-#include "core/cuda_graph.h"
-
 namespace skipnorm::train {
 
-struct GraphedStep::Impl {
-  Step step;
-  std::function<void()> beforeCapture;
-  int64_t warmupSteps = 0, done = 0, captures = 0;
-  CudaGraph graph;
-  at::Tensor input, labels;  // static: each batch is copied in before the step runs
-  bool stale = false;
-  explicit Impl(at::Device device) : graph(device) {}
-};
-
-GraphedStep::GraphedStep(at::Device device, Step step, int64_t warmupSteps, std::function<void()> beforeCapture) {
+at::Device GraphedStep::checkedDevice(at::Device device) {
   TORCH_CHECK(device.is_cuda(), "cudaGraph needs the model on a CUDA device; its parameters are on ", device);
-  impl_ = std::make_unique<Impl>(device);
-  impl_->step = std::move(step);
-  impl_->beforeCapture = std::move(beforeCapture);
-  impl_->warmupSteps = std::max<int64_t>(1, warmupSteps);  // lazily created state (momentum) must exist before capture
+  return device;
 }
 
-GraphedStep::~GraphedStep() = default;
+GraphedStep::GraphedStep(at::Device device, Step step, int64_t warmupSteps, std::function<void()> beforeCapture)
+    : graph_(checkedDevice(device)),
+      step_(std::move(step)),
+      beforeCapture_(std::move(beforeCapture)),
+      warmupSteps_(std::max<int64_t>(1, warmupSteps)) {}  // lazily created state (momentum) must exist before capture
 
 void GraphedStep::run(const at::Tensor& input, const at::Tensor& labels) {
-  Impl& s = *impl_;
-  if (!s.input.defined()) {
+  if (!input_.defined()) {
     TORCH_CHECK(input.device() == labels.device() && input.is_cuda(), "cudaGraph needs the batches on the model's CUDA device; they are on ", input.device());
-    s.input = at::empty_like(input);
-    s.labels = at::empty_like(labels);
+    input_ = at::empty_like(input);
+    labels_ = at::empty_like(labels);
   } else {
-    TORCH_CHECK(input.sizes() == s.input.sizes() && labels.sizes() == s.labels.sizes() && input.scalar_type() == s.input.scalar_type() &&
-                    labels.scalar_type() == s.labels.scalar_type() && input.device() == s.input.device(),
-                "cudaGraph replays one batch shape: this batch's input is ", input.sizes(), ", the captured one's ", s.input.sizes(),
+    TORCH_CHECK(input.sizes() == input_.sizes() && labels.sizes() == labels_.sizes() && input.scalar_type() == input_.scalar_type() &&
+                    labels.scalar_type() == labels_.scalar_type() && input.device() == input_.device(),
+                "cudaGraph replays one batch shape: this batch's input is ", input.sizes(), ", the captured one's ", input_.sizes(),
                 " (use dropLast, or a batch size that divides the data)");
   }
-  s.input.copy_(input, /*non_blocking=*/true);
-  s.labels.copy_(labels, /*non_blocking=*/true);
-  if (s.done < s.warmupSteps) {
-    s.step(s.input, s.labels);
+  input_.copy_(input, /*non_blocking=*/true);
+  labels_.copy_(labels, /*non_blocking=*/true);
+  if (done_ < warmupSteps_) {
+    step_(input_, labels_);
   } else {
-    if (!s.graph.captured() || s.stale) {
-      if (s.beforeCapture) s.beforeCapture();
-      s.graph.capture([&] { s.step(s.input, s.labels); });
-      s.stale = false;
-      ++s.captures;
+    if (!graph_.captured() || stale_) {
+      if (beforeCapture_) beforeCapture_();
+      graph_.capture([&] { step_(input_, labels_); });
+      stale_ = false;
     }
-    s.graph.replay();
+    graph_.replay();
   }
-  ++s.done;
+  ++done_;
 }
-
-void GraphedStep::invalidate() { impl_->stale = true; }
-bool GraphedStep::captured() const { return impl_->graph.captured(); }
-int64_t GraphedStep::captures() const { return impl_->captures; }
 
 }  // namespace skipnorm::train

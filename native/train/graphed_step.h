@@ -8,7 +8,8 @@
 #include <ATen/ATen.h>
 
 #include <functional>
-#include <memory>
+
+#include "core/cuda_graph.h"
 
 namespace skipnorm::train {
 
@@ -22,22 +23,23 @@ class GraphedStep {
   // `beforeCapture` runs just before it (fit sets gradients to none there, so that backward
   // allocates them from the graph's memory pool, as torch.cuda.graphs' recipe does).
   GraphedStep(at::Device device, Step step, int64_t warmupSteps, std::function<void()> beforeCapture);
-  ~GraphedStep();
-  GraphedStep(const GraphedStep&) = delete;
-  GraphedStep& operator=(const GraphedStep&) = delete;
 
   // One training step on (input, labels): eager while warming up, then captured once and
   // replayed. Every call must have the first call's shapes, dtypes and device.
   void run(const at::Tensor& input, const at::Tensor& labels);
   // The captured step is stale (a host-side value it baked in, like the learning rate, changed):
   // capture again at the next run.
-  void invalidate();
-  bool captured() const;
-  int64_t captures() const;
+  void invalidate() { stale_ = true; }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  static at::Device checkedDevice(at::Device device);
+
+  CudaGraph graph_;
+  Step step_;
+  std::function<void()> beforeCapture_;
+  int64_t warmupSteps_, done_ = 0;
+  at::Tensor input_, labels_;  // static: each batch is copied in before the step runs
+  bool stale_ = false;
 };
 
 }  // namespace skipnorm::train
