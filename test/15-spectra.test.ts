@@ -14,6 +14,37 @@ function input(): sn.Tensor {
   return sn.fromTypedArray(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), golden.shape);
 }
 
+// BNNet (c) trained from the same seed twice, without and with the given tracking options; the
+// hook events named `hook` are collected with their steps.
+async function trainPlainAndTracked<V>(x: sn.Tensor, labels: sn.Tensor, steps: number, tracking: Partial<sn.FitOptions>, hook: string) {
+  const run = async (tracked: boolean) => {
+    sn.manualSeed(0);
+    const model = sn.models.bnnet({ variant: 'c' });
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    const losses: number[] = [];
+    const events: { step: number; values: V }[] = [];
+    await sn.fit(model, { input: x, labels }, {
+      optimizer,
+      steps,
+      ...(tracked ? tracking : {}),
+      onStep: (e) => losses.push(e.loss),
+      onHook: (e) => {
+        if (e.name === hook) events.push({ step: e.step, values: e.values as V });
+      },
+    });
+    return { model, optimizer, losses, events };
+  };
+  const plain = await run(false);
+  const tracked = await run(true);
+  const dispose = () => {
+    for (const r of [plain, tracked]) {
+      r.optimizer.dispose();
+      r.model.dispose();
+    }
+  };
+  return { plain, tracked, dispose };
+}
+
 describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () => {
   for (const variant of ['a', 'b', 'c'] as const) {
     it(`BNNet (${variant}): all 320 singular values within 1e-4 relative`, async () => {
@@ -294,62 +325,22 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-track-')), 'track.jsonl');
     const x = input();
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
-    const run = async (tracked: boolean) => {
-      sn.manualSeed(0);
-      const model = sn.models.bnnet({ variant: 'c' });
-      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
-      const losses: number[] = [];
-      const spectra: { step: number; values: Float64Array }[] = [];
-      await sn.fit(model, { input: x, labels }, {
-        optimizer,
-        steps: 10,
-        trackJacobian: tracked ? { input: x, every: 5 } : undefined,
-        trackFile: tracked ? file : undefined,
-        onStep: (e) => losses.push(e.loss),
-        onHook: (e) => {
-          if (e.name === 'jacobianSpectrum') spectra.push({ step: e.step, values: e.values });
-        },
-      });
-      return { model, optimizer, losses, spectra };
-    };
-    const plain = await run(false);
-    const tracked = await run(true);
+    const { plain, tracked, dispose } = await trainPlainAndTracked<Float64Array>(x, labels, 10, { trackJacobian: { input: x, every: 5 }, trackFile: file }, 'jacobianSpectrum');
     expect(tracked.losses).toEqual(plain.losses); // measuring changed nothing
-    expect(tracked.spectra.map((s) => s.step)).toEqual([5, 10]);
-    expect(tracked.spectra[1].values.length).toBe(320);
+    expect(tracked.events.map((s) => s.step)).toEqual([5, 10]);
+    expect(tracked.events[1].values.length).toBe(320);
     const after = await sn.spectra.jacobianSpectrum(plain.model, x); // the untracked model after 10 steps
-    expect(Array.from(after.singularValues.dataSync() as Float64Array)).toEqual(Array.from(tracked.spectra[1].values));
+    expect(Array.from(after.singularValues.dataSync() as Float64Array)).toEqual(Array.from(tracked.events[1].values));
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.name, l.step, l.values.length])).toEqual([['jacobianSpectrum', 5, 320], ['jacobianSpectrum', 10, 320]]);
-    for (const r of [plain, tracked]) {
-      r.optimizer.dispose();
-      r.model.dispose();
-    }
+    dispose();
     sn.dispose([x, labels, after.singularValues]);
   });
 
   it('tracking diagnostics during fit: PL ratio, gradient norms and curvature every N steps, training unchanged', async () => {
     const x = input();
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
-    const run = async (tracked: boolean) => {
-      sn.manualSeed(0);
-      const model = sn.models.bnnet({ variant: 'c' });
-      const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
-      const losses: number[] = [];
-      const events: { step: number; values: sn.spectra.Diagnostics }[] = [];
-      await sn.fit(model, { input: x, labels }, {
-        optimizer,
-        steps: 6,
-        trackDiagnostics: tracked ? { input: x, labels, every: 3, hessianIterations: 30 } : undefined,
-        onStep: (e) => losses.push(e.loss),
-        onHook: (e) => {
-          if (e.name === 'diagnostics') events.push({ step: e.step, values: e.values });
-        },
-      });
-      return { model, optimizer, losses, events };
-    };
-    const plain = await run(false);
-    const tracked = await run(true);
+    const { plain, tracked, dispose } = await trainPlainAndTracked<sn.spectra.Diagnostics>(x, labels, 6, { trackDiagnostics: { input: x, labels, every: 3, hessianIterations: 30 } }, 'diagnostics');
     expect(tracked.losses).toEqual(plain.losses);
     expect(tracked.events.map((e) => e.step)).toEqual([3, 6]);
     const last = tracked.events[1].values;
@@ -361,10 +352,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     expect(() => sn.fit(plain.model, { input: x, labels }, { optimizer: plain.optimizer, steps: 1, trackDiagnostics: { input: x, labels, every: 0 } })).toThrow(
       /trackDiagnostics.every must be a positive integer/,
     );
-    for (const r of [plain, tracked]) {
-      r.optimizer.dispose();
-      r.model.dispose();
-    }
+    dispose();
     sn.dispose([x, labels]);
   });
 });
