@@ -20,6 +20,13 @@ const close = (a, b, tol, what, atol = 0) => {
   console.log(`ok  ${what} (${err <= tol ? err.toExponential(1) : `absolute ${diff.toExponential(1)}`})`);
 };
 
+// A BNNet (c) on cuda:0 with the weights of `source`.
+const gpuCopyOf = (source) => {
+  const m = sn.models.bnnet({ variant: 'c' });
+  m.loadStateDict(source.stateDict());
+  return m.to('cuda:0');
+};
+
 (async () => {
   console.log(`devices: ${JSON.stringify(sn.info().devices)}`);
   sn.manualSeed(0);
@@ -30,9 +37,7 @@ const close = (a, b, tol, what, atol = 0) => {
   // A model's forward and backward on the GPU against the CPU.
   sn.manualSeed(1);
   const cpu = sn.models.bnnet({ variant: 'c' });
-  const gpu = sn.models.bnnet({ variant: 'c' });
-  gpu.loadStateDict(cpu.stateDict());
-  gpu.to('cuda:0');
+  const gpu = gpuCopyOf(cpu);
   const x = sn.rand([32, 1, 28, 28]);
   const y = sn.randint(0, 10, [32]);
   const lossCpu = sn.F.crossEntropy(cpu.forward(x), y);
@@ -49,9 +54,7 @@ const close = (a, b, tol, what, atol = 0) => {
   // to 4e-3; the foreach path itself gives the CPU path's bits when forced on the CPU).
   for (const options of [{ lr: 0.01, momentum: 0.9, weightDecay: 1e-3 }, { lr: 0.01, momentum: 0.9, nesterov: true }]) {
     const onCpu = sn.models.bnnet({ variant: 'c' });
-    const onGpu = sn.models.bnnet({ variant: 'c' });
-    onGpu.loadStateDict(onCpu.stateDict());
-    onGpu.to('cuda:0');
+    const onGpu = gpuCopyOf(onCpu);
     await sn.fit(onCpu, { input: x, labels: y }, { optimizer: new sn.optim.SGD(onCpu, options), steps: 3 });
     await sn.fit(onGpu, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: new sn.optim.SGD(onGpu, options), steps: 3 });
     const a = onCpu.parameters(), b = onGpu.parameters();
@@ -89,9 +92,7 @@ const close = (a, b, tol, what, atol = 0) => {
   const trackedGraphs = [];
   const graphedLosses = [[], []];
   for (const [i, trackJacobian] of [[0, undefined], [1, { input: probe.to('cuda:0'), every: 4, cudaGraph: true }]]) {
-    const m = sn.models.bnnet({ variant: 'c' });
-    m.loadStateDict(cpu.stateDict());
-    m.to('cuda:0');
+    const m = gpuCopyOf(cpu);
     const o = new sn.optim.SGD(m, { lr: 0.1, momentum: 0.9 });
     await sn.fit(m, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: o, steps: 12, cudaGraph: true, trackJacobian, onStep: (e) => graphedLosses[i].push(e.loss), onHook: (e) => trackedGraphs.push(e) });
   }
@@ -127,9 +128,7 @@ const close = (a, b, tol, what, atol = 0) => {
   const parallelLosses = [];
   const plainLosses = [];
   for (const [losses, distributed] of [[plainLosses, undefined], [parallelLosses, { syncBatchNorm: true }]]) {
-    const m = sn.models.bnnet({ variant: 'c' });
-    m.loadStateDict(cpu.stateDict());
-    m.to('cuda:0');
+    const m = gpuCopyOf(cpu);
     const o = new sn.optim.SGD(m, { lr: 0.1, momentum: 0.9 });
     await sn.fit(m, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: o, steps: 10, distributed, onStep: (e) => losses.push(e.loss) });
   }
