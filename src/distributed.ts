@@ -35,7 +35,16 @@ export function init(options: InitOptions): Promise<void> {
   const { rank, worldSize } = options;
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new TypeError(`${op}: worldSize must be a positive integer`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new TypeError(`${op}: rank must be an integer in 0..${worldSize - 1}`);
-  return runJob<void, never>(op, () => native().distInit(options));
+  return runJob<void, never>(op, () => native().distInit(options)).then(() => {
+    process.removeListener('exit', leaveAtExit);
+    process.once('exit', leaveAtExit);
+  });
+}
+
+// A process that exits without destroy() still leaves the group before native teardown: NCCL's
+// communicators must go while CUDA is loaded (aborted, since a peer may be gone).
+function leaveAtExit(): void {
+  native().distDestroy(true);
 }
 
 /** Reduces the tensor across ranks in place (contiguous; CPU with Gloo, CUDA with NCCL). */
@@ -75,5 +84,6 @@ export function worldSize(): number {
 
 /** Leaves the process group (its store and the backend's connections close). */
 export function destroy(): void {
-  native().distDestroy();
+  process.removeListener('exit', leaveAtExit);
+  native().distDestroy(false);
 }

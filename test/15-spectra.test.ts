@@ -86,6 +86,43 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     model.dispose();
   });
 
+  it('rowsPerPass: rows batched through stacked copies of the batch give the same spectrum (BNNet c, pre-act ResNet-18; train and eval; tracked)', async () => {
+    // Batch norm must give each copy its own statistics: sharing them across copies would couple
+    // the copies and change every row.
+    sn.manualSeed(0);
+    const model = sn.models.bnnet({ variant: 'c' });
+    const x = input();
+    const expected = golden.variants.c;
+    const byRows = await sn.spectra.jacobianSpectrum(model, x, { rowsPerPass: 1 });
+    const batched = await sn.spectra.jacobianSpectrum(model, x, { rowsPerPass: 48 }); // 6 passes of 48 and one of 32
+    const ours = Array.from(batched.singularValues.dataSync() as Float64Array);
+    ours.forEach((s, i) => {
+      if (expected[i] > 1e-6 * expected[0]) expect(Math.abs(s - expected[i]), `sigma ${i}`).toBeLessThanOrEqual(1e-4 * expected[i]);
+    });
+    expect(batched.singularValues.allclose(byRows.singularValues, 1e-10, 1e-12)).toBe(true);
+    const evalRows = await sn.spectra.jacobianSpectrum(model, x, { mode: 'eval', rowsPerPass: 1 });
+    const evalBatched = await sn.spectra.jacobianSpectrum(model, x, { mode: 'eval', rowsPerPass: 320 });
+    expect(evalBatched.singularValues.allclose(evalRows.singularValues, 1e-10, 1e-12)).toBe(true);
+    // Skip connections and stride-2 blocks after the cut; two images, 20 rows in passes of 6.
+    const resnet = sn.models.preactResNet({ depth: 18 });
+    const images = sn.rand([2, 3, 32, 32], { generator: new sn.Generator(3) });
+    const resnetRows = await sn.spectra.jacobianSpectrum(resnet, images, { rowsPerPass: 1 });
+    const resnetBatched = await sn.spectra.jacobianSpectrum(resnet, images, { rowsPerPass: 6 });
+    expect(resnetBatched.jacobianShape).toEqual([20, 2 * 64 * 32 * 32]);
+    expect(resnetBatched.singularValues.allclose(resnetRows.singularValues, 1e-10, 1e-12)).toBe(true);
+    // Tracked during fit: the last event is the model's spectrum after the last step.
+    const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
+    const events: Float64Array[] = [];
+    const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
+    await sn.fit(model, { input: x, labels }, { optimizer, steps: 2, trackJacobian: { input: x, every: 2, rowsPerPass: 100 }, onHook: (e) => { if (e.name === 'jacobianSpectrum') events.push(e.values); } });
+    const after = await sn.spectra.jacobianSpectrum(model, x, { rowsPerPass: 1 });
+    expect(sn.fromTypedArray(Float64Array.from(events[0]), [events[0].length]).allclose(after.singularValues, 1e-10, 1e-12)).toBe(true);
+    sn.dispose([x, images, labels, byRows.singularValues, batched.singularValues, evalRows.singularValues, evalBatched.singularValues, resnetRows.singularValues, resnetBatched.singularValues, after.singularValues]);
+    optimizer.dispose();
+    resnet.dispose();
+    model.dispose();
+  });
+
   it('bad input is a clear error', async () => {
     sn.manualSeed(0);
     const model = sn.models.bnnet();
@@ -107,6 +144,8 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     // The graphed probe needs a CUDA build and the probe on a GPU; Lanczos is not graphed.
     await expect(sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true })).rejects.toThrowError(/cudaGraph needs (a CUDA build of skipnorm|the probe on a CUDA device)/);
     expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, method: 'lanczos' })).toThrowError(/cudaGraph applies to the exact method/);
+    for (const rowsPerPass of [0, 2.5, -1]) expect(() => sn.spectra.jacobianSpectrum(model, x, { rowsPerPass })).toThrowError(/rowsPerPass must be a positive integer/);
+    expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, rowsPerPass: 2 })).toThrowError(/cudaGraph replays one row per launch; rowsPerPass > 1 batches rows instead/);
     const controller = new AbortController();
     const run = sn.spectra.jacobianSpectrum(model, x, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toBeInstanceOf(sn.AbortError);

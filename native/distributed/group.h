@@ -22,8 +22,9 @@ struct Group {
 
 // An NCCL backend on the store (a TorchError in a build without NCCL).
 c10::intrusive_ptr<c10d::Backend> makeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, std::chrono::milliseconds timeout);
-// Shuts an NCCL backend down (its communicators and watchdog), as destroy_process_group does.
-void shutdownNcclBackend(c10d::Backend& backend);
+// Shuts an NCCL backend down (its communicators and watchdog), as destroy_process_group does;
+// `abort` drops the communicators without waiting for their work (at exit).
+void shutdownNcclBackend(c10d::Backend& backend, bool abort);
 
 // The current group, or a TorchError when distributed.init has not run.
 std::shared_ptr<Group> currentGroup();

@@ -25,11 +25,13 @@ c10::intrusive_ptr<c10d::Backend> makeNcclBackend(const c10::intrusive_ptr<c10d:
 #endif
 }
 
-void shutdownNcclBackend(c10d::Backend& backend) {
+void shutdownNcclBackend(c10d::Backend& backend, bool abort) {
 #ifdef SKIPNORM_WITH_NCCL
-  static_cast<c10d::ProcessGroupNCCL&>(backend).shutdown();
+  auto& nccl = static_cast<c10d::ProcessGroupNCCL&>(backend);
+  if (abort) nccl.abort();
+  else nccl.shutdown();
 #else
-  (void)backend;
+  (void)backend, (void)abort;
 #endif
 }
 

@@ -219,10 +219,13 @@ Napi::Value State(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// distDestroy(abort?): abort at process exit, where a collective may still be waiting for a
+// rank that is gone.
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(groupMutex);
-  // NCCL's communicators are shut down explicitly (else it warns at exit that they leaked).
-  if (group && group->nccl) distributed::shutdownNcclBackend(*group->backend);
+  // NCCL's communicators are shut down explicitly, while CUDA is alive: left to the destructor at
+  // exit, the CUDA runtime is unloaded by then and the abort there ends the process.
+  if (group && group->nccl) distributed::shutdownNcclBackend(*group->backend, !isMissing(info, 0) && boolArg(info, 0));
   group.reset();
   return info.Env().Undefined();
 }

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include "distributed/sync_batch_norm.h"
+#include "nn/replicas.h"
 
 #include <c10/core/GradMode.h>
 
@@ -164,6 +165,8 @@ at::Tensor BatchNorm::forward(const at::Tensor& x) {
     if (!momentum_) factor = 1.0 / static_cast<double>(numBatchesTracked_.item<int64_t>());
   }
   const bool useBatchStats = is_training() || !runningMean_.defined();
+  // Stacked copies of one batch (the probe's batched rows): each copy its own statistics.
+  if (useBatchStats && replicaCount() > 1) return batchNormPerCopy(x, replicaCount(), weight_, bias_, eps_);
   if (useBatchStats && distributed::syncBatchNormActive()) return distributed::syncBatchNorm(x, weight_, bias_, runningMean_, runningVar_, factor, eps_);
   auto opt = [](const at::Tensor& t) { return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt; };
   return at::batch_norm(x, opt(weight_), opt(bias_), opt(runningMean_), opt(runningVar_), useBatchStats, factor, eps_,

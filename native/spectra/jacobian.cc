@@ -5,10 +5,12 @@
 // per output entry, N*K of them) and the eigenvalues of the smaller Gram matrix, J Jᵀ or JᵀJ, in
 // float64. Cost: N*K backward passes through the layers after the cut, plus an m x m eigensolve
 // with m = min(N*K, N*F). Runs as a job; the model is off limits to JavaScript meanwhile.
+#include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/GradMode.h>
 #include <napi.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <optional>
 #include <unordered_set>
 
@@ -19,6 +21,7 @@
 #include "core/jobs.h"
 #include "nn/in_use.h"
 #include "nn/layers.h"
+#include "nn/replicas.h"
 #include "spectra/jacobian.h"
 
 namespace skipnorm {
@@ -26,6 +29,15 @@ namespace skipnorm {
 namespace {
 
 constexpr int64_t kMaxExactGram = 20000;
+// The GPU memory the batched rows' copies may take (their activations included).
+constexpr int64_t kCopiesBudget = int64_t{1} << 30;
+
+// The caching allocator's current bytes on a CUDA device (0 elsewhere): what a forward pass keeps.
+int64_t allocatedBytesOn(const at::Device& device) {
+  if (!device.is_cuda()) return 0;
+  const auto stats = at::getDeviceAllocator(at::kCUDA)->getDeviceStats(device.index());
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingDeviceAllocator::StatType::AGGREGATE)].current;
+}
 
 // Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
 // tridiagonal matrix approximate the Gram's eigenvalues, the extremes first. With `steps` equal
@@ -71,6 +83,74 @@ at::Tensor lanczos(JobContext* ctx, const at::Tensor& y, const at::Tensor& z, in
   return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
 }
 
+void reportRows(JobContext* ctx, const JacobianRequest& request, int64_t done, int64_t total, int64_t every) {
+  if (ctx && request.reportProgress && (done % every == 0 || done == total))
+    ctx->progress({{"rows", static_cast<double>(done)}, {"totalRows", static_cast<double>(total)}});
+}
+
+// One vector-Jacobian product per row, with the row index kept on the device and advanced by the
+// row itself, so that with a CUDA graph a row is one graph launch. Row 0 always runs eagerly (with
+// a graph, it warms up the autograd engine's device thread and the libraries' handles first).
+void jacobianByRows(JobContext* ctx, const JacobianRequest& request, const at::Tensor& y, const at::Tensor& z, CudaGraph* graph, at::Tensor& jacobian) {
+  const int64_t rows = jacobian.size(0);
+  at::Tensor cotangent = at::zeros_like(y);
+  at::Tensor flat = cotangent.view({-1});
+  at::Tensor row = at::zeros({1}, y.options().dtype(at::kLong));
+  auto nextRow = [&] {
+    flat.zero_();
+    flat.index_fill_(0, row, 1);
+    at::Tensor g = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true)[0];
+    jacobian.index_copy_(0, row, g.reshape({1, -1}));
+    row.add_(1);
+  };
+  if (ctx) ctx->checkCancelled();
+  nextRow();
+  if (graph) graph->capture(nextRow);
+  for (int64_t r = 1; r < rows; ++r) {
+    if (ctx) ctx->checkCancelled();
+    if (graph) graph->replay();
+    else nextRow();
+    reportRows(ctx, request, r + 1, rows, 64);
+  }
+}
+
+// `copies` rows per pass: the layers after the cut run once on that many copies of the cut's
+// output stacked along the batch (batch norm giving each copy its own statistics: nn/replicas.h),
+// and one backward pass with one one-hot cotangent per copy gives that many rows. Fewer, larger
+// kernels than a pass per row: what a GPU wants.
+void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn::NamedLayers& children, int64_t cut, const at::Tensor& z, int64_t copies,
+                      at::Tensor& jacobian) {
+  const int64_t rows = jacobian.size(0), cols = jacobian.size(1);
+  std::vector<int64_t> tile(static_cast<size_t>(z.dim()), 1);
+  for (int64_t start = 0; start < rows; start += copies) {
+    if (ctx) ctx->checkCancelled();
+    const int64_t k = std::min(copies, rows - start);
+    tile[0] = k;
+    at::Tensor stacked = z.repeat(tile).requires_grad_(true);
+    at::Tensor y = stacked;
+    {
+      nn::ReplicaScope scope(k);
+      for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) y = (*children[i].second)(y);
+    }
+    // Copy i selects row start + i of its own output.
+    at::Tensor cotangent = at::zeros({k, rows}, y.options());
+    cotangent.narrow(1, start, k).fill_diagonal_(1);
+    at::Tensor g = torch::autograd::grad({y}, {stacked}, {cotangent.view(y.sizes())})[0];
+    jacobian.narrow(0, start, k).copy_(g.reshape({k, cols}));
+    reportRows(ctx, request, start + k, rows, 64);
+  }
+}
+
+// Rows per pass: as asked, else one on the CPU (per-pass overhead is small there and a large
+// batch of few-channel convolutions uses the vector units no better), and on a GPU as many copies
+// as fit kCopiesBudget, judged by the memory one forward pass of the layers after the cut took.
+int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int64_t rows, int64_t forwardBytes) {
+  if (request.rowsPerPass > 0) return std::min(request.rowsPerPass, rows);
+  if (!z.is_cuda()) return 1;
+  const int64_t perCopy = std::max<int64_t>(forwardBytes, 0) + 2 * static_cast<int64_t>(z.nbytes());
+  return std::clamp<int64_t>(kCopiesBudget / std::max<int64_t>(perCopy, 1), 1, rows);
+}
+
 }  // namespace
 
 JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx) {
@@ -95,6 +175,7 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
   if (request.cudaGraph) {
     TORCH_CHECK(request.lanczosSteps == 0, "cudaGraph applies to the exact spectrum, not to Lanczos");
     TORCH_CHECK(input.is_cuda(), "cudaGraph needs the probe on a CUDA device; it is on ", input.device());
+    TORCH_CHECK(request.rowsPerPass <= 1, "cudaGraph replays one row per launch; rowsPerPass ", request.rowsPerPass, " batches rows instead: use one or the other");
     graph.emplace(input.device());
   }
   try {
@@ -123,8 +204,10 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
     }
     z = z.detach().requires_grad_(true);
     TORCH_CHECK(!request.train || z.size(0) > 1, "the Jacobian with batch norm in train mode needs a batch of more than one input");
+    const int64_t allocatedBefore = allocatedBytesOn(z.device());
     at::Tensor y = z;
     for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
+    const int64_t forwardBytes = allocatedBytesOn(z.device()) - allocatedBefore;
     const int64_t rows = y.numel(), cols = z.numel();
     result.shape = {rows, cols};
     TORCH_CHECK(y.isfinite().all().item<bool>(), "the network's output is not finite: are there NaN or infinite weights or inputs?");
@@ -134,28 +217,9 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
                   " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
-      at::Tensor cotangent = at::zeros_like(y);
-      at::Tensor flat = cotangent.view({-1});
-      // Row r's vector-Jacobian product, with r kept on the device and advanced by the row itself,
-      // so that with cudaGraph a row is one graph launch. Row 0 always runs eagerly (with a graph,
-      // it warms up the autograd engine's device thread and the libraries' handles first).
-      at::Tensor row = at::zeros({1}, y.options().dtype(at::kLong));
-      auto nextRow = [&] {
-        flat.zero_();
-        flat.index_fill_(0, row, 1);
-        at::Tensor g = torch::autograd::grad({y}, {z}, {cotangent}, /*retain_graph=*/true)[0];
-        jacobian.index_copy_(0, row, g.reshape({1, -1}));
-        row.add_(1);
-      };
-      if (ctx) ctx->checkCancelled();
-      nextRow();
-      if (graph) graph->capture(nextRow);
-      for (int64_t r = 1; r < rows; ++r) {
-        if (ctx) ctx->checkCancelled();
-        if (graph) graph->replay();
-        else nextRow();
-        if (ctx && request.reportProgress && (r + 1) % 64 == 0) ctx->progress({{"rows", static_cast<double>(r + 1)}, {"totalRows", static_cast<double>(rows)}});
-      }
+      const int64_t rowsPerPass = graph ? 1 : rowsPerPassFor(request, z, rows, forwardBytes);
+      if (rowsPerPass == 1) jacobianByRows(ctx, request, y, z, graph ? &*graph : nullptr, jacobian);
+      else jacobianByCopies(ctx, request, children, cut, z.detach(), rowsPerPass, jacobian);
       c10::NoGradGuard noGrad;
       at::Tensor j = jacobian.to(at::kDouble);
       at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);
@@ -200,7 +264,7 @@ class JacobianSpectrumJob : public Job {
   JacobianSpectrumResult result_;
 };
 
-// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null, cudaGraph) -> [promise, jobId]
+// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null, cudaGraph, rowsPerPass|null) -> [promise, jobId]
 Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
@@ -214,6 +278,7 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   job->request.float64 = boolArg(info, 4);
   job->request.lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
   job->request.cudaGraph = !isMissing(info, 7) && boolArg(info, 7);
+  job->request.rowsPerPass = isMissing(info, 8) ? 0 : intArg(info, 8);
   job->marks.mark(env, *sequential);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }

@@ -19,6 +19,9 @@ struct JacobianRequest {
   bool reportProgress = true;
   // Exact, on a GPU: one vector-Jacobian product captured in a CUDA graph, replayed per row.
   bool cudaGraph = false;
+  // Exact: rows of J per backward pass (copies of the batch stacked); 0: automatic (one on the
+  // CPU; on a GPU, as many as fit a memory budget).
+  int64_t rowsPerPass = 0;
 };
 
 struct JacobianSpectrumResult {

@@ -612,6 +612,7 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     job->probeRequest.lanczosSteps = intOption(t, "lanczosSteps", 0);
     job->probeRequest.reportProgress = false;
     job->probeRequest.cudaGraph = boolOption(t, "cudaGraph", false);
+    job->probeRequest.rowsPerPass = intOption(t, "rowsPerPass", 0);
   }
   job->dataParallel = boolOption(o, "dataParallel", false);
   job->syncBatchNorm = boolOption(o, "syncBatchNorm", false);

@@ -35,7 +35,8 @@ async function secondsPerStep(cudaGraph, input, labels) {
 
 // Per-step losses and final parameters of `steps` eager and graphed steps from the same weights.
 async function sameResults(input, labels, n) {
-  const before = sn.cuda.cudnnDeterministic(true);
+  const before = sn.cuda.cudnnDeterministic();
+  sn.cuda.cudnnDeterministic(true);
   sn.manualSeed(7);
   const initial = sn.models.bnnet({ variant: 'c' }).stateDict();
   const runs = [];

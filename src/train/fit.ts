@@ -11,7 +11,7 @@ import { handleOf, Tensor } from '../tensor/tensor';
 import { wrap } from '../tensor/tensor';
 import { appendFileSync } from 'node:fs';
 import { dispose } from '../core/memory';
-import { resolveCut } from '../spectra/jacobian';
+import { checkRowsPerPass, resolveCut } from '../spectra/jacobian';
 import type { Diagnostics } from '../spectra/diagnostics';
 import { Dataset } from '../data/dataset';
 import { state as distState } from '../distributed';
@@ -122,7 +122,7 @@ export interface FitOptions {
    * Track the later-layer Jacobian spectrum of a fixed probe batch every `every` steps, measured
    * on the training thread between steps (see spectra.jacobianSpectrum for the options).
    */
-  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number; cudaGraph?: boolean };
+  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number; cudaGraph?: boolean; rowsPerPass?: number };
   /**
    * Track curvature and regularity of a fixed batch every `every` steps (see
    * spectra.diagnostics): loss, PL ratio, per-parameter gradient norms, and the top Hessian
@@ -234,8 +234,10 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
       float64: (trackJacobian.precision ?? 'float64') === 'float64',
       lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
       cudaGraph: trackJacobian.cudaGraph === true,
+      rowsPerPass: trackJacobian.rowsPerPass ?? 0,
     };
     if (trackJacobian.cudaGraph && method !== 'exact') throw new TypeError(`${op}: trackJacobian.cudaGraph applies to the exact method`);
+    checkRowsPerPass(trackJacobian.rowsPerPass, trackJacobian.cudaGraph, op, 'trackJacobian.rowsPerPass');
   }
   let diagnosticsTrack: Record<string, unknown> | undefined;
   if (trackDiagnostics !== undefined) {
