@@ -2,8 +2,9 @@
 // after a cut point with respect to the cut's output, over a whole batch, with batch norm in train
 // mode by default (samples coupled through the batch statistics, as gradient descent sees them;
 // running statistics are restored afterwards). Exact: the rows of J (one vector-Jacobian product
-// per output entry, N*K of them) and the eigenvalues of the smaller Gram matrix, J Jᵀ or JᵀJ, in
-// float64. Cost: N*K backward passes through the layers after the cut, plus an m x m eigensolve
+// per output entry, N*K of them: one per backward pass, or many per pass through stacked copies
+// of the batch, the GPU default) and the eigenvalues of the smaller Gram matrix, J Jᵀ or JᵀJ, in
+// float64. Cost: N*K row products through the layers after the cut, plus an m x m eigensolve
 // with m = min(N*K, N*F). Runs as a job; the model is off limits to JavaScript meanwhile.
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/GradMode.h>

@@ -89,7 +89,8 @@ const gpuCopyOf = (source) => {
   console.log(`ok  trackJacobian during fit on cuda:0 (${tracked.length} events of ${tracked[0].values.length} values)`);
   // The graphed probe gives the eager probe's values, also tracked inside a graphed fit.
   const specGraph = await sn.spectra.jacobianSpectrum(gpu, probe.to('cuda:0'), { cudaGraph: true });
-  close(specGraph.singularValues, specRows.singularValues, 1e-12, 'graphed Jacobian probe vs eager rows on cuda:0');
+  const specRowsNow = await sn.spectra.jacobianSpectrum(gpu, probe.to('cuda:0'), { rowsPerPass: 1 }); // gpu has trained since specRows
+  close(specGraph.singularValues, specRowsNow.singularValues, 1e-12, 'graphed Jacobian probe vs eager rows on cuda:0');
   // Tracking inside a graphed fit leaves the training as it was (the probe must hand the model's
   // own memory back: the captured step holds its addresses).
   const deterministic = sn.cuda.cudnnDeterministic();
@@ -144,19 +145,27 @@ const gpuCopyOf = (source) => {
     await sn.fit(m, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: o, steps: 10, distributed, onStep: (e) => losses.push(e.loss) });
   }
   sn.cuda.cudnnDeterministic(wasDeterministic);
-  const worst = Math.max(...plainLosses.map((l, i) => Math.abs(l - parallelLosses[i]) / l));
-  assert.ok(worst < 1e-4, `NCCL data-parallel fit (1 rank) vs plain fit: relative loss difference ${worst} (plain ${plainLosses.join(' ')}; parallel ${parallelLosses.join(' ')})`);
+  // Relative to the first loss: the loss falls 250-fold in 10 steps, and rounding differences
+  // (synchronised batch norm's statistics in float64, cuDNN's in float32) grow meanwhile.
+  const worst = Math.max(...plainLosses.map((l, i) => Math.abs(l - parallelLosses[i]) / plainLosses[0]));
+  assert.ok(worst < 1e-4, `NCCL data-parallel fit (1 rank) vs plain fit: loss difference ${worst} of the first loss (plain ${plainLosses.join(' ')}; parallel ${parallelLosses.join(' ')})`);
   sn.distributed.destroy();
-  console.log(`ok  NCCL: all-reduce, and data-parallel fit with synchronised batch norm equal to plain fit (${worst.toExponential(1)}; loss ${plainLosses[0].toFixed(4)} -> ${plainLosses.at(-1).toFixed(4)})`);
+  console.log(`ok  NCCL: all-reduce, and data-parallel fit with synchronised batch norm equal to plain fit (largest loss difference ${worst.toExponential(1)} of the first; loss ${plainLosses[0].toFixed(4)} -> ${plainLosses.at(-1).toFixed(4)})`);
 
-  // The CLI on the GPU: one process, then a launched NCCL worker with --sync-bn.
+  // A process that exits without destroy() leaves NCCL while CUDA is loaded: a clean exit.
   const fs = require('node:fs');
   const os = require('node:os');
   const path = require('node:path');
-  const { execFileSync } = require('node:child_process');
+  const { execFileSync, spawnSync } = require('node:child_process');
+  const root = path.join(__dirname, '..', '..');
+  const exiting = spawnSync(process.execPath, ['-e', `const sn = require(${JSON.stringify(root)}); sn.distributed.init({ rank: 0, worldSize: 1, masterPort: 29535, backend: 'nccl' }).then(() => sn.distributed.allReduce(sn.ones([3], { device: 'cuda:0' }))).then(() => process.exit(0))`], { encoding: 'utf8' });
+  assert.ok(exiting.status === 0 && !/terminate|Aborted/.test(exiting.stderr), `exit without distributed.destroy(): status ${exiting.status}, ${exiting.stderr.slice(-400)}`);
+  console.log('ok  a process that exits without distributed.destroy() exits cleanly (NCCL left before CUDA unloads)');
+
+  // The CLI on the GPU: one process, then a launched NCCL worker with --sync-bn.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-cuda-'));
   sn.writeSafetensors(path.join(dir, 'train.safetensors'), { input: sn.rand([64, 1, 28, 28]), labels: sn.randint(0, 10, [64]) });
-  const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+  const cli = path.join(root, 'lib', 'cli', 'main.js');
   for (const extra of [[], ['--nproc', '1', '--sync-bn', '--master-port', '29534']]) {
     const args = [cli, 'train', '--model', 'bnnet', '--variant', 'c', '--data', path.join(dir, 'train.safetensors'), '--steps', '5', '--batch-size', '32', '--lr', '0.1', '--device', 'cuda', '--json', '--out', path.join(dir, 'out.safetensors'), ...extra];
     const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').pop());
