@@ -30,14 +30,25 @@ namespace skipnorm {
 namespace {
 
 constexpr int64_t kMaxExactGram = 20000;
-// The GPU memory the batched rows' copies may take (their activations included).
+// The GPU memory the batched rows' copies may take (their activations included), at most half
+// of what the device has available.
 constexpr int64_t kCopiesBudget = int64_t{1} << 30;
+
+constexpr auto kAllPools = static_cast<size_t>(c10::CachingDeviceAllocator::StatType::AGGREGATE);
 
 // The caching allocator's current bytes on a CUDA device (0 elsewhere): what a forward pass keeps.
 int64_t allocatedBytesOn(const at::Device& device) {
   if (!device.is_cuda()) return 0;
-  const auto stats = at::getDeviceAllocator(at::kCUDA)->getDeviceStats(device.index());
-  return stats.allocated_bytes[static_cast<size_t>(c10::CachingDeviceAllocator::StatType::AGGREGATE)].current;
+  return at::getDeviceAllocator(at::kCUDA)->getDeviceStats(device.index()).allocated_bytes[kAllPools].current;
+}
+
+// What a CUDA device can still give: the driver's free memory plus what the caching allocator
+// holds unused.
+int64_t availableBytesOn(const at::Device& device) {
+  auto* allocator = at::getDeviceAllocator(at::kCUDA);
+  const auto stats = allocator->getDeviceStats(device.index());
+  const auto driverFree = static_cast<int64_t>(allocator->getMemoryInfo(device.index()).first);
+  return driverFree + stats.reserved_bytes[kAllPools].current - stats.allocated_bytes[kAllPools].current;
 }
 
 // Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
@@ -144,12 +155,14 @@ void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn:
 
 // Rows per pass: as asked, else one on the CPU (per-pass overhead is small there and a large
 // batch of few-channel convolutions uses the vector units no better), and on a GPU as many copies
-// as fit kCopiesBudget, judged by the memory one forward pass of the layers after the cut took.
+// as fit kCopiesBudget (or half the available memory, if less), judged by the memory one forward
+// pass of the layers after the cut took.
 int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int64_t rows, int64_t forwardBytes) {
   if (request.rowsPerPass > 0) return std::min(request.rowsPerPass, rows);
   if (!z.is_cuda()) return 1;
   const int64_t perCopy = std::max<int64_t>(forwardBytes, 0) + 2 * static_cast<int64_t>(z.nbytes());
-  return std::clamp<int64_t>(kCopiesBudget / std::max<int64_t>(perCopy, 1), 1, rows);
+  const int64_t budget = std::min(kCopiesBudget, availableBytesOn(z.device()) / 2);
+  return std::clamp<int64_t>(budget / std::max<int64_t>(perCopy, 1), 1, rows);
 }
 
 }  // namespace
