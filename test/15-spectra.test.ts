@@ -86,7 +86,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     model.dispose();
   });
 
-  it('rowsPerPass: rows batched through stacked copies of the batch give the same spectrum (BNNet c, pre-act ResNet-18; train and eval; tracked)', async () => {
+  it('rowsPerPass: rows batched through stacked copies of the batch give the same spectrum (BNNet c, pre-act ResNet-18, batch norm on 2-d and 3-d inputs; train and eval; tracked)', async () => {
     // Batch norm must give each copy its own statistics: sharing them across copies would couple
     // the copies and change every row.
     sn.manualSeed(0);
@@ -110,6 +110,28 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const resnetBatched = await sn.spectra.jacobianSpectrum(resnet, images, { rowsPerPass: 6 });
     expect(resnetBatched.jacobianShape).toEqual([20, 2 * 64 * 32 * 32]);
     expect(resnetBatched.singularValues.allclose(resnetRows.singularValues, 1e-10, 1e-12)).toBe(true);
+    // Batch norm on 2-d (B, C) and 3-d (B, C, L) inputs: an MLP cut after its first layer. Batch
+    // norm at the output makes some singular values zero: computed as square roots of rounding
+    // noise (~1e-8 here), so those are compared absolutely.
+    const mlp = new sn.nn.Sequential({
+      inp: new sn.nn.Linear(6, 8),
+      bn1: new sn.nn.BatchNorm1d(8),
+      act: new sn.nn.ReLU(),
+      out: new sn.nn.Linear(8, 3),
+      bn2: new sn.nn.BatchNorm1d(3),
+    });
+    const features = sn.randn([5, 6], { generator: new sn.Generator(4) });
+    const mlpRows = await sn.spectra.jacobianSpectrum(mlp, features, { cut: 'inp', rowsPerPass: 1 });
+    const mlpBatched = await sn.spectra.jacobianSpectrum(mlp, features, { cut: 'inp', rowsPerPass: 4 });
+    expect(mlpBatched.singularValues.allclose(mlpRows.singularValues, 1e-8, 1e-6)).toBe(true);
+    const sequences = new sn.nn.Sequential({ inp: new sn.nn.Linear(6, 9), bn: new sn.nn.BatchNorm1d(3), act: new sn.nn.Tanh(), out: new sn.nn.Linear(9, 2) });
+    const signal = sn.randn([3, 3, 6], { generator: new sn.Generator(6) }); // (B, C, L) at the batch norm
+    const seqRows = await sn.spectra.jacobianSpectrum(sequences, signal, { cut: 'inp', rowsPerPass: 1 });
+    const seqBatched = await sn.spectra.jacobianSpectrum(sequences, signal, { cut: 'inp', rowsPerPass: 5 });
+    expect(seqBatched.singularValues.allclose(seqRows.singularValues, 1e-8, 1e-6)).toBe(true);
+    sn.dispose([features, signal, mlpRows.singularValues, mlpBatched.singularValues, seqRows.singularValues, seqBatched.singularValues]);
+    mlp.dispose();
+    sequences.dispose();
     // Tracked during fit: the last event is the model's spectrum after the last step.
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
     const events: Float64Array[] = [];
