@@ -6,6 +6,8 @@
  * (within timeoutMs) when a rank is gone, instead of hanging. The foundation of data-parallel
  * training.
  */
+import { isMainThread } from 'node:worker_threads';
+
 import { runJob } from './core/jobs';
 import { native } from './core/native';
 import { handleOf, type Tensor } from './tensor/tensor';
@@ -36,15 +38,22 @@ export function init(options: InitOptions): Promise<void> {
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new TypeError(`${op}: worldSize must be a positive integer`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new TypeError(`${op}: rank must be an integer in 0..${worldSize - 1}`);
   return runJob<void, never>(op, () => native().distInit(options)).then(() => {
-    process.removeListener('exit', leaveAtExit);
-    process.once('exit', leaveAtExit);
+    if (options.backend === 'nccl' && isMainThread) {
+      process.removeListener('exit', leaveAtExit);
+      process.once('exit', leaveAtExit);
+    }
   });
 }
 
-// A process that exits without destroy() still leaves the group before native teardown: NCCL's
-// communicators must go while CUDA is loaded (aborted, since a peer may be gone).
+// A process that exits without destroy() still leaves an NCCL group before native teardown: its
+// communicators must go while CUDA is loaded (aborted, since a peer may be gone). Exiting goes on
+// whatever happens here.
 function leaveAtExit(): void {
-  native().distDestroy(true);
+  try {
+    native().distDestroy(true);
+  } catch {
+    // nothing left to save at exit
+  }
 }
 
 /** Reduces the tensor across ranks in place (contiguous; CPU with Gloo, CUDA with NCCL). */

@@ -129,9 +129,16 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const seqRows = await sn.spectra.jacobianSpectrum(sequences, signal, { cut: 'inp', rowsPerPass: 1 });
     const seqBatched = await sn.spectra.jacobianSpectrum(sequences, signal, { cut: 'inp', rowsPerPass: 5 });
     expect(seqBatched.singularValues.allclose(seqRows.singularValues, 1e-8, 1e-6)).toBe(true);
-    sn.dispose([features, signal, mlpRows.singularValues, mlpBatched.singularValues, seqRows.singularValues, seqBatched.singularValues]);
+    sn.dispose([signal, mlpRows.singularValues, mlpBatched.singularValues, seqRows.singularValues, seqBatched.singularValues]);
     mlp.dispose();
     sequences.dispose();
+    // Dropout after the cut, in training: every row must share the one forward pass's mask.
+    const dropped = new sn.nn.Sequential({ inp: new sn.nn.Linear(6, 8), drop: new sn.nn.Dropout(0.5), out: new sn.nn.Linear(8, 3) });
+    await expect(sn.spectra.jacobianSpectrum(dropped, features, { cut: 'inp', rowsPerPass: 2 })).rejects.toThrowError(/they draw dropout masks .* that every row must share: use rowsPerPass 1, or mode 'eval'/);
+    const droppedEval = await sn.spectra.jacobianSpectrum(dropped, features, { cut: 'inp', rowsPerPass: 2, mode: 'eval' });
+    expect(droppedEval.jacobianShape).toEqual([15, 40]);
+    sn.dispose([features, droppedEval.singularValues]);
+    dropped.dispose();
     // Tracked during fit: the last event is the model's spectrum after the last step.
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
     const events: Float64Array[] = [];
@@ -168,6 +175,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, method: 'lanczos' })).toThrowError(/cudaGraph applies to the exact method/);
     for (const rowsPerPass of [0, 2.5, -1]) expect(() => sn.spectra.jacobianSpectrum(model, x, { rowsPerPass })).toThrowError(/rowsPerPass must be a positive integer/);
     expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, rowsPerPass: 2 })).toThrowError(/cudaGraph replays one row per launch; rowsPerPass > 1 batches rows instead/);
+    expect(() => sn.spectra.jacobianSpectrum(model, x, { method: 'lanczos', rowsPerPass: 2 })).toThrowError(/rowsPerPass applies to the exact method/);
     const controller = new AbortController();
     const run = sn.spectra.jacobianSpectrum(model, x, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toBeInstanceOf(sn.AbortError);

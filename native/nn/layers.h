@@ -117,6 +117,7 @@ class Dropout : public Layer {
   explicit Dropout(double p);
   at::Tensor forward(const at::Tensor& x) override;
   std::string describe() const override;
+  double p() const { return p_; }
 
  private:
   double p_;

@@ -17,7 +17,8 @@ ReplicaScope::~ReplicaScope() { copiesHere = previous_; }
 int64_t replicaCount() { return copiesHere; }
 
 at::Tensor batchNormPerCopy(const at::Tensor& x, int64_t copies, const at::Tensor& weight, const at::Tensor& bias, double eps) {
-  TORCH_CHECK(x.size(0) % copies == 0, "a batch of ", x.size(0), " does not hold ", copies, " equal copies");
+  TORCH_CHECK(x.size(0) % copies == 0, "a batch of ", x.size(0), " does not hold ", copies,
+              " equal copies (the Jacobian probe's batched rows: a layer after the cut changed the batch size? rowsPerPass: 1 avoids copies)");
   const int64_t n = x.size(0) / copies, channels = x.size(1);
   // [copies * n, C, ...] -> [n, copies * C, ...]: batch norm's per-channel statistics become per copy.
   std::vector<int64_t> split{copies, n};

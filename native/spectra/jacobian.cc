@@ -20,6 +20,7 @@
 #include "core/cuda_graph.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "distributed/sync_batch_norm.h"
 #include "nn/in_use.h"
 #include "nn/layers.h"
 #include "nn/replicas.h"
@@ -95,8 +96,9 @@ at::Tensor lanczos(JobContext* ctx, const at::Tensor& y, const at::Tensor& z, in
   return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
 }
 
-void reportRows(JobContext* ctx, const JacobianRequest& request, int64_t done, int64_t total, int64_t every) {
-  if (ctx && request.reportProgress && (done % every == 0 || done == total))
+// Progress each time the rows done pass a multiple of 64, and at the end.
+void reportRows(JobContext* ctx, const JacobianRequest& request, int64_t done, int64_t total, int64_t justDone) {
+  if (ctx && request.reportProgress && ((done - justDone) / 64 != done / 64 || done == total))
     ctx->progress({{"rows", static_cast<double>(done)}, {"totalRows", static_cast<double>(total)}});
 }
 
@@ -122,7 +124,7 @@ void jacobianByRows(JobContext* ctx, const JacobianRequest& request, const at::T
     if (ctx) ctx->checkCancelled();
     if (graph) graph->replay();
     else nextRow();
-    reportRows(ctx, request, r + 1, rows, 64);
+    reportRows(ctx, request, r + 1, rows, 1);
   }
 }
 
@@ -134,32 +136,58 @@ void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn:
                       at::Tensor& jacobian) {
   const int64_t rows = jacobian.size(0), cols = jacobian.size(1);
   std::vector<int64_t> tile(static_cast<size_t>(z.dim()), 1);
-  for (int64_t start = 0; start < rows; start += copies) {
+  for (int64_t start = 0; start < rows;) {
     if (ctx) ctx->checkCancelled();
     const int64_t k = std::min(copies, rows - start);
-    tile[0] = k;
-    at::Tensor stacked = z.repeat(tile).requires_grad_(true);
-    at::Tensor y = stacked;
-    {
-      nn::ReplicaScope scope(k);
-      for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) y = (*children[i].second)(y);
+    try {
+      tile[0] = k;
+      at::Tensor stacked = z.repeat(tile).requires_grad_(true);
+      at::Tensor y = stacked;
+      {
+        nn::ReplicaScope scope(k);
+        for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) y = (*children[i].second)(y);
+      }
+      // Copy i selects row start + i of its own output.
+      at::Tensor cotangent = at::zeros({k, rows}, y.options());
+      cotangent.narrow(1, start, k).fill_diagonal_(1);
+      at::Tensor g = torch::autograd::grad({y}, {stacked}, {cotangent.view(y.sizes())})[0];
+      jacobian.narrow(0, start, k).copy_(g.reshape({k, cols}));
+    } catch (const c10::OutOfMemoryError&) {
+      // The memory estimate fell short: half as many copies, from an emptied cache.
+      if (k == 1) throw;
+      copies = k / 2;
+      if (z.is_cuda()) at::getDeviceAllocator(at::kCUDA)->emptyCache();
+      continue;
     }
-    // Copy i selects row start + i of its own output.
-    at::Tensor cotangent = at::zeros({k, rows}, y.options());
-    cotangent.narrow(1, start, k).fill_diagonal_(1);
-    at::Tensor g = torch::autograd::grad({y}, {stacked}, {cotangent.view(y.sizes())})[0];
-    jacobian.narrow(0, start, k).copy_(g.reshape({k, cols}));
-    reportRows(ctx, request, start + k, rows, 64);
+    start += k;
+    reportRows(ctx, request, start, rows, k);
   }
+}
+
+// Whether rows must all come from the one forward pass the probe made: dropout in training draws
+// a mask there that every row has to share, and synchronised batch norm all-reduces, which every
+// rank must do alike.
+bool rowsShareOneForward(const nn::NamedLayers& children, int64_t cut) {
+  if (distributed::syncBatchNormActive()) return true;
+  for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) {
+    for (const auto& m : children[i].second->modules(/*include_self=*/true)) {
+      const auto* dropout = dynamic_cast<const nn::Dropout*>(m.get());
+      if (dropout && dropout->is_training() && dropout->p() > 0) return true;
+    }
+  }
+  return false;
 }
 
 // Rows per pass: as asked, else one on the CPU (per-pass overhead is small there and a large
 // batch of few-channel convolutions uses the vector units no better), and on a GPU as many copies
 // as fit kCopiesBudget (or half the available memory, if less), judged by the memory one forward
 // pass of the layers after the cut took.
-int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int64_t rows, int64_t forwardBytes) {
+int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int64_t rows, int64_t forwardBytes, bool oneForward) {
+  TORCH_CHECK(request.rowsPerPass <= 1 || !oneForward, "rowsPerPass ", request.rowsPerPass,
+              " runs the layers after the cut again for each batch of rows, but there they draw dropout masks (or synchronise batch norm) that every row must share: "
+              "use rowsPerPass 1, or mode 'eval'");
   if (request.rowsPerPass > 0) return std::min(request.rowsPerPass, rows);
-  if (!z.is_cuda()) return 1;
+  if (!z.is_cuda() || oneForward) return 1;
   const int64_t perCopy = std::max<int64_t>(forwardBytes, 0) + 2 * static_cast<int64_t>(z.nbytes());
   const int64_t budget = std::min(kCopiesBudget, availableBytesOn(z.device()) / 2);
   return std::clamp<int64_t>(budget / std::max<int64_t>(perCopy, 1), 1, rows);
@@ -231,9 +259,13 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
                   " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
-      const int64_t rowsPerPass = graph ? 1 : rowsPerPassFor(request, z, rows, forwardBytes);
-      if (rowsPerPass == 1) jacobianByRows(ctx, request, y, z, graph ? &*graph : nullptr, jacobian);
-      else jacobianByCopies(ctx, request, children, cut, z.detach(), rowsPerPass, jacobian);
+      const int64_t rowsPerPass = graph ? 1 : rowsPerPassFor(request, z, rows, forwardBytes, rowsShareOneForward(children, cut));
+      if (rowsPerPass == 1) {
+        jacobianByRows(ctx, request, y, z, graph ? &*graph : nullptr, jacobian);
+      } else {
+        y.reset();  // the copies make their own forward passes: free this one's graph first
+        jacobianByCopies(ctx, request, children, cut, z.detach(), rowsPerPass, jacobian);
+      }
       c10::NoGradGuard noGrad;
       at::Tensor j = jacobian.to(at::kDouble);
       at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);

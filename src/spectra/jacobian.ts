@@ -40,7 +40,9 @@ export interface JacobianSpectrumOptions {
    * exact: rows of the Jacobian per backward pass. The layers after the cut run on that many
    * copies of the batch at once (batch norm giving each copy its own statistics), and one backward
    * pass yields that many rows: fewer, larger kernels. Default: 1 on the CPU (measured fastest
-   * there); on a GPU as many as fit about 1 GiB, judged by one forward pass's memory.
+   * there); on a GPU as many as fit about 1 GiB (at most half the free memory), judged by one
+   * forward pass's memory, halved if a pass runs out of memory. Always 1 when dropout is active
+   * after the cut (every row must share its one mask); asking for more is then an error.
    */
   rowsPerPass?: number;
   onProgress?: (p: { rows: number; totalRows: number }) => void;
@@ -105,6 +107,7 @@ export function jacobianSpectrum(model: Module, input: Tensor, options: Jacobian
   const { index, name } = resolveCut(model, options.cut ?? 'stem');
   if (options.cudaGraph && method !== 'exact') throw new TypeError(`${op}: cudaGraph applies to the exact method`);
   checkRowsPerPass(options.rowsPerPass, options.cudaGraph, op, 'rowsPerPass');
+  if (options.rowsPerPass !== undefined && method !== 'exact') throw new TypeError(`${op}: rowsPerPass applies to the exact method`);
   const handle = handleOf(input, op);
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,

@@ -238,6 +238,7 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
     };
     if (trackJacobian.cudaGraph && method !== 'exact') throw new TypeError(`${op}: trackJacobian.cudaGraph applies to the exact method`);
     checkRowsPerPass(trackJacobian.rowsPerPass, trackJacobian.cudaGraph, op, 'trackJacobian.rowsPerPass');
+    if (trackJacobian.rowsPerPass !== undefined && method !== 'exact') throw new TypeError(`${op}: trackJacobian.rowsPerPass applies to the exact method`);
   }
   let diagnosticsTrack: Record<string, unknown> | undefined;
   if (trackDiagnostics !== undefined) {
