@@ -52,6 +52,12 @@ int64_t availableBytesOn(const at::Device& device) {
   return driverFree + stats.reserved_bytes[kAllPools].current - stats.allocated_bytes[kAllPools].current;
 }
 
+// Singular values, descending, from a Gram matrix (J Jᵀ, JᵀJ, or Lanczos' tridiagonal of one):
+// the square roots of its eigenvalues, rounding's small negatives taken as zero.
+at::Tensor singularValuesOfGram(const at::Tensor& gram) {
+  return std::get<0>(at::linalg_eigvalsh(gram).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+}
+
 // Lanczos with full reorthogonalisation on J Jᵀ (rows <= cols) or JᵀJ: the Ritz values of the
 // tridiagonal matrix approximate the Gram's eigenvalues, the extremes first. With `steps` equal
 // to the operator's size the result is the exact spectrum (in exact arithmetic).
@@ -93,7 +99,7 @@ at::Tensor lanczos(JobContext* ctx, const at::Tensor& y, const at::Tensor& z, in
     t[i][i] = alpha[i];
     if (i + 1 < m) t[i][i + 1] = t[i + 1][i] = beta[i];
   }
-  return std::get<0>(at::linalg_eigvalsh(t).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+  return singularValuesOfGram(t);
 }
 
 // Progress each time the rows done pass a multiple of 64, and at the end.
@@ -224,16 +230,11 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
     c10::AutoGradMode enable(true);
     if (request.float64) {
       c10::NoGradGuard noGrad;
-      for (auto& p : model.parameters(true)) {
-        if (at::isFloatingType(p.scalar_type()) && p.scalar_type() != at::kDouble) {
-          converted.emplace_back(p, p.detach());
-          p.set_data(p.detach().to(at::kDouble));
-        }
-      }
-      for (auto& b : model.buffers(true)) {
-        if (at::isFloatingType(b.scalar_type()) && b.scalar_type() != at::kDouble) {
-          converted.emplace_back(b, b.detach());
-          b.set_data(b.detach().to(at::kDouble));
+      for (const auto& tensors : {model.parameters(true), model.buffers(true)}) {
+        for (auto t : tensors) {
+          if (!at::isFloatingType(t.scalar_type()) || t.scalar_type() == at::kDouble) continue;
+          converted.emplace_back(t, t.detach());
+          t.set_data(t.detach().to(at::kDouble));
         }
       }
     }
@@ -269,7 +270,7 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       c10::NoGradGuard noGrad;
       at::Tensor j = jacobian.to(at::kDouble);
       at::Tensor gram = rows <= cols ? at::mm(j, j.t()) : at::mm(j.t(), j);
-      result.values = std::get<0>(at::linalg_eigvalsh(gram).clamp_min(0).sqrt().sort(0, /*descending=*/true));
+      result.values = singularValuesOfGram(gram);
     }
   } catch (...) {
     restoreDtypes();

@@ -285,13 +285,8 @@ class FitJob : public Job {
         }
         optimizer->setLr(lr);
         optimizer->zeroGrad();
-        at::Tensor out;
         if (parallel) parallel->beforeForward();
-        {
-          std::optional<AutocastScope> scope;
-          if (autocast) scope.emplace(x.device().type(), *autocast);
-          out = (*model)(x);
-        }
+        at::Tensor out = forward(x);
         at::Tensor l = computeLoss(loss, out.to(at::kFloat), y);
         bool skipped = false;
         const double usedScale = autocast == at::kHalf ? lossScale : 1.0;
@@ -370,6 +365,14 @@ class FitJob : public Job {
     }
   };
 
+  // The model's forward pass, under the run's autocast if any (`autocastCache`: autocast's cache
+  // of cast weights, which a CUDA graph capture goes without).
+  at::Tensor forward(const at::Tensor& x, bool autocastCache = true) {
+    std::optional<AutocastScope> scope;
+    if (autocast) scope.emplace(x.device().type(), *autocast, autocastCache);
+    return (*model)(x);
+  }
+
   // fit with cudaGraph: the captured step and what it leaves on the device (the last step's loss
   // and correct counts, rewritten by each replay, and the epoch's sums), read when reported.
   struct GraphState {
@@ -390,12 +393,7 @@ class FitJob : public Job {
     // The step as eager fit does it (float16's host-side loss scaling excluded), without a sync.
     void trainStep(const at::Tensor& x, const at::Tensor& y) {
       job.optimizer->zeroGrad();
-      at::Tensor out;
-      {
-        std::optional<AutocastScope> scope;
-        if (job.autocast) scope.emplace(x.device().type(), *job.autocast, /*cache=*/false);
-        out = (*job.model)(x);
-      }
+      at::Tensor out = job.forward(x, /*autocastCache=*/false);
       at::Tensor l = computeLoss(job.loss, out.to(at::kFloat), y);
       l.backward();
       if (job.clipNorm) clipGradNorm(job.optimizer->params(), *job.clipNorm);

@@ -61,11 +61,18 @@ export interface JacobianSpectrum {
   smallest?: number[];
 }
 
-/** @internal rowsPerPass: a positive integer, and one row per pass with cudaGraph. */
-export function checkRowsPerPass(rowsPerPass: number | undefined, cudaGraph: boolean | undefined, op: string, name: string): void {
+/**
+ * @internal The exact method's row options, for jacobianSpectrum and fit's trackJacobian (`prefix`
+ * names them there): cudaGraph and rowsPerPass apply to the exact method only, rowsPerPass is a
+ * positive integer, and cudaGraph replays one row per pass.
+ */
+export function checkRowOptions(options: { cudaGraph?: boolean; rowsPerPass?: number }, method: string, op: string, prefix = ''): void {
+  const { cudaGraph, rowsPerPass } = options;
+  if (cudaGraph && method !== 'exact') throw new TypeError(`${op}: ${prefix}cudaGraph applies to the exact method`);
   if (rowsPerPass === undefined) return;
-  if (!Number.isInteger(rowsPerPass) || rowsPerPass < 1) throw new TypeError(`${op}: ${name} must be a positive integer`);
-  if (cudaGraph && rowsPerPass > 1) throw new TypeError(`${op}: cudaGraph replays one row per launch; ${name} > 1 batches rows instead: use one or the other`);
+  if (!Number.isInteger(rowsPerPass) || rowsPerPass < 1) throw new TypeError(`${op}: ${prefix}rowsPerPass must be a positive integer`);
+  if (cudaGraph && rowsPerPass > 1) throw new TypeError(`${op}: cudaGraph replays one row per launch; ${prefix}rowsPerPass > 1 batches rows instead: use one or the other`);
+  if (method !== 'exact') throw new TypeError(`${op}: ${prefix}rowsPerPass applies to the exact method`);
 }
 
 /** The top-level layer names of a Sequential model, in order. */
@@ -105,9 +112,7 @@ export function jacobianSpectrum(model: Module, input: Tensor, options: Jacobian
   const steps = options.steps ?? 4 * k + 80;
   if (!Number.isInteger(steps) || steps < 2 * k) throw new TypeError(`${op}: steps must be an integer of at least 2k`);
   const { index, name } = resolveCut(model, options.cut ?? 'stem');
-  if (options.cudaGraph && method !== 'exact') throw new TypeError(`${op}: cudaGraph applies to the exact method`);
-  checkRowsPerPass(options.rowsPerPass, options.cudaGraph, op, 'rowsPerPass');
-  if (options.rowsPerPass !== undefined && method !== 'exact') throw new TypeError(`${op}: rowsPerPass applies to the exact method`);
+  checkRowOptions(options, method, op);
   const handle = handleOf(input, op);
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,

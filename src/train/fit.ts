@@ -11,7 +11,7 @@ import { handleOf, Tensor } from '../tensor/tensor';
 import { wrap } from '../tensor/tensor';
 import { appendFileSync } from 'node:fs';
 import { dispose } from '../core/memory';
-import { checkRowsPerPass, resolveCut } from '../spectra/jacobian';
+import { checkRowOptions, resolveCut } from '../spectra/jacobian';
 import type { Diagnostics } from '../spectra/diagnostics';
 import { Dataset } from '../data/dataset';
 import { state as distState } from '../distributed';
@@ -236,9 +236,7 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
       cudaGraph: trackJacobian.cudaGraph === true,
       rowsPerPass: trackJacobian.rowsPerPass ?? 0,
     };
-    if (trackJacobian.cudaGraph && method !== 'exact') throw new TypeError(`${op}: trackJacobian.cudaGraph applies to the exact method`);
-    checkRowsPerPass(trackJacobian.rowsPerPass, trackJacobian.cudaGraph, op, 'trackJacobian.rowsPerPass');
-    if (trackJacobian.rowsPerPass !== undefined && method !== 'exact') throw new TypeError(`${op}: trackJacobian.rowsPerPass applies to the exact method`);
+    checkRowOptions(trackJacobian, method, op, 'trackJacobian.');
   }
   let diagnosticsTrack: Record<string, unknown> | undefined;
   if (trackDiagnostics !== undefined) {
