@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // This machine's golden files, where the Python oracle is (test/golden-setup.ts).
+    globalSetup: ['test/golden-setup.ts'],
     // Each file in its own process: the addon holds native state, and timing tests need a quiet loop.
     pool: 'forks',
     fileParallelism: false,

@@ -1,11 +1,12 @@
 /**
  * Parity with PyTorch: every case of test/golden/core.json (written by scripts/golden/core.py)
  * is computed here with skipnorm's API under the same name. Outputs and gradients must agree
- * within 1e-6 relative error (float32/float64); integer and boolean outputs exactly.
+ * within 1e-6 relative error (float32/float64), or a multiple of PyTorch's own float32 rounding
+ * where that is larger (helpers.ts, ROUNDING_ALLOWANCE); integer and boolean outputs exactly.
  */
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
-import { fromGolden, goldenValues, readGolden, relativeError, type GoldenTensor } from './helpers';
+import { fromGolden, goldenValues, readGolden, relativeError, withRounding, type GoldenTensor } from './helpers';
 
 const F = sn.F;
 type T = sn.Tensor;
@@ -170,6 +171,8 @@ interface GoldenCase {
   outputs: GoldenTensor[];
   cotangents?: GoldenTensor[];
   grads?: GoldenTensor[];
+  /** Relative error of PyTorch's float32 results against float64 (null where not float32). */
+  spread?: { outputs: (number | null)[]; grads?: (number | null)[] };
 }
 
 // The golden files were computed with 2 intra-op threads (scripts/golden/*.py); the same count
@@ -180,7 +183,7 @@ sn.setMainThreadNumThreads(2);
 const golden = readGolden<{ torch: string; cases: Record<string, GoldenCase> }>('core.json');
 const TOLERANCE = 1e-6;
 
-function expectMatches(actual: sn.Tensor, expected: GoldenTensor, what: string): void {
+function expectMatches(actual: sn.Tensor, expected: GoldenTensor, what: string, spread?: number | null): void {
   expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
   expect(actual.dtype, `${what}: dtype`).toBe(expected.dtype);
   const values = actual.dataSync();
@@ -190,7 +193,7 @@ function expectMatches(actual: sn.Tensor, expected: GoldenTensor, what: string):
     return;
   }
   const error = relativeError(values as Float32Array, want);
-  expect(error, `${what}: relative error ${error}`).toBeLessThanOrEqual(TOLERANCE);
+  expect(error, `${what}: relative error ${error}`).toBeLessThanOrEqual(withRounding(TOLERANCE, spread));
 }
 
 describe(`golden parity with PyTorch ${golden.torch}`, () => {
@@ -208,7 +211,7 @@ describe(`golden parity with PyTorch ${golden.torch}`, () => {
         const result = impl(...inputs);
         const outputs = Array.isArray(result) ? result : [result];
         expect(outputs.length).toBe(spec.outputs.length);
-        outputs.forEach((o, k) => expectMatches(o, spec.outputs[k], `${name} output ${k}`));
+        outputs.forEach((o, k) => expectMatches(o, spec.outputs[k], `${name} output ${k}`, spec.spread?.outputs[k]));
         if (spec.grad.length > 0) {
           const cotangents = spec.cotangents!.map(fromGolden);
           const terms = outputs
@@ -220,7 +223,7 @@ describe(`golden parity with PyTorch ${golden.torch}`, () => {
           spec.grad.forEach((inputIndex, k) => {
             const g = inputs[inputIndex].grad;
             expect(g, `${name}: no gradient for input ${inputIndex}`).not.toBeNull();
-            expectMatches(g!, spec.grads![k], `${name} gradient of input ${inputIndex}`);
+            expectMatches(g!, spec.grads![k], `${name} gradient of input ${inputIndex}`, spec.spread?.grads?.[k]);
           });
         }
       });

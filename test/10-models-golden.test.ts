@@ -2,13 +2,16 @@
  * Parity of the model zoo with PyTorch (test/golden/models.json, by scripts/golden/models.py):
  * for every model and variant, from the same seed, the initial state (skipnorm draws PyTorch's
  * default initialisation in PyTorch's order), train-mode logits, every parameter's gradient, the
- * running statistics after that pass, and eval-mode logits, within 1e-4 relative.
+ * running statistics after that pass, and eval-mode logits, within 1e-4 relative, or a multiple of
+ * PyTorch's own float32 rounding where that is larger (helpers.ts, ROUNDING_ALLOWANCE).
  */
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
-import { fromGolden, goldenValues, readGolden, relativeError, type GoldenTensor } from './helpers';
+import { fromGolden, goldenValues, readGolden, relativeError, withRounding, type GoldenTensor } from './helpers';
 
-type Summary = { whole: GoldenTensor } | { shape: number[]; norm: number; probe: number };
+// `spread`: PyTorch's own float32 rounding, against the same pass in float64 (relative for a whole
+// tensor; [norm, probe] differences otherwise). The test allows a multiple of it (helpers.ts).
+type Summary = { whole: GoldenTensor; spread?: number } | { shape: number[]; norm: number; probe: number; spread?: [number, number] };
 
 interface ModelRecord {
   seed: number;
@@ -19,6 +22,7 @@ interface ModelRecord {
   grads: Record<string, Summary | null>;
   buffers_after_train: Record<string, Summary>;
   eval_output: GoldenTensor;
+  spread?: { train_output: number; eval_output: number };
 }
 
 // The golden files were computed with 2 intra-op threads (scripts/golden/*.py); the same count
@@ -40,7 +44,7 @@ export function specOf(name: string): sn.models.ModelSpec {
   throw new Error(`unknown record ${name}`);
 }
 
-function expectClose(actual: sn.Tensor, expected: GoldenTensor, what: string): void {
+function expectClose(actual: sn.Tensor, expected: GoldenTensor, what: string, spread?: number): void {
   expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
   const want = goldenValues(expected);
   if (want instanceof BigInt64Array) {
@@ -48,20 +52,20 @@ function expectClose(actual: sn.Tensor, expected: GoldenTensor, what: string): v
     return;
   }
   const error = relativeError(actual.dataSync() as Float32Array, want as Float32Array);
-  expect(error, `${what}: relative error ${error}`).toBeLessThanOrEqual(TOLERANCE);
+  expect(error, `${what}: relative error ${error}`).toBeLessThanOrEqual(withRounding(TOLERANCE, spread));
 }
 
 function expectSummary(actual: sn.Tensor, expected: Summary, what: string): void {
-  if ('whole' in expected) return expectClose(actual, expected.whole, what);
+  if ('whole' in expected) return expectClose(actual, expected.whole, what, expected.spread);
   expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
   sn.scope(() => {
     const flat = actual.detach().to('float64').flatten();
     const norm = flat.norm().item();
     const probe = sn.arange(0, flat.numel, 1, { dtype: 'float64' }).mul(0.7).cos();
     const dot = flat.dot(probe).item();
-    expect(Math.abs(norm - expected.norm), `${what}: norm ${norm} vs ${expected.norm}`).toBeLessThanOrEqual(TOLERANCE * expected.norm);
+    expect(Math.abs(norm - expected.norm), `${what}: norm ${norm} vs ${expected.norm}`).toBeLessThanOrEqual(withRounding(TOLERANCE * expected.norm, expected.spread?.[0]));
     const scale = expected.norm * Math.sqrt(flat.numel / 2);
-    expect(Math.abs(dot - expected.probe), `${what}: probe ${dot} vs ${expected.probe}`).toBeLessThanOrEqual(TOLERANCE * scale);
+    expect(Math.abs(dot - expected.probe), `${what}: probe ${dot} vs ${expected.probe}`).toBeLessThanOrEqual(withRounding(TOLERANCE * scale, expected.spread?.[1]));
   });
 }
 
@@ -85,7 +89,7 @@ describe(`model zoo parity with PyTorch ${golden.torch}`, () => {
           const x = fromGolden(record.input);
           model.train();
           const out = model.forward(x);
-          expectClose(out, record.train_output, 'train-mode logits');
+          expectClose(out, record.train_output, 'train-mode logits', record.spread?.train_output);
           out.backward(fromGolden(record.cotangent));
           for (const [key, p] of model.namedParameters()) {
             const expected = record.grads[key];
@@ -101,7 +105,7 @@ describe(`model zoo parity with PyTorch ${golden.torch}`, () => {
 
           model.eval();
           const evalOut = sn.noGrad(() => model.forward(x));
-          expectClose(evalOut, record.eval_output, 'eval-mode logits');
+          expectClose(evalOut, record.eval_output, 'eval-mode logits', record.spread?.eval_output);
         });
       } finally {
         model.dispose();

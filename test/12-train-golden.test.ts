@@ -2,23 +2,42 @@
  * Training parity with PyTorch (test/golden/train.json, by scripts/golden/train.py): 20 steps of
  * SGD, SGD with momentum and weight decay, and AdamW with a step schedule, on BNNet and a
  * pre-activation ResNet-18, from the same weights and data, through skipnorm's native training
- * loop. After every step each parameter (norm and probe dot product) is within 1e-4 of PyTorch's.
+ * loop. After every step each parameter (norm and probe dot product) is within 1e-4 of PyTorch's,
+ * or within a multiple of how far PyTorch's own float32 trajectory is from its float64 one
+ * (helpers.ts, ROUNDING_ALLOWANCE), where training amplifies rounding more than that.
  */
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
-import { readGolden } from './helpers';
+import { goldenSource, readGolden, withRounding } from './helpers';
 
 interface Golden {
   schedules: Record<string, number[]>;
-  clipping: { max_norm: number; total_norm: number; grad_norms: Record<string, number> };
+  clipping: { max_norm: number; total_norm: number; grad_norms: Record<string, number>; spread?: Record<string, number> };
   torch: string;
   steps: number;
   data: Record<string, { input: string; shape: number[]; labels: number[] }>;
-  cases: Record<string, { seed: number; losses: number[]; stats: Record<string, [number, number]>[] }>;
+  cases: Record<
+    string,
+    {
+      seed: number;
+      losses: number[];
+      stats: Record<string, [number, number]>[];
+      /**
+       * Per step, how far PyTorch's float32 trajectory has been from the same in float64 so far:
+       * the loss difference, and each parameter's distance (which bounds its norm's difference).
+       */
+      spread?: { losses: number[]; stats: Record<string, number>[] };
+      /** Per step, each parameter's initial norm plus the length of its updates so far: what its value sums. */
+      paths?: Record<string, number>[];
+    }
+  >;
 }
 
 const golden = readGolden<Golden>('train.json');
-const TOLERANCE = 1e-4;
+// Against PyTorch on this machine, 1e-4 of what each value sums. Against the committed files, made
+// on another processor, 1e-3: another processor's reductions round differently, and 20 steps carry
+// that along (2e-4 of a batch-norm bias's path under ATEN_CPU_CAPABILITY=avx2 against AVX-512).
+const TOLERANCE = goldenSource('train.json') === 'this machine' ? 1e-4 : 1e-3;
 
 const MODELS: Record<string, () => sn.nn.Module> = {
   'bnnet-c': () => sn.models.bnnet({ variant: 'c' }),
@@ -48,6 +67,7 @@ describe(`training parity with PyTorch ${golden.torch}`, () => {
       const labels = sn.tensor(data.labels, { dtype: 'int64' });
       const losses: number[] = [];
       const stats: Record<string, [number, number]>[] = [];
+      const sizes = Object.fromEntries(model.namedParameters().map(([n, p]) => [n, p.numel]));
       try {
         const result = await sn.fit(model, { input, labels }, {
           optimizer,
@@ -60,12 +80,19 @@ describe(`training parity with PyTorch ${golden.torch}`, () => {
         });
         expect(result.steps).toBe(golden.steps);
         expect(stats.length).toBe(golden.steps);
-        losses.forEach((loss, t) => expect(Math.abs(loss - expected.losses[t]), `loss at step ${t + 1}`).toBeLessThanOrEqual(TOLERANCE * Math.abs(expected.losses[t]) + 1e-7));
+        losses.forEach((loss, t) =>
+          expect(Math.abs(loss - expected.losses[t]), `loss at step ${t + 1}`).toBeLessThanOrEqual(withRounding(TOLERANCE * Math.abs(expected.losses[t]) + 1e-7, expected.spread?.losses[t])),
+        );
         stats.forEach((values, t) => {
           for (const [param, [norm, probe]] of Object.entries(expected.stats[t])) {
             const [ourNorm, ourProbe] = values[param];
-            expect(Math.abs(ourNorm - norm), `${param} norm after step ${t + 1}`).toBeLessThanOrEqual(TOLERANCE * norm);
-            expect(Math.abs(ourProbe - probe), `${param} probe after step ${t + 1}`).toBeLessThanOrEqual(TOLERANCE * norm * Math.sqrt(1 + norm));
+            // The probe sums x_i cos(0.7 i): its rounding scales with what is summed, at most
+            // ||x|| ||cos|| = norm sqrt(n / 2), not with the (cancelling) sum. A probe moves by
+            // about the parameters' distance times a unit projection.
+            const distance = expected.spread?.stats[t][param];
+            const path = expected.paths?.[t][param] ?? norm;
+            expect(Math.abs(ourNorm - norm), `${param} norm after step ${t + 1}`).toBeLessThanOrEqual(withRounding(TOLERANCE * path, distance));
+            expect(Math.abs(ourProbe - probe), `${param} probe after step ${t + 1}`).toBeLessThanOrEqual(withRounding(TOLERANCE * path * Math.sqrt(sizes[param] / 2), distance));
           }
         });
       } finally {
@@ -91,12 +118,13 @@ describe(`training parity with PyTorch ${golden.torch}`, () => {
         const loss = sn.F.crossEntropy(model.forward(input), labels);
         loss.backward();
         optimizer.step();
-        expect(Math.abs(loss.item() - expected.losses[t])).toBeLessThanOrEqual(TOLERANCE * expected.losses[t]);
+        expect(Math.abs(loss.item() - expected.losses[t])).toBeLessThanOrEqual(withRounding(TOLERANCE * expected.losses[t], expected.spread?.losses[t]));
       });
     }
     sn.scope(() => {
       for (const [param, t] of model.namedParameters()) {
-        expect(Math.abs(t.norm().item() - expected.stats[golden.steps - 1][param][0])).toBeLessThanOrEqual(TOLERANCE * expected.stats[golden.steps - 1][param][0]);
+        const last = expected.stats[golden.steps - 1][param][0];
+        expect(Math.abs(t.norm().item() - last)).toBeLessThanOrEqual(withRounding(TOLERANCE * last, expected.spread?.stats[golden.steps - 1][param]));
       }
       // The momentum buffers are there, named by parameter, for checkpoints.
       const state = optimizer.stateDict();
@@ -143,7 +171,7 @@ describe(`training parity with PyTorch ${golden.torch}`, () => {
     let norms: Record<string, [number, number]> = {};
     await sn.fit(model, { input, labels }, { optimizer, steps: 1, clipGradNorm: golden.clipping.max_norm, hooks: [{ kind: 'gradNorms', every: 1 }], onHook: (e) => (norms = e.values) });
     for (const [param, norm] of Object.entries(golden.clipping.grad_norms)) {
-      expect(Math.abs(norms[param][0] - norm), param).toBeLessThanOrEqual(TOLERANCE * norm);
+      expect(Math.abs(norms[param][0] - norm), param).toBeLessThanOrEqual(withRounding(TOLERANCE * norm, golden.clipping.spread?.[param]));
     }
     const total = Math.sqrt(Object.values(norms).reduce((s, [n]) => s + n * n, 0));
     expect(total).toBeCloseTo(golden.clipping.max_norm, 4); // clipped from PyTorch's total ${golden.clipping.total_norm}

@@ -5,6 +5,11 @@ implements with skipnorm's API under the same name; the test fails if either sid
 Gradients are of sum(output * cotangent) over all outputs, with respect to every input marked
 `grad`. Tensors are stored as base64 of their little-endian bytes (complex as (re, im) pairs).
 
+Each float32 (and complex64) output and gradient also records `spread`: its relative error
+against the same case computed in float64 from the same inputs, i.e. how far PyTorch's own float32
+rounding took it. Another processor rounds differently by about as much, so the test allows a
+multiple of it (test/helpers.ts, roundingAllowance) besides its fixed tolerance.
+
 Run through `npm run golden` (scripts/golden/run.js), which finds or makes a Python with torch.
 """
 
@@ -19,7 +24,22 @@ import torch
 import torch.nn.functional as F
 
 torch.set_num_threads(2)
-OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'golden', 'core.json')
+OUT = os.path.join(os.environ.get('SKIPNORM_GOLDEN_DIR') or os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'golden'), 'core.json')
+WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
+
+
+def widened(t):
+    """A float64 (complex128) copy of a float32 (complex64) tensor; other tensors as they are."""
+    return t.detach().to(WIDER[t.dtype]) if t.dtype in WIDER else t.detach()
+
+
+def spread(narrow, wide):
+    """Relative error of a float32 result against its float64 shadow; None for other dtypes."""
+    if narrow.dtype not in WIDER or narrow.shape != wide.shape:
+        return None
+    d = (narrow.detach().to(wide.dtype) - wide.detach()).abs().norm().item()
+    n = wide.detach().abs().norm().item()
+    return d / n if n > 0 else d
 
 DTYPES = {
     torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64', torch.int32: 'int32',
@@ -220,26 +240,47 @@ def seed_of(name):
     return zlib.crc32(name.encode())
 
 
+def run(fn, inputs, grad_indices, cotangents=None, rng=None):
+    """Outputs and gradients of a case; cotangents are drawn from rng when not given."""
+    for i in grad_indices:
+        inputs[i].requires_grad_(True)
+    result = fn(*inputs)
+    outputs = list(result) if isinstance(result, tuple) else [result]
+    grads = None
+    if grad_indices:
+        if cotangents is None:
+            cotangents = [torch.tensor(rng.standard_normal(list(o.shape)), dtype=o.dtype) for o in outputs]
+        total = sum((o * c.to(o.dtype)).sum() for o, c in zip(outputs, cotangents) if o.is_floating_point())
+        total.backward()
+        grads = [inputs[i].grad for i in grad_indices]
+    return outputs, cotangents, grads
+
+
 def main():
     out = {'torch': torch.__version__, 'cases': {}}
     for name, (specs, grad_indices, fn) in CASES.items():
         rng = np.random.default_rng(seed_of(name))
         inputs = [make_input(rng, s) for s in specs]
-        for i in grad_indices:
-            inputs[i].requires_grad_(True)
-        result = fn(*inputs)
-        outputs = list(result) if isinstance(result, tuple) else [result]
+        shadow_inputs = [widened(t) for t in inputs]
+        outputs, cotangents, grads = run(fn, inputs, grad_indices, rng=rng)
         case = {
             'inputs': [encode(t) for t in inputs],
             'grad': grad_indices,
             'outputs': [encode(t) for t in outputs],
         }
         if grad_indices:
-            cotangents = [torch.tensor(rng.standard_normal(list(o.shape)), dtype=o.dtype) for o in outputs]
-            total = sum((o * c).sum() for o, c in zip(outputs, cotangents) if o.is_floating_point())
-            total.backward()
             case['cotangents'] = [encode(c) for c in cotangents]
-            case['grads'] = [encode(inputs[i].grad) for i in grad_indices]
+            case['grads'] = [encode(g) for g in grads]
+        # The same case in float64, for the rounding spread of the float32 results.
+        if any(t.dtype in WIDER for t in inputs):
+            torch.set_default_dtype(torch.float64)  # constants made inside a case too
+            try:
+                wide_outputs, _, wide_grads = run(fn, shadow_inputs, grad_indices, cotangents=cotangents)
+            finally:
+                torch.set_default_dtype(torch.float32)
+            case['spread'] = {'outputs': [spread(a, b) for a, b in zip(outputs, wide_outputs)]}
+            if grad_indices:
+                case['spread']['grads'] = [spread(a, b) for a, b in zip(grads, wide_grads)]
         out['cases'][name] = case
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, 'w') as f:

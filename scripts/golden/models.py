@@ -10,6 +10,9 @@ draws after manualSeed(seed). For each model and variant, from the same seed:
   - an eval-mode forward of the same batch afterwards.
 Small tensors are stored whole; large gradients as their norm and their dot product with the
 probe cos(0.7 * i) over the flattened index i (test/10-models-golden.test.ts does the same).
+Every float32 record also has a `spread`: how far it is from the same pass in float64 (the
+relative error of a whole tensor; the absolute differences of a norm and a probe), i.e. PyTorch's
+own float32 rounding, which the test allows a multiple of (another processor rounds differently).
 
 It also writes, for the safetensors tests, BNNet's initial weights (seed 0) and a file with a
 tensor of every dtype, both through Python's safetensors.
@@ -18,6 +21,7 @@ Writes test/golden/models.json, test/golden/bnnet-seed0.safetensors, test/golden
 """
 
 import base64
+import copy
 import json
 import math
 import os
@@ -31,7 +35,7 @@ from safetensors.torch import save_file
 
 torch.set_num_threads(2)
 HERE = os.path.dirname(__file__)
-OUT_DIR = os.path.join(HERE, '..', '..', 'test', 'golden')
+OUT_DIR = os.environ.get('SKIPNORM_GOLDEN_DIR') or os.path.join(HERE, '..', '..', 'test', 'golden')
 WHOLE_LIMIT = 16  # in the ResNets, tensors up to this many elements are stored whole (BNNet: all)
 
 
@@ -280,12 +284,26 @@ def probe(n):
     return torch.cos(0.7 * torch.arange(n, dtype=torch.float64))
 
 
-def summarise(t, whole_limit):
-    """Whole when small; else norm and probe dot product (float64)."""
+def summarise(t, whole_limit, wide=None):
+    """Whole when small; else norm and probe dot product (float64). With the float64 shadow `wide`,
+    also the spread: relative error (whole), or absolute differences of norm and probe."""
     if t.numel() <= whole_limit:
-        return {'whole': encode(t)}
+        out = {'whole': encode(t)}
+        if wide is not None:
+            d, n = (t.detach().double() - wide.detach()).norm().item(), wide.detach().norm().item()
+            out['spread'] = d / n if n > 0 else d
+        return out
     flat = t.detach().double().flatten()
-    return {'shape': list(t.shape), 'norm': flat.norm().item(), 'probe': flat.dot(probe(flat.numel())).item()}
+    out = {'shape': list(t.shape), 'norm': flat.norm().item(), 'probe': flat.dot(probe(flat.numel())).item()}
+    if wide is not None:
+        w = wide.detach().flatten()
+        out['spread'] = [abs(out['norm'] - w.norm().item()), abs(out['probe'] - w.dot(probe(w.numel())).item())]
+    return out
+
+
+def relative_spread(t, wide):
+    d, n = (t.detach().double() - wide.detach()).norm().item(), wide.detach().norm().item()
+    return d / n if n > 0 else d
 
 
 def state_stats(module):
@@ -296,24 +314,37 @@ def state_stats(module):
     return stats
 
 
-def record(name, build, seed, input_shape, whole_limit=WHOLE_LIMIT):
-    torch.manual_seed(seed)
-    model = build()
-    init = state_stats(model)
-    rng = np.random.default_rng(seed + 1000)
-    x = torch.tensor(rng.standard_normal(input_shape), dtype=torch.float32)
+def passes(model, x, cotangent):
+    """A train-mode forward and backward, then an eval-mode forward: logits, gradients, buffers."""
     model.train()
     out = model(x)
-    cotangent = torch.tensor(rng.standard_normal(list(out.shape)), dtype=torch.float32)
     (out * cotangent).sum().backward()
-    grads = {n: (summarise(p.grad, whole_limit) if p.grad is not None else None) for n, p in model.named_parameters()}
-    buffers = {n: summarise(b, whole_limit) for n, b in model.named_buffers()}
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    buffers = dict(model.named_buffers())
     model.eval()
     with torch.no_grad():
         eval_out = model(x)
+    return out, grads, buffers, eval_out
+
+
+def record(name, build, seed, input_shape, whole_limit=WHOLE_LIMIT):
+    torch.manual_seed(seed)
+    model = build()
+    wide_model = copy.deepcopy(model).double()  # the same initial weights, in float64
+    init = state_stats(model)
+    rng = np.random.default_rng(seed + 1000)
+    x = torch.tensor(rng.standard_normal(input_shape), dtype=torch.float32)
+    with torch.no_grad():
+        out_shape = model.eval()(x[:1]).shape[1:]
+    cotangent = torch.tensor(rng.standard_normal([input_shape[0], *out_shape]), dtype=torch.float32)
+    out, grads, buffers, eval_out = passes(model, x, cotangent)
+    wide_out, wide_grads, wide_buffers, wide_eval = passes(wide_model, x.double(), cotangent.double())
+    summary = {n: (summarise(g, whole_limit, wide_grads[n]) if g is not None else None) for n, g in grads.items()}
+    buffer_summary = {n: summarise(b, whole_limit, wide_buffers[n] if b.is_floating_point() else None) for n, b in buffers.items()}
     print(f'  {name}', file=sys.stderr)
     return {'seed': seed, 'input': encode(x), 'cotangent': encode(cotangent), 'init': init, 'train_output': encode(out),
-            'grads': grads, 'buffers_after_train': buffers, 'eval_output': encode(eval_out)}
+            'grads': summary, 'buffers_after_train': buffer_summary, 'eval_output': encode(eval_out),
+            'spread': {'train_output': relative_spread(out, wide_out), 'eval_output': relative_spread(eval_out, wide_eval)}}
 
 
 def main():

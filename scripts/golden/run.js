@@ -5,20 +5,12 @@
 // tensorboard, pillow). Python is the test oracle only; skipnorm never needs it at run time.
 
 const fs = require('node:fs');
-const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-
-const root = path.resolve(__dirname, '..', '..');
-const venv = path.join(root, '.oracle-venv');
-const venvPython = path.join(venv, 'bin', 'python');
-
-function hasOracle(python) {
-  return spawnSync(python, ['-c', 'import torch, numpy, PIL'], { stdio: 'ignore' }).status === 0;
-}
+const { findOracle, runScripts, venv, venvPython } = require('./oracle');
 
 function oraclePython() {
-  if (process.env.PYTHON && hasOracle(process.env.PYTHON)) return process.env.PYTHON;
-  if (fs.existsSync(venvPython) && hasOracle(venvPython)) return venvPython;
+  const found = findOracle();
+  if (found) return found;
   console.error(`golden: creating ${venv} with torch, numpy, safetensors, tensorboard and pillow`);
   const run = (cmd, args) => {
     const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -37,7 +29,4 @@ if (process.argv.includes('--setup-only')) {
   process.exit(0);
 }
 const scripts = fs.readdirSync(__dirname).filter((f) => f.endsWith('.py')).sort();
-for (const script of scripts) {
-  const r = spawnSync(python, [path.join(__dirname, script)], { stdio: 'inherit', cwd: root });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-}
+if (!runScripts(python, scripts, null)) process.exit(1);
