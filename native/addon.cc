@@ -16,6 +16,7 @@ void registerModules(Napi::Env env, Napi::Object exports);
 void registerSpectra(Napi::Env env, Napi::Object exports);
 void registerData(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
+void registerSafetensors(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerSpectra(env, exports);
   registerData(env, exports);
   registerDistributed(env, exports);
+  registerSafetensors(env, exports);
   return exports;
 }
 

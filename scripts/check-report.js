@@ -9,6 +9,32 @@ const http = require('node:http');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 
+const TYPES = { '.html': 'text/html', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+/**
+ * Serves the files inside `dir` (nothing outside it, a sibling folder whose name starts the same
+ * included) on 127.0.0.1 at a free port; a malformed request is a 400, never a crash.
+ */
+function serveFolder(dir) {
+  const root = path.resolve(dir);
+  const server = http.createServer((req, res) => {
+    let file;
+    try {
+      file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const inside = !path.relative(root, file).startsWith('..') && !path.isAbsolute(path.relative(root, file));
+    if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
 async function main() {
   const [report, shot = path.join(path.dirname(path.resolve(report ?? '.')), 'report-screenshot.png')] = process.argv.slice(2);
   if (!report || !fs.existsSync(report)) throw new Error('usage: node scripts/check-report.js RUN_DIR/report.html [SHOT.png]');
@@ -20,17 +46,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   // Served over HTTP from the run folder: images from file:// URLs would taint the canvas.
-  const dir = path.dirname(path.resolve(report));
-  const types = { '.html': 'text/html', '.svg': 'image/svg+xml', '.png': 'image/png' };
-  const server = http.createServer((req, res) => {
-    const file = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!file.startsWith(dir) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await serveFolder(path.dirname(path.resolve(report)));
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(`http://127.0.0.1:${server.address().port}/${path.basename(report)}`, { waitUntil: 'load' });
@@ -66,7 +82,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e.message);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e.message);
+    process.exit(1);
+  });
+}
+
+module.exports = { serveFolder };

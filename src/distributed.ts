@@ -15,7 +15,10 @@ import { handleOf, type Tensor } from './tensor/tensor';
 export interface InitOptions {
   rank: number;
   worldSize: number;
-  /** The rendezvous address (IPv4; default 127.0.0.1). Rank 0 listens there. */
+  /**
+   * The rendezvous address (IPv4; default 127.0.0.1): rank 0's machine, where it listens. Anyone
+   * who can reach that port can join the rendezvous: use an address on a private network.
+   */
   masterAddr?: string;
   /** Default 29500. */
   masterPort?: number;
@@ -26,18 +29,26 @@ export interface InitOptions {
    * with NCCL); each process should use its own device, e.g. cuda:(rank % GPUs per machine).
    */
   backend?: 'gloo' | 'nccl';
+  /**
+   * Gloo: the network interface (by name, e.g. 'eth1') this rank's connections use. Default: the
+   * GLOO_SOCKET_IFNAME environment variable if set (as in PyTorch), else the interface of this
+   * machine's route to masterAddr.
+   */
+  socketInterface?: string;
 }
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
 
 /** Joins the process group (resolves once every rank has joined). */
-export function init(options: InitOptions): Promise<void> {
+export async function init(options: InitOptions): Promise<void> {
   const op = 'distributed.init';
   if (!options || typeof options !== 'object') throw new TypeError(`${op}: expected { rank, worldSize, ... }`);
   const { rank, worldSize } = options;
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new TypeError(`${op}: worldSize must be a positive integer`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new TypeError(`${op}: rank must be an integer in 0..${worldSize - 1}`);
-  return runJob<void, never>(op, () => native().distInit(options)).then(() => {
+  const socketInterface = options.socketInterface ?? process.env.GLOO_SOCKET_IFNAME;
+  if (socketInterface !== undefined && (typeof socketInterface !== 'string' || socketInterface === '')) throw new TypeError(`${op}: socketInterface must be a network interface's name`);
+  return runJob<void, never>(op, () => native().distInit({ ...options, socketInterface })).then(() => {
     if (options.backend === 'nccl' && isMainThread) {
       process.removeListener('exit', leaveAtExit);
       process.once('exit', leaveAtExit);
@@ -57,20 +68,20 @@ function leaveAtExit(): void {
 }
 
 /** Reduces the tensor across ranks in place (contiguous; CPU with Gloo, CUDA with NCCL). */
-export function allReduce(tensor: Tensor, options: { op?: ReduceOp } = {}): Promise<void> {
+export async function allReduce(tensor: Tensor, options: { op?: ReduceOp } = {}): Promise<void> {
   const op = 'distributed.allReduce';
   return runJob<void, never>(op, () => native().distAllReduce(handleOf(tensor, op), options.op ?? 'sum'));
 }
 
 /** Copies rank `root`'s tensor into every rank's, in place. */
-export function broadcast(tensor: Tensor, root = 0): Promise<void> {
+export async function broadcast(tensor: Tensor, root = 0): Promise<void> {
   const op = 'distributed.broadcast';
   if (!Number.isInteger(root) || root < 0) throw new TypeError(`${op}: root must be a rank`);
   return runJob<void, never>(op, () => native().distBroadcast(handleOf(tensor, op), root));
 }
 
 /** Resolves once every rank has reached it. */
-export function barrier(): Promise<void> {
+export async function barrier(): Promise<void> {
   return runJob<void, never>('distributed.barrier', () => native().distBarrier());
 }
 

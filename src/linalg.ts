@@ -44,7 +44,7 @@ const toSvd = ([u, s, vh]: number[]): SVD => ({ U: wrap(u), S: wrap(s), Vh: wrap
 const toEigh = ([values, vectors]: number[]): Eigh => ({ eigenvalues: wrap(values), eigenvectors: wrap(vectors) });
 const toQr = ([q, r]: number[]): QR => ({ Q: wrap(q), R: wrap(r) });
 
-function decomposeAsync<T>(name: string, args: unknown[], convert: (out: never) => T): Promise<T> {
+async function decomposeAsync<T>(name: string, args: unknown[], convert: (out: never) => T): Promise<T> {
   return runJob(name, () => native().decomposeAsync(name, ...args) as [Promise<never>, number]).then(convert);
 }
 
@@ -52,7 +52,7 @@ function decomposeAsync<T>(name: string, args: unknown[], convert: (out: never) 
 export function svdvals(a: Tensor): Tensor {
   return wrap(native().decompose('svdvals', matrix(a, 'svdvals')));
 }
-export function svdvalsAsync(a: Tensor): Promise<Tensor> {
+export async function svdvalsAsync(a: Tensor): Promise<Tensor> {
   return decomposeAsync('svdvals', [matrix(a, 'svdvals')], (h: number) => wrap(h));
 }
 
@@ -60,7 +60,7 @@ export function svdvalsAsync(a: Tensor): Promise<Tensor> {
 export function svd(a: Tensor, fullMatrices = true): SVD {
   return toSvd(native().decompose('svd', matrix(a, 'svd'), fullMatrices));
 }
-export function svdAsync(a: Tensor, fullMatrices = true): Promise<SVD> {
+export async function svdAsync(a: Tensor, fullMatrices = true): Promise<SVD> {
   return decomposeAsync('svd', [matrix(a, 'svd'), fullMatrices], toSvd);
 }
 
@@ -68,7 +68,7 @@ export function svdAsync(a: Tensor, fullMatrices = true): Promise<SVD> {
 export function eigh(a: Tensor, uplo: 'L' | 'U' = 'L'): Eigh {
   return toEigh(native().decompose('eigh', matrix(a, 'eigh'), uploArg(uplo, 'eigh')));
 }
-export function eighAsync(a: Tensor, uplo: 'L' | 'U' = 'L'): Promise<Eigh> {
+export async function eighAsync(a: Tensor, uplo: 'L' | 'U' = 'L'): Promise<Eigh> {
   return decomposeAsync('eigh', [matrix(a, 'eigh'), uploArg(uplo, 'eigh')], toEigh);
 }
 
@@ -79,12 +79,12 @@ export function eigvalsh(a: Tensor, uplo: 'L' | 'U' = 'L'): Tensor {
 export function qr(a: Tensor, mode: QRMode = 'reduced'): QR {
   return toQr(native().decompose('qr', matrix(a, 'qr'), qrModeArg(mode)));
 }
-export function qrAsync(a: Tensor, mode: QRMode = 'reduced'): Promise<QR> {
+export async function qrAsync(a: Tensor, mode: QRMode = 'reduced'): Promise<QR> {
   return decomposeAsync('qr', [matrix(a, 'qr'), qrModeArg(mode)], toQr);
 }
 
 /** Matrix product on a worker thread. */
-export function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
+export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
   return decomposeAsync('matmul', [matrix(a, 'matmul'), matrix(b, 'matmul')], (h: number) => wrap(h));
 }
 
@@ -147,7 +147,7 @@ export interface PowerIterationResult {
  * The largest singular value of a matrix by power iteration on AᵀA, as a job on a worker
  * thread: it reports progress and stops within one iteration when its signal aborts.
  */
-export function powerIteration(a: Tensor, options: PowerIterationOptions = {}): Promise<PowerIterationResult> {
+export async function powerIteration(a: Tensor, options: PowerIterationOptions = {}): Promise<PowerIterationResult> {
   const op = 'powerIteration';
   const iterations = options.iterations ?? 1000;
   const tol = options.tol ?? 1e-7;

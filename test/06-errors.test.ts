@@ -107,3 +107,41 @@ describe('misuse gives a clear, typed error and the process goes on', () => {
     });
   }
 });
+
+describe('async functions report misuse by rejecting, never by throwing', () => {
+  // Each call must return a promise that rejects with a typed error naming the function.
+  const model = () => sn.models.bnnet();
+  const input = () => sn.rand([4, 1, 28, 28]);
+  const labels = () => sn.randint(0, 10, [4]);
+  const ASYNC_MISUSES: [name: string, run: () => Promise<unknown>, message: RegExp][] = [
+    ['jacobianSpectrum at a nested cut', () => sn.spectra.jacobianSpectrum(model(), input(), { cut: 'layer1.0' }), /^jacobianSpectrum: unknown cut 'layer1\.0'/],
+    ['jacobianSpectrum with a bad mode', () => sn.spectra.jacobianSpectrum(model(), input(), { mode: 'test' as 'train' }), /^jacobianSpectrum: mode must be/],
+    ['layerwiseJacobianSpectra of a model without a stem', () => sn.spectra.layerwiseJacobianSpectra(new sn.nn.Sequential({ a: new sn.nn.Flatten(), b: new sn.nn.Linear(784, 2) }), input()), /^layerwiseJacobianSpectra: this model has no stem/],
+    ['fit without epochs or steps', () => sn.fit(model(), { input: input(), labels: labels() }, { optimizer: new sn.optim.SGD(model(), { lr: 0.1 }) }), /^fit: give exactly one of epochs and steps/],
+    ['fit with a bad trackJacobian.cut', () => { const m = model(); return sn.fit(m, { input: input(), labels: labels() }, { optimizer: new sn.optim.SGD(m, { lr: 0.1 }), steps: 1, trackJacobian: { input: input(), every: 1, cut: 'nowhere' } }); }, /^fit: unknown trackJacobian\.cut 'nowhere'/],
+    ['fit with a non-Module', () => sn.fit({} as sn.nn.Module, { input: input(), labels: labels() }, { optimizer: new sn.optim.SGD(model(), { lr: 0.1 }), steps: 1 }), /^fit: the first argument must be a Module/],
+    ['evaluate with batchSize -1', () => sn.evaluate(model(), { input: input(), labels: labels() }, { batchSize: -1 }), /^evaluate: batchSize must be a positive integer/],
+    ['weightSpectra with an unknown method', () => sn.spectra.weightSpectra(model(), { method: 'svd' as 'power', inputSize: [1, 28, 28] }), /^weightSpectra: /],
+    ['diagnostics with a bad mode', () => sn.spectra.diagnostics(model(), { input: input(), labels: labels() }, { mode: 'test' as 'train' }), /^diagnostics: /],
+    ['svdvalsAsync of a number', () => sn.linalg.svdvalsAsync(3 as unknown as sn.Tensor), /^svdvals: expected a Tensor/],
+    ['powerIteration with 0 iterations', () => sn.linalg.powerIteration(sn.ones([3, 3]), { iterations: 0 }), /^powerIteration: /],
+    ['distributed.init with a bad rank', () => sn.distributed.init({ rank: 3, worldSize: 2 }), /^distributed\.init: rank must be/],
+    ['allReduce of a disposed tensor', () => { const t = sn.ones([2]); t.dispose(); return sn.distributed.allReduce(t); }, /distributed\.allReduce: .*disposed/],
+    ['mnist with a bad split', () => sn.data.mnist({ root: '.', split: 'dev' as 'test' }), /^mnist: split must be 'train' or 'test'/],
+    ['a batch that does not exist', () => { const d = sn.data.fromTensors(sn.zeros([4, 2, 2, 1], { dtype: 'uint8' }), sn.zeros([4], { dtype: 'int64' })); return new sn.data.DataLoader(d, { batchSize: 2 }).batch(0, 7); }, /^DataLoader\.batch: batch 7 does not exist/],
+    ['pack with a bad size', () => sn.data.fromTensors(sn.zeros([4, 2, 2, 1], { dtype: 'uint8' }), sn.zeros([4], { dtype: 'int64' })).pack('x.pack', { size: 0 }), /^Dataset\.pack: size must be/],
+    ['a job with a bad signal', () => sn.linalg.powerIteration(sn.ones([3, 3]), { signal: 'stop' as unknown as AbortSignal }), /signal must be an AbortSignal/],
+  ];
+
+  for (const [name, run, message] of ASYNC_MISUSES) {
+    it(name, async () => {
+      let returned: unknown;
+      expect(() => (returned = run()), 'threw synchronously').not.toThrow();
+      expect(returned).toBeInstanceOf(Promise);
+      const error = await (returned as Promise<unknown>).then(() => null, (e: unknown) => e);
+      expect(error, 'the promise resolved').not.toBeNull();
+      expect((error as Error).message).toMatch(message);
+      expect(error instanceof TypeError || error instanceof RangeError || error instanceof sn.TorchError, String(error)).toBe(true);
+    });
+  }
+});

@@ -156,6 +156,32 @@ describe('native jobs', () => {
     expect(Array.from(await t.data())).toEqual([1, 1, 1]);
   });
 
+  it('exiting while fit runs (process.exit, an uncaught throw) ends with the intended status, never a crash', async () => {
+    const { spawn } = await import('node:child_process');
+    const root = require('node:path').resolve(__dirname, '..');
+    // fit runs its steps on a worker thread inside LibTorch when the main thread exits.
+    const script = (exit: string) => `
+      const sn = require(${JSON.stringify(root)});
+      const model = sn.models.bnnet({ variant: 'c' });
+      const x = sn.randn([32, 1, 28, 28]);
+      const y = sn.randint(0, 10, [32]);
+      const optimizer = new sn.optim.SGD(model, { lr: 0.01 });
+      let steps = 0;
+      sn.fit(model, { input: x, labels: y }, { optimizer, steps: 100000, onStep: () => { if (++steps === 3) setTimeout(() => { ${exit} }, 20); } });`;
+    const run = (exit: string) =>
+      new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script(exit)], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+      });
+    for (const [exit, status] of [['process.exit(0)', 0], ['process.exit(0)', 0], ['process.exit(3)', 3], ["throw new Error('boom')", 1]] as const) {
+      const r = await run(exit);
+      expect(r.signal, `${exit}: ${r.stderr}`).toBeNull();
+      expect(r.code, `${exit}: ${r.stderr}`).toBe(status);
+    }
+  });
+
   it('setNumThreads sets the jobs\' threads; the JavaScript thread keeps one unless asked', () => {
     const before = sn.getNumThreads();
     expect(sn.getMainThreadNumThreads()).toBe(1);

@@ -173,7 +173,50 @@ describe('skipnorm CLI', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ steps: 8, resumedFrom: 8 });
     const longer = cli('train', ...common, '--epochs', '3', '--resume');
     expect(longer.status).toBe(1);
-    expect(longer.stderr).toMatch(/cannot resume .* epochs = 2, this run has 3/);
+    expect(longer.stderr).toMatch(/cannot resume .* another epochs: 2 then, 3 now/);
+    // Resumed at its last step: the summary gives the checkpoint's last epoch, not NaN.
+    const finished = cli('train', ...common, '--epochs', '2', '--resume');
+    expect(finished.status, finished.stderr).toBe(0);
+    expect(finished.stdout).toMatch(/trained 0 steps \(resumed at step 8\) in [\d.]+ s; last epoch loss \d+\.\d{4}/);
+    expect(finished.stdout).not.toMatch(/NaN/);
+    // Another model or optimiser is refused, however alike their parameters.
+    const otherVariant = cli('train', ...common.map((a) => (a === 'c' ? 'a' : a)), '--epochs', '2', '--resume');
+    expect(otherVariant.status).toBe(1);
+    expect(otherVariant.stderr).toMatch(/cannot resume .* another model/);
+    const otherOptimizer = cli('train', ...common, '--optimizer', 'adam', '--epochs', '2', '--resume');
+    expect(otherOptimizer.status).toBe(1);
+    expect(otherOptimizer.stderr).toMatch(/cannot resume .* another optimizer: kind "sgd" then, "adam" now/);
+  });
+
+  it('outputs are checked before the work starts: a folder that does not exist fails at once, nothing is computed', () => {
+    const data = path.join(tmp, 'train-data.safetensors');
+    const weights = path.join(tmp, 'w.safetensors');
+    const missing = path.join(tmp, 'no-such-folder', 'f.safetensors');
+    const cases: string[][] = [
+      ['train', '--model', 'bnnet', '--data', data, '--steps', '200', '--batch-size', '8', '--lr', '0.1', '--out', missing],
+      ['init', '--model', 'bnnet', '--out', missing],
+      ['forward', '--model', 'bnnet', '--weights', weights, '--input', weights, '--out', missing],
+      ['spectrum', '--model', 'bnnet', '--weights', weights, '--input', weights, '--out', missing],
+      ['weight-spectra', '--model', 'bnnet', '--weights', weights, '--out', missing],
+      ['data', 'pack', '--format', 'digits', '--size', '28', '--out', missing],
+      ['train', '--model', 'bnnet', '--data', data, '--steps', '200', '--batch-size', '8', '--lr', '0.1', '--out', tmp],
+    ];
+    for (const args of cases) {
+      const r = cli(...args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(args.at(-1) === tmp ? /cannot write .*: .* is a folder/ : /cannot write .*f\.safetensors: the folder .*no-such-folder does not exist/);
+      expect(r.stderr).not.toMatch(/epoch|images packed|\d+\/\d+/); // no progress: nothing ran
+    }
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
+  });
+
+  it("'constructor' and 'toString' are unknown commands, not a crash", () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const r = cli(name);
+      expect(r.status, name).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`unknown command '${name}'`));
+      expect(r.stderr).not.toMatch(/at .*\(node:internal/);
+    }
   });
 
   it('train rejects bad flags and data clearly', () => {

@@ -156,9 +156,9 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     sn.manualSeed(0);
     const model = sn.models.bnnet();
     const x = input();
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { cut: 'Block9' })).toThrowError(/unknown cut 'Block9'; cuts are 'stem' or a top-level layer: conv, avg, Block1, Block2, bn, relu, lin/);
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { cut: 'lin' })).toThrowError(/is the last layer/);
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { mode: 'test' as 'train' })).toThrowError(/mode must be 'train' or 'eval'/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cut: 'Block9' })).rejects.toThrow(/unknown cut 'Block9'; cuts are 'stem' or a top-level layer: conv, avg, Block1, Block2, bn, relu, lin/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cut: 'lin' })).rejects.toThrow(/is the last layer/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { mode: 'test' as 'train' })).rejects.toThrow(/mode must be 'train' or 'eval'/);
     const one = x.narrow(0, 0, 1);
     await expect(sn.spectra.jacobianSpectrum(model, one)).rejects.toThrowError(/needs a batch of more than one input|more than 1 value per channel/);
     const nan = sn.models.bnnet();
@@ -169,13 +169,13 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     await expect(sn.spectra.jacobianSpectrum(model, many)).rejects.toThrowError(/the exact spectrum needs a 21000 x 21000 eigenproblem, more than the 20000 allowed: use fewer inputs or a matrix-free method/);
     many.dispose();
     const linear = new sn.nn.Linear(4, 2);
-    expect(() => sn.spectra.jacobianSpectrum(linear, x)).toThrowError(/no stem|unknown cut/);
+    await expect(sn.spectra.jacobianSpectrum(linear, x)).rejects.toThrow(/no stem|unknown cut/);
     // The graphed probe needs a CUDA build and the probe on a GPU; Lanczos is not graphed.
     await expect(sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true })).rejects.toThrowError(/cudaGraph needs (a CUDA build of skipnorm|the probe on a CUDA device)/);
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, method: 'lanczos' })).toThrowError(/cudaGraph applies to the exact method/);
-    for (const rowsPerPass of [0, 2.5, -1]) expect(() => sn.spectra.jacobianSpectrum(model, x, { rowsPerPass })).toThrowError(/rowsPerPass must be a positive integer/);
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, rowsPerPass: 2 })).toThrowError(/cudaGraph replays one row per launch; rowsPerPass > 1 batches rows instead/);
-    expect(() => sn.spectra.jacobianSpectrum(model, x, { method: 'lanczos', rowsPerPass: 2 })).toThrowError(/rowsPerPass applies to the exact method/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, method: 'lanczos' })).rejects.toThrow(/cudaGraph applies to the exact method/);
+    for (const rowsPerPass of [0, 2.5, -1]) await expect(sn.spectra.jacobianSpectrum(model, x, { rowsPerPass })).rejects.toThrow(/rowsPerPass must be a positive integer/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cudaGraph: true, rowsPerPass: 2 })).rejects.toThrow(/cudaGraph replays one row per launch; rowsPerPass > 1 batches rows instead/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { method: 'lanczos', rowsPerPass: 2 })).rejects.toThrow(/rowsPerPass applies to the exact method/);
     const controller = new AbortController();
     const run = sn.spectra.jacobianSpectrum(model, x, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toBeInstanceOf(sn.AbortError);
@@ -326,7 +326,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     sn.scope(() => expect(lin.singularValues.allclose(sn.linalg.svdvals(model.stateDict()['lin.weight'].double()), 1e-10, 1e-12)).toBe(true));
     const gains = rows.find((r) => r.name === 'bn')!.singularValues.dataSync() as Float64Array;
     expect(gains[0]).toBeCloseTo(1 / Math.sqrt(1 + 1e-5), 6); // fresh batch norm: gamma 1, running var 1
-    expect(() => sn.spectra.weightSpectra(model, { inputSize: [28, 28] as unknown as [number, number, number] })).toThrowError(/inputSize must be \[channels, height, width\]/);
+    await expect(sn.spectra.weightSpectra(model, { inputSize: [28, 28] as unknown as [number, number, number] })).rejects.toThrow(/inputSize must be \[channels, height, width\]/);
     sn.dispose(rows.map((r) => r.singularValues));
     model.dispose();
   });
@@ -418,7 +418,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     expect(last.plRatio).toBe(direct.plRatio);
     expect(last.topHessianEigenvalue).toBe(direct.topHessianEigenvalue);
     expect(Object.keys(last.gradNorms)).toEqual(plain.model.namedParameters().map(([n]) => n));
-    expect(() => sn.fit(plain.model, { input: x, labels }, { optimizer: plain.optimizer, steps: 1, trackDiagnostics: { input: x, labels, every: 0 } })).toThrow(
+    await expect(sn.fit(plain.model, { input: x, labels }, { optimizer: plain.optimizer, steps: 1, trackDiagnostics: { input: x, labels, every: 0 } })).rejects.toThrow(
       /trackDiagnostics.every must be a positive integer/,
     );
     dispose();

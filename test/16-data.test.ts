@@ -128,7 +128,7 @@ describe('readers', () => {
     await expect(bad((d) => fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte'), Buffer.concat([Buffer.from([0, 0, 8, 1]), idxImages(6, 4, 3, mnistPixel).subarray(4)])))).rejects.toThrow(
       /not an idx3 image file \(magic number 2049, expected 2051\)/,
     );
-    await expect(bad((d) => fs.truncateSync(path.join(d, 'train-images-idx3-ubyte'), 40))).rejects.toThrow(/holds 24 bytes of pixels, the header says 6 images of 4 x 3/);
+    await expect(bad((d) => fs.truncateSync(path.join(d, 'train-images-idx3-ubyte'), 40))).rejects.toThrow(/holds 24 bytes of data, the header declares 6 x 4 x 3 \(72 bytes\)/);
     await expect(bad((d) => fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte'), idxLabels([3, 1, 4, 1, 5, 12])))).rejects.toThrow(/label 12 of example 5 is out of range 0..9/);
     await expect(bad((d) => fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte'), idxLabels([3, 1, 4])))).rejects.toThrow(/6 images but 3 labels/);
     await expect(bad((d) => fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte.gz'), Buffer.from('junk')))).resolves.toBeDefined(); // the plain file wins
@@ -137,7 +137,7 @@ describe('readers', () => {
     const data = fs.readFileSync(path.join(gz, 'train-images-idx3-ubyte.gz'));
     fs.writeFileSync(path.join(gz, 'train-images-idx3-ubyte.gz'), data.subarray(0, data.length - 12));
     await expect(sn.data.mnist({ root: gz })).rejects.toThrow(/train-images-idx3-ubyte.gz: (corrupt gzip data|holds)/);
-    expect(() => sn.data.mnist({ root: gz, split: 'validation' as 'test' })).toThrow(/split must be 'train' or 'test'/);
+    await expect(sn.data.mnist({ root: gz, split: 'validation' as 'test' })).rejects.toThrow(/split must be 'train' or 'test'/);
   });
 
   it('CIFAR-10 and CIFAR-100 binaries: [H, W, C] pixels from the planes, fine and coarse labels', async () => {
@@ -293,7 +293,37 @@ describe('the native loader', () => {
     expect(ordered.batchesPerEpoch).toBe(2);
     expect(await epoch(ordered, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const l of [loader, again, ordered]) l.dispose();
-    expect(() => loader.batch(0, 0)).toThrow(/disposed/);
+    await expect(loader.batch(0, 0)).rejects.toThrow(/disposed/);
+    ds.dispose();
+  });
+
+  it('concurrent batch requests all settle, each with its own batch; an AbortSignal ends a wait', async () => {
+    // Slow batches (each photo upsampled to 512x512 on one thread), so that requests overlap.
+    const root = imageFolder({ a: Array(12).fill('photo.jpg'), b: Array(12).fill('wide.png') });
+    const ds = await sn.data.imageFolder({ root });
+    const transforms = [T.resize([512, 512])];
+    const loader = new sn.data.DataLoader(ds, { batchSize: 4, shuffle: false, threads: 1, prefetch: 0, transforms });
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the batches never settled')), 30_000));
+    const requests = [loader.batch(0, 0), loader.batch(0, 1), loader.batch(0, 2), loader.batch(0, 1), loader.batch(0, 5)];
+    const batches = await Promise.race([Promise.all(requests), timeout]);
+    expect(batches.map((b) => Array.from(b.labels.dataSync() as BigInt64Array, Number))).toEqual([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]]);
+    // The two requests for batch 1 got the same batch; the others are different batches.
+    expect(batches[1].input.equal(batches[3].input)).toBe(true);
+    expect(batches[0].input.equal(batches[1].input)).toBe(true); // the same photo, the same resize
+    for (const b of batches) sn.dispose([b.input, b.labels]);
+    loader.dispose();
+    // A wait for a batch that is far from ready (12 images, about 25 ms each on one thread) ends
+    // when aborted.
+    const slow = new sn.data.DataLoader(ds, { batchSize: 12, shuffle: false, threads: 1, prefetch: 0, transforms });
+    const controller = new AbortController();
+    const waiting = slow.batch(1, 1, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 5);
+    await expect(waiting).rejects.toBeInstanceOf(sn.AbortError);
+    // The loader goes on serving.
+    const next = await slow.batch(1, 1);
+    expect(next.input.shape).toEqual([12, 3, 512, 512]);
+    sn.dispose([next.input, next.labels]);
+    slow.dispose();
     ds.dispose();
   });
 
@@ -430,8 +460,8 @@ describe('packed files, statistics and the bundled digits', () => {
     expect(after.top1).toBeGreaterThan(0.8);
     expect(after.examples).toBe(2000);
     const loader = new sn.data.DataLoader(train, { batchSize: 100 });
-    expect(() => sn.fit(model, loader, { optimizer, steps: 1, batchSize: 10 })).toThrow(/batchSize belong to the DataLoader/);
-    expect(() => sn.fit(model, train, { optimizer, steps: 1 })).toThrow(/batchSize is required/);
+    await expect(sn.fit(model, loader, { optimizer, steps: 1, batchSize: 10 })).rejects.toThrow(/batchSize belong to the DataLoader/);
+    await expect(sn.fit(model, train, { optimizer, steps: 1 })).rejects.toThrow(/batchSize is required/);
     loader.dispose();
     optimizer.dispose();
     model.dispose();

@@ -1,50 +1,20 @@
 /**
- * Malformed data files: 500 mutations (flipped bytes, truncations, insertions, overwritten header
- * fields) of MNIST idx (plain and gzip), CIFAR binaries, PNG, JPEG and packed files. Each must
- * open and read, or fail with a TorchError, or be a counted skip: never a crash or a hang.
+ * Malformed files: 1,200 mutations (flipped bytes, truncations, insertions, overwritten header
+ * fields) of MNIST idx (plain and gzip), CIFAR binaries, PNG, JPEG, packed files, safetensors files
+ * and checkpoints. Each must open and read, or fail with a TorchError, or be a counted skip: never
+ * a crash, a hang, or memory out of proportion to the file. And files whose headers claim more
+ * than they hold: memory follows what they hold.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-fuzz-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const goldenDir = path.join(__dirname, 'golden', 'data');
-
-// mulberry32: a seeded generator, so a failure can be replayed.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function mutate(bytes: Buffer, random: () => number, headerBytes: number): Buffer {
-  const out = Buffer.from(bytes);
-  const kind = Math.floor(random() * 4);
-  const at = (limit = out.length) => Math.floor(random() * Math.max(1, limit));
-  if (kind === 0) {
-    for (let i = 0, n = 1 + at(20); i < n; i++) out[at()] = Math.floor(random() * 256);
-    return out;
-  }
-  if (kind === 1) return out.subarray(0, at());
-  if (kind === 2) {
-    const p = at();
-    return Buffer.concat([out.subarray(0, p), Buffer.from(Array.from({ length: 1 + at(64) }, () => Math.floor(random() * 256))), out.subarray(p)]);
-  }
-  // A header field overwritten with an extreme or random value.
-  const p = at(Math.min(out.length, headerBytes)) & ~3;
-  const values = [0, 0xffffffff, 0x7fffffff, 1, Math.floor(random() * 2 ** 32)];
-  if (p + 4 <= out.length) out.writeUInt32BE(values[at(values.length)] >>> 0, p);
-  return out;
-}
 
 function idx(magic: number, dims: number[], body: Buffer): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -53,89 +23,129 @@ function idx(magic: number, dims: number[], body: Buffer): Buffer {
   return Buffer.concat([head, body]);
 }
 
-type Outcome = 'read' | 'error' | 'skipped';
-
-async function readAll(open: () => Promise<sn.data.Dataset>, transforms: sn.data.Transform[]): Promise<Outcome> {
-  let ds: sn.data.Dataset;
-  try {
-    ds = await open();
-  } catch (e) {
-    expect(e, String(e)).toBeInstanceOf(sn.TorchError);
-    return 'error';
-  }
-  try {
-    const loader = new sn.data.DataLoader(ds, { batchSize: 64, shuffle: false, threads: 2, transforms });
-    let skipped = 0;
-    try {
-      for await (const b of loader.epoch(0)) {
-        skipped += b.skipped;
-        sn.dispose([b.input, b.labels]);
-      }
-    } finally {
-      loader.dispose();
-    }
-    return skipped ? 'skipped' : 'read';
-  } catch (e) {
-    expect(e, String(e)).toBeInstanceOf(sn.TorchError);
-    return 'error';
-  } finally {
-    ds.dispose();
-  }
-}
-
-describe('fuzz: 500 mutated data files', () => {
-  it('each is read, a TorchError or a counted skip', async () => {
-    const random = rng(20231127);
-    const images = Buffer.from(Array.from({ length: 5 * 28 * 28 }, (_, i) => (i * 37) % 256));
-    const mnistImages = idx(0x803, [5, 28, 28], images);
-    const mnistLabels = idx(0x801, [5], Buffer.from([0, 1, 2, 3, 4]));
-    const cifar = Buffer.concat(Array.from({ length: 3 }, (_, r) => Buffer.concat([Buffer.from([r]), images.subarray(0, 3072)])));
-    const png = fs.readFileSync(path.join(goldenDir, 'wide.png'));
-    const jpeg = fs.readFileSync(path.join(goldenDir, 'photo.jpg'));
-    // A packed file to mutate.
-    const source = sn.data.fromTensors(sn.randint(0, 256, [4, 8, 8, 3], { dtype: 'uint8' }), sn.tensor([0, 1, 0, 1], { dtype: 'int64' }));
-    const packedFile = path.join(tmp, 'source.snpack');
-    await source.pack(packedFile, { size: 8 });
-    source.dispose();
-    const packedBytes = fs.readFileSync(packedFile);
-
-    const outcomes: Record<string, Record<Outcome, number>> = {};
-    const record = (kind: string, o: Outcome) => {
-      outcomes[kind] ??= { read: 0, error: 0, skipped: 0 };
-      outcomes[kind][o]++;
+describe('fuzz: 1,200 mutated files of every format', () => {
+  it('each is read, a TorchError or a counted skip; no crash, no hang; a failed checkpoint load changes nothing; memory stays small', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'fuzz-'));
+    // In a process of its own: its exit shows a crash, its timeout a hang, its maxRSS the peak memory.
+    const r = spawnSync(process.execPath, [path.join(__dirname, 'fixtures', 'fuzz-files.js'), '1200', '20231127', dir], { encoding: 'utf8', timeout: 280_000 });
+    expect(r.signal, `the fuzz process was ended by ${r.signal}: ${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      outcomes: Record<string, Record<'read' | 'error' | 'skipped', number>>;
+      unexpected: string[];
+      peak: number;
+      largest: number;
+      live: number;
     };
-    for (let i = 0; i < 500; i++) {
-      const dir = path.join(tmp, `case-${i}`);
-      fs.mkdirSync(dir);
-      const kind = ['mnist', 'mnist-gz', 'cifar', 'png', 'jpeg', 'packed'][i % 6];
-      let outcome: Outcome;
-      if (kind === 'mnist' || kind === 'mnist-gz') {
-        const gz = kind === 'mnist-gz';
-        const which = random() < 0.7;
-        const img = which ? mutate(gz ? zlib.gzipSync(mnistImages) : mnistImages, random, 16) : gz ? zlib.gzipSync(mnistImages) : mnistImages;
-        const lab = which ? (gz ? zlib.gzipSync(mnistLabels) : mnistLabels) : mutate(gz ? zlib.gzipSync(mnistLabels) : mnistLabels, random, 8);
-        fs.writeFileSync(path.join(dir, `train-images-idx3-ubyte${gz ? '.gz' : ''}`), img);
-        fs.writeFileSync(path.join(dir, `train-labels-idx1-ubyte${gz ? '.gz' : ''}`), lab);
-        outcome = await readAll(() => sn.data.mnist({ root: dir }), []);
-      } else if (kind === 'cifar') {
-        fs.writeFileSync(path.join(dir, 'test_batch.bin'), mutate(cifar, random, 3073));
-        outcome = await readAll(() => sn.data.cifar10({ root: dir, split: 'test' }), [sn.data.transforms.randomCrop(32, { padding: 4 })]);
-      } else if (kind === 'png' || kind === 'jpeg') {
-        fs.mkdirSync(path.join(dir, 'a'));
-        fs.writeFileSync(path.join(dir, 'a', kind === 'png' ? 'x.png' : 'x.jpg'), mutate(kind === 'png' ? png : jpeg, random, 64));
-        fs.writeFileSync(path.join(dir, 'a', 'ok.png'), png);
-        const transforms = [sn.data.transforms.randomResizedCrop(16)];
-        outcome = await readAll(() => sn.data.imageFolder({ root: dir, onCorrupt: random() < 0.5 ? 'skip' : 'fail' }), transforms);
-      } else {
-        fs.writeFileSync(path.join(dir, 'x.snpack'), mutate(packedBytes, random, 128));
-        outcome = await readAll(() => sn.data.packed(path.join(dir, 'x.snpack')), []);
-      }
-      record(kind, outcome);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    const total = Object.values(outcomes).reduce((s, o) => s + o.read + o.error + o.skipped, 0);
-    expect(total).toBe(500);
+    expect(report.unexpected).toEqual([]);
+    const total = Object.values(report.outcomes).reduce((s, o) => s + o.read + o.error + o.skipped, 0);
+    expect(total).toBe(1200);
+    expect(Object.keys(report.outcomes).sort()).toEqual(['checkpoint', 'cifar', 'jpeg', 'mnist', 'mnist-gz', 'packed', 'png', 'safetensors']);
     // The mutations did reach the checks: every kind saw errors (or skips).
-    for (const [kind, o] of Object.entries(outcomes)) expect(o.error + o.skipped, kind).toBeGreaterThan(10);
+    for (const [kind, o] of Object.entries(report.outcomes)) expect(o.error + o.skipped, kind).toBeGreaterThan(10);
+    expect(report.live).toBe(0);
+    // Files of at most a few hundred kilobytes: no read may take more than a few tens of megabytes.
+    expect(report.peak, `peak ${(report.peak / 2 ** 20).toFixed(1)} MiB for files up to ${report.largest} bytes`).toBeLessThan(96 * 2 ** 20 + 16 * report.largest);
   }, 300_000);
 });
+
+describe('memory follows what a file holds, not what its header claims', () => {
+  // Each case runs in its own process, whose peak resident memory (maxRSS) is compared with its
+  // memory before the read.
+  const root = path.resolve(__dirname, '..');
+  function peak(read: string): { delta: number; error: string | null } {
+    const script = `
+      const sn = require(${JSON.stringify(root)});
+      (async () => {
+        sn.ones([1]).dispose();
+        const before = process.memoryUsage().rss;
+        let error = null;
+        try { await (async () => { ${read} })(); } catch (e) { error = e.name + ': ' + e.message; }
+        console.log(JSON.stringify({ delta: process.resourceUsage().maxRSS * 1024 - before, error }));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  }
+  const MB = 1 << 20;
+
+  it('a small gzipped MNIST file whose header declares one image stops at that image (not 128 MiB of zeros later)', () => {
+    const dir = path.join(tmp, 'bomb');
+    fs.mkdirSync(dir, { recursive: true });
+    const gz = zlib.createGzip({ level: 1 });
+    const chunks: Buffer[] = [];
+    gz.on('data', (c: Buffer) => chunks.push(c));
+    gz.write(idx(0x803, [1, 28, 28], Buffer.alloc(784, 7)));
+    const zeros = Buffer.alloc(MB);
+    for (let i = 0; i < 128; i++) gz.write(zeros);
+    gz.end();
+    return new Promise<void>((resolve) => {
+      gz.on('end', () => {
+        const file = Buffer.concat(chunks);
+        expect(file.length).toBeLessThan(MB); // a small file
+        fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte.gz'), file);
+        fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idx(0x801, [1], Buffer.from([3])));
+        const r = peak(`await sn.data.mnist({ root: ${JSON.stringify(dir)} });`);
+        expect(r.error).toMatch(/holds more than 784 bytes of data, the header declares 1 x 28 x 28 \(784 bytes\)/);
+        expect(r.delta).toBeLessThan(48 * MB);
+        resolve();
+      });
+    });
+  });
+
+  it('MNIST headers that claim more than the file holds, or cut short: clear errors, no large allocation', async () => {
+    const dir = path.join(tmp, 'claims');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idx(0x801, [3], Buffer.from([1, 2, 3])));
+    // 4 billion images declared, ten present.
+    fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), idx(0x803, [0xffffffff, 28, 28], Buffer.alloc(7840)));
+    await expect(sn.data.mnist({ root: dir })).rejects.toThrow(/the header declares more than 4 GiB of data/);
+    fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), idx(0x803, [3000000, 28, 28], Buffer.alloc(7840)));
+    await expect(sn.data.mnist({ root: dir })).rejects.toThrow(/holds 7840 bytes of data, the header declares 3000000 x 28 x 28 \(2352000000 bytes\)/);
+    const r = peak(`await sn.data.mnist({ root: ${JSON.stringify(dir)} });`);
+    expect(r.error).toMatch(/holds 7840 bytes of data/);
+    expect(r.delta).toBeLessThan(48 * MB);
+    // A header cut short says so (the magic number was right).
+    fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0]));
+    await expect(sn.data.mnist({ root: dir })).rejects.toThrow(/the idx3 image header is cut short \(6 of 16 bytes\)/);
+  });
+
+  it('a safetensors header of 200,000 empty entries: parsed without a JSON tree (metadata alone), tensors at a fixed cost each', () => {
+    const n = 200_000;
+    const entries = Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',');
+    const json = Buffer.from(`{"__metadata__":{"format":"x"},${entries}}`);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    const file = path.join(tmp, 'many.safetensors');
+    fs.writeFileSync(file, Buffer.concat([length, json]));
+    const size = json.length + 8;
+    const header = peak(`const m = sn.readSafetensorsMetadata(${JSON.stringify(file)}); if (m.format !== 'x') throw new Error('metadata');`);
+    expect(header.error).toBeNull();
+    expect(header.delta).toBeLessThan(4 * size + 16 * MB);
+    // Every entry becomes a tensor (native and JavaScript objects, under 1 KB each).
+    const all = peak(`const { tensors } = sn.readSafetensors(${JSON.stringify(file)}); if (Object.keys(tensors).length !== ${n}) throw new Error('count');`);
+    expect(all.error).toBeNull();
+    expect(all.delta).toBeLessThan(n * 1024 + 16 * MB);
+  });
+
+  it('readSafetensors of a folder or a FIFO: a SafetensorsError at once, no hang', () => {
+    expect(() => sn.readSafetensors(tmp)).toThrow(sn.SafetensorsError);
+    expect(() => sn.readSafetensors(tmp)).toThrow(/it is a folder, not a file/);
+    const fifo = path.join(tmp, 'pipe');
+    if (spawnSync('mkfifo', [fifo]).status === 0) {
+      expect(() => sn.readSafetensors(fifo)).toThrow(/it is not a regular file/);
+      expect(() => sn.readSafetensorsMetadata(fifo)).toThrow(sn.SafetensorsError);
+      return expect(sn.data.packed(fifo)).rejects.toThrow(/not a packed skipnorm dataset/);
+    }
+  });
+
+  it('a packed file with a malformed header number says where, not "stoll"', async () => {
+    const header = Buffer.from('{"count":-,"height":8,"width":8,"channels":3,"classes":2,"classNames":[]}');
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    const file = path.join(tmp, 'bad.snpack');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('SNPACK01'), length, header, Buffer.alloc(256)]));
+    await expect(sn.data.packed(file)).rejects.toThrow(/packed file: malformed header \(expected a number at byte 9\)/);
+  });
+});
+

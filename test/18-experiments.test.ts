@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { reproduceGrid } from '../src/experiments/grid';
 import { reproduceMnist } from '../src/experiments/mnist';
 import { EventWriter, histogramOf } from '../src/report/tensorboard';
+import * as sn from '../src/index';
 import { pythonWith } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-exp-'));
@@ -142,6 +143,39 @@ describe('reproduce cifar10 and imagenet (short runs)', () => {
   }, 300_000);
 });
 
+describe("the report checker's server", () => {
+  it('serves only the run folder (not a sibling whose name starts the same), and answers a malformed URL with 400', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serveFolder } = require('../scripts/check-report.js') as { serveFolder(dir: string): Promise<import('node:http').Server> };
+    const http = await import('node:http');
+    const run = path.join(tmp, 'served');
+    fs.mkdirSync(run, { recursive: true });
+    fs.mkdirSync(`${run}-secret`, { recursive: true });
+    fs.writeFileSync(path.join(run, 'report.html'), '<p>report</p>');
+    fs.writeFileSync(path.join(`${run}-secret`, 'key.txt'), 'secret');
+    const server = await serveFolder(run);
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const get = (p: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: p }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await get('/report.html')).toBe(200);
+      expect(await get('/../served-secret/key.txt')).toBe(404);
+      expect(await get('/..%2fserved-secret%2fkey.txt')).toBe(404);
+      expect(await get('/%E0%A4%A')).toBe(400);
+      expect(await get('/report.html')).toBe(200); // still serving
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('skipnorm reproduce (CLI)', () => {
   it('a CIFAR run killed mid-way resumes with --resume and finishes without redoing finished epochs', async () => {
     const data = path.join(tmp, 'cifar-cli');
@@ -173,6 +207,62 @@ describe('skipnorm reproduce (CLI)', () => {
     expect(run.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([0, 1, 2]);
     expect(run.epochs.slice(0, partial.epochs.length)).toEqual(partial.epochs); // finished epochs were not redone
     expect(run.steps).toHaveLength(18);
+  }, 300_000);
+
+  it("a stop between an epoch's last checkpoint and its record: the resumed run records the epoch's real loss, not NaN", async () => {
+    const data = path.join(tmp, 'cifar-window');
+    writeCifar(data, 40, 10);
+    const out = path.join(tmp, 'cifar-window-run');
+    const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', '2', '--batch-size', '10', '--out', out];
+    const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, stdio: 'ignore' });
+      const timer = setInterval(() => {
+        if (fs.existsSync(partialFile)) child.kill('SIGKILL');
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(timer);
+        resolve();
+      });
+    });
+    const recorded = JSON.parse(fs.readFileSync(partialFile, 'utf8')).epochs[0];
+    // As if the stop came just after epoch 0's last checkpoint, before its record was written.
+    fs.writeFileSync(partialFile, JSON.stringify({ epochs: [] }));
+    fs.rmSync(path.join(out, 'checkpoints/lr0.1-orig-t0/epoch-1'), { recursive: true, force: true });
+    expect(sn.listCheckpoints(path.join(out, 'checkpoints/lr0.1-orig-t0/epoch-0')).pop()!.step).toBe(4); // the epoch's last step
+    const resumed = cli(...args, '--resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const run = JSON.parse(fs.readFileSync(path.join(out, 'results/runs/lr0.1-orig-t0.json'), 'utf8'));
+    expect(run.epochs[0].loss).toBe(recorded.loss);
+    expect(run.epochs[0].top1).toBe(recorded.top1);
+    expect(run.epochs.every((e: { loss: number }) => Number.isFinite(e.loss))).toBe(true);
+    // Nothing a resume needed is left once the results are written.
+    expect(fs.readdirSync(path.join(out, 'results/runs')).sort()).toEqual(['lr0.1-mod-t0.json', 'lr0.1-orig-t0.json']);
+    expect(fs.existsSync(path.join(out, 'checkpoints/lr0.1-orig-t0'))).toBe(false);
+  }, 300_000);
+
+  it('a run that failed before its first result (bad data) does not block a plain rerun', () => {
+    const out = path.join(tmp, 'failed-run');
+    const bad = path.join(tmp, 'no-cifar-here');
+    fs.mkdirSync(bad, { recursive: true });
+    const first = cli('reproduce', 'cifar10', '--data', bad, '--epochs', '1', '--trials', '1', '--lrs', '0.1', '--out', out);
+    expect(first.status).toBe(1);
+    expect(first.stderr).toMatch(/no CIFAR-10 training batch file/);
+    const data = path.join(tmp, 'cifar-after-failure');
+    writeCifar(data, 20, 10);
+    const second = cli('reproduce', 'cifar10', '--data', data, '--epochs', '1', '--trials', '1', '--lrs', '0.1', '--batch-size', '10', '--out', out);
+    expect(second.status, second.stderr).toBe(0);
+  }, 300_000);
+
+  it('a resumed run writes one TensorBoard event file per trial, not another beside it', async () => {
+    const out = path.join(tmp, 'events-once');
+    const args = ['reproduce', 'mnist', '--trials', '1', '--steps', '2', '--out', out];
+    expect(cli(...args).status).toBe(0);
+    // As if the run stopped after the trial's events were written but before its result was.
+    fs.rmSync(path.join(out, 'results/trials/trial-0-b.json'));
+    const resumed = cli(...args, '--resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    for (const v of ['a', 'b', 'c']) expect(fs.readdirSync(path.join(out, 'tensorboard', `variant-${v}`, 'trial-0')), v).toHaveLength(1);
   }, 300_000);
 
   it('rejects bad flags clearly', () => {

@@ -5,7 +5,6 @@
 
 #include <memory>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/tensor_table.h"
 
@@ -31,17 +30,15 @@ struct Addon {
   // be released while the model still runs it.
   std::unordered_map<double, std::shared_ptr<nn::Layer>> modules;
   std::unordered_map<double, std::shared_ptr<train::Optimizer>> optimizers;
-  // Modules (every module of a model's tree) and optimisers a running job is training: calls that
-  // would touch them from JavaScript meanwhile are refused (they would race with the job).
-  std::unordered_set<const void*> inUse;
+  // What running jobs hold, with how many jobs hold each: every module of a model's tree, the
+  // optimiser, and the storages of parameters, buffers and data tensors. Calls that would touch
+  // them from JavaScript meanwhile are refused (they would race with the job).
+  std::unordered_map<const void*, int> inUse;
   std::unordered_map<double, std::shared_ptr<data::Dataset>> datasets;
   std::unordered_map<double, std::shared_ptr<data::Loader>> loaders;
   double nextModuleHandle = 1;  // modules, optimisers, datasets and loaders draw handles from one counter
 };
 
 inline Addon& addonOf(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
-
-// Throws a TorchError when a running job trains this object.
-void checkNotInUse(Napi::Env env, const void* object, const char* what);
 
 }  // namespace skipnorm

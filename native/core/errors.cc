@@ -25,12 +25,6 @@ Napi::Error makeAbortError(Napi::Env env, const std::string& op) {
   return Napi::Error(env, error);
 }
 
-void checkNotInUse(Napi::Env env, const void* object, const char* what) {
-  if (addonOf(env).inUse.count(object)) {
-    throw makeTorchError(env, opName(), std::string("the ") + what + " is being trained by a running fit; wait for it (or abort it) first");
-  }
-}
-
 void throwTypeError(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, std::string(opName()) + ": " + message);
 }

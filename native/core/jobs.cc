@@ -3,7 +3,11 @@
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -64,6 +68,7 @@ struct RunningJob : JobContext {
 struct Pool {
   std::mutex mutex;
   std::condition_variable wake;
+  std::condition_variable idle;  // signalled when a worker finishes a job's work
   std::deque<std::shared_ptr<RunningJob>> queue;
   std::unordered_map<double, std::shared_ptr<RunningJob>> jobs;  // queued or running
   std::vector<std::thread> workers;
@@ -160,6 +165,7 @@ void workerLoop() {
       p.jobs.erase(running->id);
       --p.busy;
     }
+    p.idle.notify_all();
     auto* done = new Message{Message::kDone, {}};
     RunningJob* raw = running.get();
     // The completion callback owns the job until it has settled the promise.
@@ -198,6 +204,18 @@ void environmentClosing(void* env) {
 }
 
 }  // namespace
+
+void stopJobsAtExit(int exitCode, std::chrono::milliseconds grace) {
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lock(p.mutex);
+  for (auto& [id, job] : p.jobs) job->cancelRequested = true;
+  p.queue.clear();  // never started: nothing to stop
+  if (p.idle.wait_for(lock, grace, [&p] { return p.busy == 0; })) return;
+  // A job is still inside LibTorch (one long step, a collective waiting for a peer): exit() would
+  // run LibTorch's static destructors under it. End the process now, with the status asked for.
+  std::fflush(nullptr);
+  ::_exit(exitCode);
+}
 
 Napi::Value submitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value onProgress) {
   auto running = std::make_shared<RunningJob>(env);
@@ -248,6 +266,11 @@ namespace {
 Napi::Value CancelJob(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), cancelJob(numberArg(info, 0)));
 }
+// stopJobsAtExit(exitCode, graceMs): from the process's 'exit' event (src/core/native.ts).
+Napi::Value StopJobsAtExit(const Napi::CallbackInfo& info) {
+  stopJobsAtExit(static_cast<int>(intArg(info, 0)), std::chrono::milliseconds(intArg(info, 1)));
+  return info.Env().Undefined();
+}
 Napi::Value ActiveJobs(const Napi::CallbackInfo& info) {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
@@ -271,6 +294,7 @@ void registerJobs(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, environmentClosing, env);
   exportFunction(env, exports, "cancelJob", CancelJob);
   exportFunction(env, exports, "activeJobs", ActiveJobs);
+  exportFunction(env, exports, "stopJobsAtExit", StopJobsAtExit);
 }
 
 }  // namespace skipnorm

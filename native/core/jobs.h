@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,12 @@ class JobContext {
 Napi::Value submitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Value onProgress);
 // Asks a running or queued job to stop; it rejects with an AbortError. False if already settled.
 bool cancelJob(double jobId);
+
+// The process is exiting (process.exit(), an uncaught exception) while jobs may run inside LibTorch
+// on worker threads, where exit() would run LibTorch's static destructors under them (a crash).
+// Cancels every job and waits for the running ones to stop at their next check; a job that does
+// not stop within `grace` ends the process at once with `exitCode`.
+void stopJobsAtExit(int exitCode, std::chrono::milliseconds grace);
 
 void setWorkerThreadCount(int count);  // intra-op threads each worker uses
 int workerThreadCount();

@@ -304,7 +304,9 @@ class LoaderBatchJob : public Job {
   std::shared_ptr<Loader> loader;
   int64_t epoch = 0, index = 0;
   LoaderBatchJob() : Job("loaderBatch") {}
-  void run(JobContext&) override { batch_ = loader->batch(epoch, index); }
+  void run(JobContext& ctx) override {
+    batch_ = loader->batch(epoch, index, [&ctx] { return ctx.cancelled(); });
+  }
   Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("input", wrapTensor(env, batch_.input));

@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <chrono>
+
+#include "core/errors.h"
 #include "data/order.h"
 
 namespace skipnorm::data {
@@ -12,6 +15,7 @@ struct Loader::Pending {
   std::vector<int64_t> ids;
   std::vector<at::Tensor> images;  // float [C, H, W]; undefined where skipped
   size_t next = 0, done = 0;       // guarded by the loader's mutex
+  int waiters = 0;                 // callers waiting for it (guarded): it is not dropped meanwhile
   bool ready = false;
   int64_t skipped = 0;
   std::string error;
@@ -71,15 +75,16 @@ void Loader::enqueue(int64_t epoch, int64_t index) {
   queue_.push_back(p);
 }
 
-Batch Loader::batch(int64_t epoch, int64_t index) {
+Batch Loader::batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled) {
   TORCH_CHECK(epoch >= 0 && index >= 0 && index < batchesPerEpoch(), "batch ", index, " of epoch ", epoch, " does not exist (", batchesPerEpoch(), " per epoch)");
   std::shared_ptr<Pending> p;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    // Batches queued for earlier positions will not be asked for: drop them.
+    // Batches queued for earlier positions that nobody waits for will not be asked for: drop them.
     const std::pair<int64_t, int64_t> key{epoch, index};
-    while (!pending_.empty() && pending_.begin()->first < key) pending_.erase(pending_.begin());
-    std::erase_if(queue_, [&](const std::shared_ptr<Pending>& q) { return std::make_pair(q->epoch, q->index) < key; });
+    auto unwanted = [&](const std::shared_ptr<Pending>& q) { return std::make_pair(q->epoch, q->index) < key && q->waiters == 0; };
+    std::erase_if(pending_, [&](const auto& entry) { return unwanted(entry.second); });
+    std::erase_if(queue_, unwanted);
     int64_t e = epoch, i = index;
     for (int64_t k = 0; k <= options_.prefetch; ++k) {
       if (!pending_.count({e, i})) enqueue(e, i);
@@ -90,11 +95,23 @@ Batch Loader::batch(int64_t epoch, int64_t index) {
     }
     workAvailable_.notify_all();
     p = pending_.at(key);
-    batchDone_.wait(lock, [&] { return p->ready; });
-    pending_.erase(key);
+    ++p->waiters;
+    while (!p->ready) {
+      if (cancelled && cancelled()) {
+        --p->waiters;
+        throw JobCancelled();
+      }
+      batchDone_.wait_for(lock, std::chrono::milliseconds(20), [&] { return p->ready; });
+    }
+    --p->waiters;
+    // Handed out once; a caller that waited for it alongside gets the same batch.
+    auto it = pending_.find(key);
+    if (it != pending_.end() && it->second == p) {
+      pending_.erase(it);
+      skipped_ += p->result.skipped;
+    }
   }
   TORCH_CHECK(p->error.empty(), p->error);
-  skipped_ += p->result.skipped;
   return p->result;
 }
 

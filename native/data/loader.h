@@ -3,12 +3,15 @@
 // with worldSize > 1 it is padded to a multiple of worldSize and rank r takes every worldSize-th
 // example from r, as torch's DistributedSampler. Threads work example by example through the
 // queued batches in order, so the next batch is ready soonest; a batch is handed out once.
+// Several callers may wait at once (for the same batch or others); a request drops the queued
+// batches before it that nobody waits for.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,8 +47,9 @@ class Loader {
   int64_t examplesPerEpoch() const { return perRank_; }  // this rank's share
   int64_t batchesPerEpoch() const;
   int64_t batchSize() const { return options_.batchSize; }
-  // Blocks until batch `index` of `epoch` is ready, and queues the next ones.
-  Batch batch(int64_t epoch, int64_t index);
+  // Blocks until batch `index` of `epoch` is ready, and queues the next ones. `cancelled` is
+  // polled while waiting: when it returns true the wait ends with JobCancelled.
+  Batch batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled = {});
   int64_t skipped() const { return skipped_; }  // in the batches handed out
 
  private:

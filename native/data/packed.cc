@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <random>
 
 #include "data/dataset.h"
@@ -25,6 +27,60 @@ namespace {
 constexpr char kMagic[9] = "SNPACK01";
 constexpr int64_t kAlign = 64;
 int64_t aligned(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+// A file written through a temporary sibling (`.<name>.<pid>.<random>.tmp`, the naming of
+// src/io/safetensors.ts, whose cleanup removes those that killed processes left) and renamed over
+// the target by commit(), after the data is flushed; the folder is flushed after the rename, so
+// after a crash the target is whole or absent. Destroyed without commit, it removes its temporary.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& target) : target_(target) {
+    const size_t slash = target.find_last_of('/');
+    dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
+    const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+    std::random_device rd;
+    char random[16];
+    std::snprintf(random, sizeof(random), "%06x%06x", rd() & 0xffffffu, rd() & 0xffffffu);
+    temp_ = dir_ + "/." + base + "." + std::to_string(::getpid()) + "." + random + ".tmp";
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    TORCH_CHECK(fd_ >= 0, "pack: cannot write ", temp_, ": ", std::strerror(errno));
+  }
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(temp_.c_str());
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n) {
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
+      if (w < 0 && errno == EINTR) continue;
+      TORCH_CHECK(w > 0, "pack: writing ", temp_, " failed: ", std::strerror(errno));
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  void commit() {
+    TORCH_CHECK(::fsync(fd_) == 0, "pack: flushing ", temp_, " failed: ", std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+    TORCH_CHECK(::rename(temp_.c_str(), target_.c_str()) == 0, "pack: cannot rename ", temp_, " to ", target_, ": ", std::strerror(errno));
+    committed_ = true;
+    const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+
+ private:
+  std::string target_, dir_, temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
 
 // A tiny reader for the flat JSON header we write: numbers, strings and one array of strings.
 struct HeaderReader {
@@ -55,12 +111,16 @@ struct HeaderReader {
   }
   int64_t number() {
     skipSpace();
-    size_t end = at;
-    while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '-')) ++end;
-    TORCH_CHECK(end > at && end - at < 19, "packed file: malformed header number");
-    const int64_t v = std::stoll(s.substr(at, end - at));
+    const bool negative = at < s.size() && s[at] == '-';
+    size_t end = negative ? at + 1 : at;
+    int64_t v = 0;
+    for (; end < s.size() && std::isdigit(static_cast<unsigned char>(s[end])); ++end) {
+      TORCH_CHECK(v < 100'000'000'000'000'000LL, "packed file: malformed header (a number at byte ", at, " is too large)");
+      v = v * 10 + (s[end] - '0');
+    }
+    TORCH_CHECK(end > at + (negative ? 1 : 0), "packed file: malformed header (expected a number at byte ", at, ")");
     at = end;
-    return v;
+    return negative ? -v : v;
   }
 };
 
@@ -86,7 +146,8 @@ class PackedDataset : public Dataset {
 }  // namespace
 
 std::shared_ptr<Dataset> openPacked(const std::string& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: opening a FIFO for reading would otherwise wait for a writer for ever.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   TORCH_CHECK(fd >= 0, "cannot open ", file, ": ", std::strerror(errno));
   struct stat st {};
   ::fstat(fd, &st);
@@ -183,44 +244,27 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
                        ",\"channels\":" + std::to_string(channels) + ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
   for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
   header += "]}";
-  // Write next to the target and rename: a reader never sees half a file.
-  std::random_device rd;
-  const std::string temp = file + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
-  {
-    std::ofstream f(temp, std::ios::binary | std::ios::trunc);
-    TORCH_CHECK(f, "pack: cannot write ", temp, ": ", std::strerror(errno));
-    const uint64_t length = header.size();
-    f.write(kMagic, 8);
-    f.write(reinterpret_cast<const char*>(&length), 8);
-    f << header;
-    const std::string pad(kAlign, '\0');
-    int64_t at = 16 + static_cast<int64_t>(header.size());
-    f.write(pad.data(), aligned(at) - at);
-    for (int64_t i = 0; i < n; ++i) {
-      if (!ok[i]) continue;
-      const int64_t label = dataset.label(i);
-      f.write(reinterpret_cast<const char*>(&label), 8);
-    }
-    at = aligned(at) + 8 * kept;
-    f.write(pad.data(), aligned(at) - at);
-    for (int64_t i = 0; i < n; ++i) {
-      if (!ok[i]) continue;
-      const at::Tensor img = out[i].contiguous();
-      f.write(reinterpret_cast<const char*>(img.data_ptr<uint8_t>()), img.numel());
-    }
-    f.flush();
-    const bool good = static_cast<bool>(f);
-    f.close();
-    if (!good) {
-      std::remove(temp.c_str());
-      TORCH_CHECK(false, "pack: writing ", temp, " failed (disk full?)");
-    }
+  AtomicFile f(file);
+  const uint64_t length = header.size();
+  f.write(kMagic, 8);
+  f.write(&length, 8);
+  f.write(header.data(), header.size());
+  const std::string pad(kAlign, '\0');
+  int64_t at = 16 + static_cast<int64_t>(header.size());
+  f.write(pad.data(), aligned(at) - at);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!ok[i]) continue;
+    const int64_t label = dataset.label(i);
+    f.write(&label, 8);
   }
-  if (std::rename(temp.c_str(), file.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(temp.c_str());
-    TORCH_CHECK(false, "pack: cannot rename ", temp, " to ", file, ": ", why);
+  at = aligned(at) + 8 * kept;
+  f.write(pad.data(), aligned(at) - at);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!ok[i]) continue;
+    const at::Tensor img = out[i].contiguous();
+    f.write(img.data_ptr<uint8_t>(), img.numel());
   }
+  f.commit();
   return n - kept;
 }
 

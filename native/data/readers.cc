@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "data/dataset.h"
 
@@ -42,27 +43,65 @@ SubsetDataset::SubsetDataset(std::shared_ptr<Dataset> parent, std::vector<int64_
 
 namespace {
 
-// The whole file, decompressed when it is gzip (zlib reads plain files through unchanged).
-std::vector<uint8_t> readMaybeGzip(const fs::path& path) {
+uint32_t bigEndian32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
+
+// An idx file (plain or gzip; zlib reads plain files through unchanged): the header is read
+// first, then exactly the bytes it declares, so a small file whose header declares little never
+// inflates, and memory follows what the file really holds rather than what it claims.
+struct IdxFile {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;
+};
+
+IdxFile readIdx(const fs::path& path, uint32_t magic, size_t dimCount, const char* kind) {
   gzFile f = gzopen(path.c_str(), "rb");
   TORCH_CHECK(f, "cannot open ", path.string());
-  std::vector<uint8_t> out;
-  uint8_t buffer[1 << 16];
-  int n;
-  while ((n = gzread(f, buffer, sizeof(buffer))) > 0) {
-    out.insert(out.end(), buffer, buffer + n);
-    if (out.size() > (size_t{1} << 32)) break;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> closer(f, gzclose);
+  auto read = [&](uint8_t* into, size_t n) -> size_t {
+    size_t done = 0;
+    while (done < n) {
+      const int got = gzread(f, into + done, static_cast<unsigned>(std::min<size_t>(n - done, 1 << 20)));
+      if (got < 0) {
+        int code = 0;
+        TORCH_CHECK(false, path.string(), ": corrupt gzip data (", gzerror(f, &code), ")");
+      }
+      if (got == 0) break;
+      done += static_cast<size_t>(got);
+    }
+    return done;
+  };
+  const size_t headerBytes = 4 + 4 * dimCount;
+  uint8_t header[16];
+  const size_t got = read(header, headerBytes);
+  TORCH_CHECK(got >= 4 && bigEndian32(header) == magic, path.string(), ": not an ", kind, " file (magic number ", got >= 4 ? bigEndian32(header) : 0,
+              ", expected ", magic, ")");
+  TORCH_CHECK(got == headerBytes, path.string(), ": the ", kind, " header is cut short (", got, " of ", headerBytes, " bytes)");
+  IdxFile out;
+  int64_t declared = 1;
+  for (size_t d = 0; d < dimCount; ++d) {
+    const int64_t dim = bigEndian32(header + 4 + 4 * d);
+    out.dims.push_back(dim);
+    TORCH_CHECK(dim == 0 || declared <= (int64_t{1} << 32) / dim, path.string(), ": the header declares more than 4 GiB of data");
+    declared *= dim;
   }
-  int code = 0;
-  const char* message = n < 0 ? gzerror(f, &code) : nullptr;
-  const std::string error = message ? message : "";
-  gzclose(f);
-  TORCH_CHECK(n >= 0, path.string(), ": corrupt gzip data (", error, ")");
-  TORCH_CHECK(out.size() <= (size_t{1} << 32), path.string(), ": more than 4 GiB of data");
+  // Grown as the data arrives, doubling (a header may claim more than the file holds), never past
+  // what it declares: memory follows what is really there.
+  while (static_cast<int64_t>(out.data.size()) < declared) {
+    const size_t before = out.data.size();
+    const size_t want = std::min<size_t>(std::max<size_t>(before, size_t{1} << 16), static_cast<size_t>(declared) - before);
+    out.data.resize(before + want);
+    const size_t n = read(out.data.data() + before, want);
+    out.data.resize(before + n);
+    if (n < want) break;
+  }
+  uint8_t extra;
+  const bool more = read(&extra, 1) > 0;
+  std::string dims;
+  for (size_t d = 0; d < out.dims.size(); ++d) dims += (d ? " x " : "") + std::to_string(out.dims[d]);
+  TORCH_CHECK(static_cast<int64_t>(out.data.size()) == declared && !more, path.string(), ": holds ", more ? "more than " : "", out.data.size(),
+              " bytes of data, the header declares ", dims, " (", declared, " bytes)");
   return out;
 }
-
-uint32_t bigEndian32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
 
 // The first of the candidate names that exists in any of the folders.
 fs::path findFile(const std::vector<fs::path>& folders, const std::vector<std::string>& names, const std::string& what) {
@@ -90,26 +129,18 @@ std::shared_ptr<Dataset> openMnist(const std::string& root, bool train) {
   const std::string prefix = train ? "train" : "t10k";
   const fs::path imagesPath = findFile(folders, {prefix + "-images-idx3-ubyte", prefix + "-images-idx3-ubyte.gz", prefix + "-images.idx3-ubyte"}, "MNIST images");
   const fs::path labelsPath = findFile(folders, {prefix + "-labels-idx1-ubyte", prefix + "-labels-idx1-ubyte.gz", prefix + "-labels.idx1-ubyte"}, "MNIST labels");
-  const auto images = readMaybeGzip(imagesPath);
-  const auto labels = readMaybeGzip(labelsPath);
-  TORCH_CHECK(images.size() >= 16 && bigEndian32(images.data()) == 0x803, imagesPath.string(), ": not an idx3 image file (magic number ",
-              images.size() >= 4 ? bigEndian32(images.data()) : 0, ", expected 2051)");
-  TORCH_CHECK(labels.size() >= 8 && bigEndian32(labels.data()) == 0x801, labelsPath.string(), ": not an idx1 label file (magic number ",
-              labels.size() >= 4 ? bigEndian32(labels.data()) : 0, ", expected 2049)");
-  const int64_t n = bigEndian32(images.data() + 4), h = bigEndian32(images.data() + 8), w = bigEndian32(images.data() + 12);
-  const int64_t nLabels = bigEndian32(labels.data() + 4);
+  const IdxFile images = readIdx(imagesPath, 0x803, 3, "idx3 image");
+  const IdxFile labels = readIdx(labelsPath, 0x801, 1, "idx1 label");
+  const int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
   TORCH_CHECK(h > 0 && w > 0 && h <= 4096 && w <= 4096, imagesPath.string(), ": implausible image size ", h, " x ", w);
-  TORCH_CHECK(static_cast<int64_t>(images.size()) == 16 + n * h * w, imagesPath.string(), ": holds ", images.size() - 16, " bytes of pixels, the header says ",
-              n, " images of ", h, " x ", w, " (", n * h * w, " bytes)");
-  TORCH_CHECK(static_cast<int64_t>(labels.size()) == 8 + nLabels, labelsPath.string(), ": holds ", labels.size() - 8, " labels, the header says ", nLabels);
-  TORCH_CHECK(n == nLabels, "MNIST: ", n, " images but ", nLabels, " labels");
+  TORCH_CHECK(n == labels.dims[0], "MNIST: ", n, " images but ", labels.dims[0], " labels");
   at::Tensor x = at::empty({n, h, w, 1}, at::kByte);
-  std::memcpy(x.data_ptr<uint8_t>(), images.data() + 16, n * h * w);
+  std::memcpy(x.data_ptr<uint8_t>(), images.data.data(), n * h * w);
   at::Tensor y = at::empty({n}, at::kLong);
   int64_t* py = y.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK(labels[8 + i] < 10, labelsPath.string(), ": label ", int{labels[8 + i]}, " of example ", i, " is out of range 0..9");
-    py[i] = labels[8 + i];
+    TORCH_CHECK(labels.data[i] < 10, labelsPath.string(), ": label ", int{labels.data[i]}, " of example ", i, " is out of range 0..9");
+    py[i] = labels.data[i];
   }
   return std::make_shared<TensorDataset>(x, y, 10, "mnist");
 }

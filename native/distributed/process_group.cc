@@ -91,9 +91,31 @@ int listenOn(const std::string& host, int port) {
   return fd;
 }
 
+// This machine's IPv4 address on the route to host:port (no packet is sent: connecting a UDP
+// socket only picks the route). Every rank binds its Gloo connections there: the master's address
+// itself is only one of the first machine's addresses.
+std::string localAddressTowards(const std::string& host, int port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  TORCH_CHECK(fd >= 0, "cannot create a socket: ", std::strerror(errno));
+  sockaddr_in master{};
+  master.sin_family = AF_INET;
+  master.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in local{};
+  socklen_t length = sizeof(local);
+  const bool ok = ::inet_pton(AF_INET, host.c_str(), &master.sin_addr) == 1 && ::connect(fd, reinterpret_cast<sockaddr*>(&master), sizeof(master)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0;
+  const std::string why = std::strerror(errno);
+  ::close(fd);
+  TORCH_CHECK(ok, "no route from this machine to the master address ", host, ": ", why);
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof(text));
+  return text;
+}
+
 class InitJob : public Job {
  public:
   std::string host, backend = "gloo";
+  std::string socketInterface;  // the network interface for Gloo, by name; empty: the route to the master
   int port = 29500, rank = 0, size = 1;
   std::chrono::milliseconds timeout{60000};
   InitJob() : Job("distributed.init") {}
@@ -119,7 +141,8 @@ class InitJob : public Job {
       g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
     } else {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+      options->devices.push_back(socketInterface.empty() ? c10d::ProcessGroupGloo::createDeviceForHostname(localAddressTowards(host, port))
+                                                         : c10d::ProcessGroupGloo::createDeviceForInterface(socketInterface));
       g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, size, options);
       g->processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->backend);
       g->processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
@@ -132,7 +155,7 @@ class InitJob : public Job {
   Napi::Value result(Napi::Env env) override { return env.Undefined(); }
 };
 
-// init({ rank, worldSize, masterAddr, masterPort, timeoutMs, backend }) -> [promise, jobId]
+// init({ rank, worldSize, masterAddr, masterPort, timeoutMs, backend, socketInterface }) -> [promise, jobId]
 Napi::Value Init(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) throwTypeError(info.Env(), "expected an options object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -143,6 +166,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   job->port = static_cast<int>(intOption(o, "masterPort", 29500));
   job->timeout = std::chrono::milliseconds(intOption(o, "timeoutMs", 60000));
   job->backend = stringOption(o, "backend", "gloo");
+  job->socketInterface = stringOption(o, "socketInterface", "");
   TORCH_CHECK(job->backend == "gloo" || job->backend == "nccl", "backend must be 'gloo' or 'nccl', got '", job->backend, "'");
   TORCH_CHECK(job->size >= 1 && job->rank >= 0 && job->rank < job->size, "rank ", job->rank, " is not in 0..worldSize-1 (worldSize ", job->size, ")");
   TORCH_CHECK(job->port > 0 && job->port < 65536, "masterPort must be in 1..65535");

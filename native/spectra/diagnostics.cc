@@ -134,6 +134,8 @@ Napi::Value Diagnostics(const Napi::CallbackInfo& info) {
   job->request.iterations = intArg(info, 5);
   job->request.tol = numberArg(info, 6);
   job->marks.mark(env, *job->model);
+  job->marks.markTensor(env, job->input);
+  job->marks.markTensor(env, job->labels);
   return submitJob(env, std::move(job), env.Undefined());
 }
 

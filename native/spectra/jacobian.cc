@@ -327,6 +327,7 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   job->request.cudaGraph = !isMissing(info, 7) && boolArg(info, 7);
   job->request.rowsPerPass = isMissing(info, 8) ? 0 : intArg(info, 8);
   job->marks.mark(env, *sequential);
+  job->marks.markTensor(env, job->input);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }
 

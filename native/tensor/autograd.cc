@@ -7,6 +7,7 @@
 
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
@@ -18,7 +19,9 @@ Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
 }
 // setRequiresGrad(x, flag): in place on x, like requires_grad_().
 Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-  tensorArg(info, 0).set_requires_grad(boolArg(info, 1));
+  at::Tensor& x = tensorArg(info, 0);
+  checkTensorNotInUse(info.Env(), x);
+  x.set_requires_grad(boolArg(info, 1));
   return info.Env().Undefined();
 }
 // grad(x) -> handle or null
@@ -31,12 +34,14 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   setOpName("grad");
   at::Tensor& x = tensorArg(info, 0);
+  checkTensorNotInUse(info.Env(), x);
   x.mutable_grad() = isMissing(info, 1) ? at::Tensor() : tensorArg(info, 1);
   return info.Env().Undefined();
 }
 // backward(y, gradient|null, retainGraph, createGraph)
 Napi::Value Backward(const Napi::CallbackInfo& info) {
   const at::Tensor& y = tensorArg(info, 0);
+  checkLeavesNotInUse(info.Env(), y);  // backward writes the leaves' .grad
   at::Tensor gradient = optionalTensorArg(info, 1).value_or(at::Tensor());
   y.backward(gradient, boolArg(info, 2), boolArg(info, 3));
   return info.Env().Undefined();

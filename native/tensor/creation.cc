@@ -7,6 +7,7 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
@@ -107,6 +108,7 @@ Napi::Value Randperm(const Napi::CallbackInfo& info) {
 Napi::Value FillRandom(const Napi::CallbackInfo& info) {
   std::string kind = stringArg(info, 0);
   at::Tensor& t = tensorArg(info, 1);
+  checkTensorNotInUse(info.Env(), t);
   double a = numberArg(info, 2), b = numberArg(info, 3);
   std::optional<at::Generator> generator = optionalGeneratorArg(info, 4);
   c10::NoGradGuard noGrad;
@@ -119,7 +121,9 @@ Napi::Value FillRandom(const Napi::CallbackInfo& info) {
 // fill(t, value): in place and outside autograd.
 Napi::Value FillConstant(const Napi::CallbackInfo& info) {
   c10::NoGradGuard noGrad;
-  tensorArg(info, 0).fill_(scalarArg(info, 1));
+  at::Tensor& t = tensorArg(info, 0);
+  checkTensorNotInUse(info.Env(), t);
+  t.fill_(scalarArg(info, 1));
   return info.Env().Undefined();
 }
 

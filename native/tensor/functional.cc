@@ -5,6 +5,7 @@
 
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
@@ -89,6 +90,11 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
 }
 // batchNorm(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps)
 Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  if (boolArg(info, 5)) {  // training updates the running statistics in place
+    for (size_t i : {3, 4}) {
+      if (auto t = optionalTensorArg(info, i)) checkTensorNotInUse(info.Env(), *t);
+    }
+  }
   return wrapTensor(info.Env(), at::batch_norm(tensorArg(info, 0), optionalTensorArg(info, 1), optionalTensorArg(info, 2),
                                                optionalTensorArg(info, 3), optionalTensorArg(info, 4), boolArg(info, 5),
                                                numberArg(info, 6), numberArg(info, 7), at::globalContext().userEnabledCuDNN()));

@@ -6,6 +6,7 @@
 
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
@@ -204,6 +205,7 @@ Napi::Value BinaryOp(const Napi::CallbackInfo& info) {
 Napi::Value InplaceOp(const Napi::CallbackInfo& info) {
   const auto& op = lookup(info, kInplace);
   at::Tensor& a = tensorArg(info, 1);
+  checkTensorNotInUse(info.Env(), a);
   at::Tensor b = otherArg(info, 2, a);
   op.fn(a, b);
   return info.Env().Undefined();

@@ -5,6 +5,7 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
@@ -151,6 +152,7 @@ Napi::Value Index(const Napi::CallbackInfo& info) {
 // indexPut(x, indices, value, valueIsScalar): writes into x in place, like x[indices] = value.
 Napi::Value IndexPut(const Napi::CallbackInfo& info) {
   at::Tensor& x = tensorArg(info, 0);
+  checkTensorNotInUse(info.Env(), x);
   auto indices = indicesArg(info, 1);
   if (!isMissing(info, 3) && boolArg(info, 3)) x.index_put_(indices, scalarArg(info, 2));
   else x.index_put_(indices, tensorArg(info, 2));

@@ -6,7 +6,9 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "data/loader.h"
 #include "data/order.h"
@@ -22,6 +24,10 @@ class BatchSource {
   virtual std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) = 0;
   // Whether batches are already this rank's share (a loader sharded by rank).
   virtual bool sharded() const { return false; }
+  // The in-memory tensors it reads (JavaScript may not write to them while a job runs).
+  virtual std::vector<at::Tensor> tensors() const { return {}; }
+  // Polled while waiting for a batch (a loader's): true ends the wait with JobCancelled.
+  std::function<bool()> cancelled;
 };
 
 class TensorBatches : public BatchSource {
@@ -32,6 +38,7 @@ class TensorBatches : public BatchSource {
   uint64_t seed = 0;
 
   int64_t examples() const override { return input.size(0); }
+  std::vector<at::Tensor> tensors() const override { return {input, labels}; }
   int64_t batchSize() const override { return size == 0 ? examples() : std::min(size, examples()); }
   int64_t batchesPerEpoch() const override { return dropLast ? examples() / batchSize() : (examples() + batchSize() - 1) / batchSize(); }
   std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
@@ -58,7 +65,7 @@ class LoaderBatches : public BatchSource {
   int64_t batchesPerEpoch() const override { return loader_->batchesPerEpoch(); }
   bool sharded() const override { return true; }
   std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
-    data::Batch b = loader_->batch(epoch, index);
+    data::Batch b = loader_->batch(epoch, index, cancelled);
     return {b.input.to(device_, /*non_blocking=*/true), b.labels.to(device_, /*non_blocking=*/true)};
   }
 

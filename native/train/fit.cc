@@ -119,6 +119,39 @@ EventBuilder tensorStats(const char* name, int64_t step, const std::vector<train
   };
 }
 
+// An epoch's running totals: summed over its batches so far (examples-weighted loss, correct
+// counts), kept in checkpoints so that a resumed epoch reports all of its batches.
+struct EpochSums {
+  int64_t epoch = 0, batches = 0;
+  double loss = 0, top1 = 0, top5 = 0, examples = 0, seconds = 0;
+};
+
+Napi::Object epochSumsToJs(Napi::Env env, const EpochSums& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("epoch", Napi::Number::New(env, static_cast<double>(s.epoch)));
+  o.Set("batches", Napi::Number::New(env, static_cast<double>(s.batches)));
+  o.Set("loss", Napi::Number::New(env, s.loss));
+  o.Set("top1", Napi::Number::New(env, s.top1));
+  o.Set("top5", Napi::Number::New(env, s.top5));
+  o.Set("examples", Napi::Number::New(env, s.examples));
+  o.Set("seconds", Napi::Number::New(env, s.seconds));
+  return o;
+}
+
+// The epoch event: means over the epoch's examples.
+Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t perEpoch) {
+  Napi::Object e = Napi::Object::New(env);
+  e.Set("type", "epoch");
+  e.Set("epoch", Napi::Number::New(env, static_cast<double>(s.epoch)));
+  e.Set("loss", Napi::Number::New(env, s.loss / s.examples));
+  e.Set("top1", Napi::Number::New(env, s.top1 / s.examples));
+  e.Set("top5", Napi::Number::New(env, s.top5 / s.examples));
+  e.Set("seconds", Napi::Number::New(env, s.seconds));
+  // Complete: every batch of the epoch counted (across a resume too), not cut short by `steps`.
+  e.Set("complete", Napi::Boolean::New(env, s.batches == perEpoch));
+  return e;
+}
+
 class FitJob : public Job {
  public:
   std::shared_ptr<nn::Layer> model;
@@ -152,6 +185,7 @@ class FitJob : public Job {
   // gradients are averaged across ranks (distributed/data_parallel.h).
   bool dataParallel = false, syncBatchNorm = false;
   int64_t startStep = 0;        // resume: steps already done (the data order and schedule follow)
+  std::optional<EpochSums> resumedSums;  // resume: the totals of the epoch the checkpoint was in
   int64_t checkpointEvery = 0;  // post a snapshot of the whole training state every N steps
   // CUDA graphs (train/graphed_step.h): the step captured once and replayed; per-step results stay
   // on the device and are read only when reported.
@@ -165,7 +199,7 @@ class FitJob : public Job {
 
   // Copies of everything a resumed run needs, handed to JavaScript (which writes the file) so
   // that training goes on while it is saved.
-  void postCheckpoint(JobContext& ctx, int64_t step, int64_t epoch) {
+  void postCheckpoint(JobContext& ctx, int64_t step, int64_t epoch, const EpochSums& sums) {
     c10::NoGradGuard noGrad;
     auto tensors = std::make_shared<std::vector<train::NamedTensor>>();
     for (const auto& item : model->named_parameters(true)) tensors->emplace_back("model." + item.key(), item.value().detach().clone());
@@ -180,11 +214,12 @@ class FitJob : public Job {
       tensors->emplace_back("scaler.scale", at::scalar_tensor(lossScale, at::kDouble));
       tensors->emplace_back("scaler.good_steps", at::scalar_tensor(goodSteps, at::kLong));
     }
-    ctx.post([tensors, step, epoch](Napi::Env env) -> Napi::Value {
+    ctx.post([tensors, step, epoch, sums](Napi::Env env) -> Napi::Value {
       Napi::Object e = Napi::Object::New(env);
       e.Set("type", "checkpoint");
       e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
       e.Set("epoch", Napi::Number::New(env, static_cast<double>(epoch)));
+      e.Set("epochSums", epochSumsToJs(env, sums));
       Napi::Array list = Napi::Array::New(env, tensors->size());
       for (size_t i = 0; i < tensors->size(); ++i) {
         Napi::Array pair = Napi::Array::New(env, 2);
@@ -204,8 +239,8 @@ class FitJob : public Job {
 
   // After each step: hooks, progress (`values` is asked only for a reported step), tracking and
   // checkpoints.
-  template <typename Values>
-  void afterStep(JobContext& ctx, int64_t step, int64_t epoch, int64_t total, Clock::time_point start, Values values) {
+  template <typename Values, typename Sums>
+  void afterStep(JobContext& ctx, int64_t step, int64_t epoch, int64_t total, Clock::time_point start, Values values, Sums sums) {
     for (const auto& hook : hooks) {
       if (step % hook.every != 0) continue;
       ctx.post(tensorStats(hook.kind == "gradNorms" ? "gradNorms" : "parameterStats", step, optimizer->params(), hook.kind == "gradNorms"));
@@ -234,10 +269,11 @@ class FitJob : public Job {
       auto d = std::make_shared<DiagnosticsResult>(diagnosticsOf(*model, diagnosticsInput, diagnosticsLabels, diagnosticsRequest, &ctx));
       ctx.post([d, step](Napi::Env env) -> Napi::Value { return hookEvent(env, "diagnostics", step, diagnosticsToJs(env, *d)); });
     }
-    if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch);
+    if (checkpointEvery > 0 && (step % checkpointEvery == 0 || step == total)) postCheckpoint(ctx, step, epoch, sums());
   }
 
   void run(JobContext& ctx) override {
+    data->cancelled = [&ctx] { return ctx.cancelled(); };
     const int64_t perEpoch = data->batchesPerEpoch();
     TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data->examples(), " examples, fewer than one batch of ", data->batchSize(), " with dropLast");
     const int64_t total = steps > 0 ? steps : epochs * perEpoch;
@@ -257,10 +293,28 @@ class FitJob : public Job {
     if (cudaGraph) graph = std::make_unique<GraphState>(*this);
     const auto start = Clock::now();
     int64_t step = startStep;
+    // A run resumed at the end of its last epoch trains nothing: that epoch is the last one.
+    if (resumedSums) lastEpoch_ = resumedSums;
     for (int64_t epoch = startStep / perEpoch; step < total; ++epoch) {
+      // This call's totals start from those saved when it resumes inside the epoch.
+      EpochSums base{epoch};
+      if (resumedSums && resumedSums->epoch == epoch) base = *resumedSums;
       double lossSum = 0, top1Sum = 0, top5Sum = 0, seen = 0;
+      int64_t batches = 0;
       if (graph) graph->startEpoch();
       const auto epochStart = Clock::now();
+      // The epoch's totals so far (the graphed step keeps its sums on the device).
+      auto sums = [&] {
+        EpochSums s = base;
+        if (graph) std::tie(lossSum, top1Sum, top5Sum) = graph->epochSums();
+        s.batches += batches;
+        s.loss += lossSum;
+        s.top1 += top1Sum;
+        s.top5 += top5Sum;
+        s.examples += seen;
+        s.seconds += std::chrono::duration<double>(Clock::now() - epochStart).count();
+        return s;
+      };
       const int64_t epochFirstBatch = step - epoch * perEpoch;
       for (int64_t b = epochFirstBatch; b < perEpoch && step < total; ++b) {
         ctx.checkCancelled();
@@ -279,8 +333,9 @@ class FitJob : public Job {
           optimizer->setLr(lr);
           graph->step.run(x, y);
           ++step;
+          ++batches;
           seen += static_cast<double>(x.size(0));
-          afterStep(ctx, step, epoch, total, start, [&] { return graph->lastValues(); });
+          afterStep(ctx, step, epoch, total, start, [&] { return graph->lastValues(); }, sums);
           continue;
         }
         optimizer->setLr(lr);
@@ -302,6 +357,7 @@ class FitJob : public Job {
           optimizer->step();
         }
         ++step;
+        ++batches;
         const double n = static_cast<double>(x.size(0));
         const double lossValue = l.item<double>();
         auto [top1, top5] = correct(out, y);
@@ -309,33 +365,28 @@ class FitJob : public Job {
         top1Sum += top1;
         top5Sum += top5;
         seen += n;
-        afterStep(ctx, step, epoch, total, start, [&] { return StepValues{lossValue, top1 / n, top5 / n, usedScale, skipped}; });
+        afterStep(ctx, step, epoch, total, start, [&] { return StepValues{lossValue, top1 / n, top5 / n, usedScale, skipped}; }, sums);
       }
-      if (graph) std::tie(lossSum, top1Sum, top5Sum) = graph->epochSums();
-      const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-      // Complete: every batch of the epoch ran in this call (not cut by `steps`, not resumed mid-epoch).
-      const bool complete = epochFirstBatch == 0 && (step - epoch * perEpoch == perEpoch);
-      ctx.post([epoch, lossSum, top1Sum, top5Sum, seen, seconds, complete](Napi::Env env) -> Napi::Value {
-        Napi::Object e = Napi::Object::New(env);
-        e.Set("type", "epoch");
-        e.Set("epoch", Napi::Number::New(env, static_cast<double>(epoch)));
-        e.Set("loss", Napi::Number::New(env, lossSum / seen));
-        e.Set("top1", Napi::Number::New(env, top1Sum / seen));
-        e.Set("top5", Napi::Number::New(env, top5Sum / seen));
-        e.Set("seconds", Napi::Number::New(env, seconds));
-        e.Set("complete", Napi::Boolean::New(env, complete));
-        return e;
-      });
-      lastLoss_ = lossSum / seen;
+      const EpochSums done = sums();
+      ctx.post([done, perEpoch](Napi::Env env) -> Napi::Value { return epochEventToJs(env, done, perEpoch); });
+      lastEpoch_ = done;
     }
     steps_ = step;
     seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
+    perEpoch_ = perEpoch;
   }
 
   Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("steps", Napi::Number::New(env, static_cast<double>(steps_)));
-    out.Set("lastEpochLoss", Napi::Number::New(env, lastLoss_));
+    out.Set("lastEpochLoss", Napi::Number::New(env, lastEpoch_ ? lastEpoch_->loss / lastEpoch_->examples : NAN));
+    if (lastEpoch_) {
+      Napi::Object e = epochEventToJs(env, *lastEpoch_, perEpoch_);
+      e.Delete("type");
+      out.Set("lastEpoch", e);
+    } else {
+      out.Set("lastEpoch", env.Null());
+    }
     out.Set("seconds", Napi::Number::New(env, seconds_));
     return out;
   }
@@ -458,8 +509,9 @@ class FitJob : public Job {
 
  private:
 
-  int64_t steps_ = 0;
-  double lastLoss_ = NAN, seconds_ = 0;
+  int64_t steps_ = 0, perEpoch_ = 0;
+  std::optional<EpochSums> lastEpoch_;  // the last epoch trained (or resumed at its end)
+  double seconds_ = 0;
 };
 
 class EvaluateJob : public Job {
@@ -474,6 +526,7 @@ class EvaluateJob : public Job {
   void settled() override { marks.release(); }
 
   void run(JobContext& ctx) override {
+    data->cancelled = [&ctx] { return ctx.cancelled(); };
     c10::NoGradGuard noGrad;
     nn::ModeSnapshot modes(*model);  // eval mode for the pass, then each module's own mode back
     model->eval();
@@ -552,8 +605,9 @@ std::unique_ptr<train::BatchSource> dataOption(const Napi::Object& o, const nn::
     return std::make_unique<train::LoaderBatches>(loaderFromHandle(o.Env(), numberOption(o, "loader", -1)), device);
   }
   auto d = std::make_unique<train::TensorBatches>();
-  d->input = tensorOption(o, "input");
-  d->labels = tensorOption(o, "labels");
+  // Detached aliases: the job never writes a gradient into the caller's tensors.
+  d->input = tensorOption(o, "input").detach();
+  d->labels = tensorOption(o, "labels").detach();
   TORCH_CHECK(d->input.dim() >= 1 && d->input.size(0) > 0, "the input must have at least one example");
   TORCH_CHECK(d->labels.dim() >= 1 && d->labels.size(0) == d->input.size(0), "input has ", d->input.size(0), " examples but labels has ",
               d->labels.dim() == 0 ? 0 : d->labels.size(0));
@@ -595,13 +649,20 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   job->channelsLast = boolOption(o, "channelsLast", false);
   job->restoreScaler(numberOption(o, "lossScale", 65536.0), intOption(o, "lossScaleGoodSteps", 0));
   job->startStep = intOption(o, "startStep", 0);
+  Napi::Value resumed = get(o, "resumeEpochSums");
+  if (resumed.IsObject()) {
+    Napi::Object r = resumed.As<Napi::Object>();
+    // (JSON keeps NaN, the counts of a run that is not a classification, as null: missing here.)
+    job->resumedSums = EpochSums{intOption(r, "epoch"), intOption(r, "batches"), numberOption(r, "loss", NAN), numberOption(r, "top1", NAN),
+                                 numberOption(r, "top5", NAN), numberOption(r, "examples", 0), numberOption(r, "seconds", 0)};
+  }
   job->checkpointEvery = intOption(o, "checkpointEvery", 0);
   Napi::Value track = get(o, "trackJacobian");
   if (track.IsObject()) {
     Napi::Object t = track.As<Napi::Object>();
     job->sequential = std::dynamic_pointer_cast<nn::Sequential>(job->model);
     TORCH_CHECK(job->sequential, "tracking the Jacobian spectrum needs a Sequential model");
-    job->probe = tensorOption(t, "input");
+    job->probe = tensorOption(t, "input").detach();
     job->probeEvery = intOption(t, "every", 0);
     TORCH_CHECK(job->probeEvery > 0, "trackJacobian.every must be a positive integer");
     job->probeRequest.cut = intOption(t, "cut", 1);
@@ -629,8 +690,8 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   Napi::Value diagnostics = get(o, "trackDiagnostics");
   if (diagnostics.IsObject()) {
     Napi::Object t = diagnostics.As<Napi::Object>();
-    job->diagnosticsInput = tensorOption(t, "input");
-    job->diagnosticsLabels = tensorOption(t, "labels");
+    job->diagnosticsInput = tensorOption(t, "input").detach();
+    job->diagnosticsLabels = tensorOption(t, "labels").detach();
     job->diagnosticsEvery = intOption(t, "every", 0);
     TORCH_CHECK(job->diagnosticsEvery > 0, "trackDiagnostics.every must be a positive integer");
     job->diagnosticsRequest.train = boolOption(t, "train", true);
@@ -651,6 +712,8 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
     }
   }
   job->marks.mark(info.Env(), *job->model, job->optimizer.get());
+  for (const auto& t : job->data->tensors()) job->marks.markTensor(info.Env(), t);
+  for (const auto& t : {job->probe, job->diagnosticsInput, job->diagnosticsLabels}) job->marks.markTensor(info.Env(), t);
   return submitJob(info.Env(), std::move(job), info[1]);
 }
 
@@ -664,6 +727,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   job->loss.kind = stringOption(o, "loss", "cross-entropy");
   // Evaluation switches the model to eval mode: no other call may touch it meanwhile.
   job->marks.mark(info.Env(), *job->model);
+  for (const auto& t : job->data->tensors()) job->marks.markTensor(info.Env(), t);
   return submitJob(info.Env(), std::move(job), info.Env().Undefined());
 }
 

@@ -5,6 +5,7 @@
 #include "core/addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/in_use.h"
 #include "core/options.h"
 #include "nn/in_use.h"
 #include "train/optim_api.h"
@@ -76,6 +77,7 @@ Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
   }
   return out;
 }
+// optimizerLoadState(handle, [[name, tensor], ...], checkOnly?)
 Napi::Value OptimizerLoadState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto optimizer = optimizerArg(info, 0);
@@ -92,8 +94,17 @@ Napi::Value OptimizerLoadState(const Napi::CallbackInfo& info) {
     if (t == nullptr) throw makeTorchError(env, opName(), "a tensor of the optimizer state was disposed");
     state.emplace_back(name.As<Napi::String>().Utf8Value(), *t);
   }
-  optimizer->loadState(state);
+  optimizer->loadState(state, /*apply=*/isMissing(info, 2) || !boolArg(info, 2));
   return env.Undefined();
+}
+// optimizerConfig(handle) -> { kind, lr, ...hyperparameters }
+Napi::Value OptimizerConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto optimizer = optimizerArg(info, 0);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("kind", Napi::String::New(env, optimizer->kind()));
+  for (const auto& [key, value] : optimizer->hyperparameters()) out.Set(key, Napi::Number::New(env, value));
+  return out;
 }
 Napi::Value ReleaseOptimizer(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), addonOf(info.Env()).optimizers.erase(numberArg(info, 0)) > 0);
@@ -106,6 +117,8 @@ std::shared_ptr<train::Optimizer> optimizerArg(const Napi::CallbackInfo& info, s
   auto it = optimizers.find(numberArg(info, index));
   if (it == optimizers.end()) throw makeTorchError(info.Env(), opName(), "the optimizer was disposed (use after dispose)");
   checkNotInUse(info.Env(), it->second.get(), "optimizer");
+  // Its parameters may belong to a model another job holds (a layer shared between models).
+  for (const auto& [name, p] : it->second->params()) checkTensorNotInUse(info.Env(), p);
   return it->second;
 }
 
@@ -116,6 +129,7 @@ void registerOptimizers(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "optimizerLr", OptimizerLr);
   exportFunction(env, exports, "optimizerState", OptimizerState);
   exportFunction(env, exports, "optimizerLoadState", OptimizerLoadState);
+  exportFunction(env, exports, "optimizerConfig", OptimizerConfig);
   exportFunction(env, exports, "releaseOptimizer", ReleaseOptimizer);
 }
 

@@ -2,27 +2,60 @@
 
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 
 namespace skipnorm::train {
 
 namespace {
 
-std::unordered_map<std::string, at::Tensor> byName(const std::vector<NamedTensor>& state) {
-  std::unordered_map<std::string, at::Tensor> out;
-  for (const auto& [name, t] : state) out.emplace(name, t);
-  return out;
-}
+// Saved state by name; restoring takes entries out, and what is left was not recognised.
+class SavedState {
+ public:
+  SavedState(const std::vector<NamedTensor>& state, const char* optimizer) : optimizer_(optimizer) {
+    for (const auto& [name, t] : state) {
+      TORCH_CHECK(t.defined(), "optimizer state '", name, "' is undefined");
+      TORCH_CHECK(saved_.emplace(name, t).second, "optimizer state '", name, "' is given twice");
+    }
+  }
+  // The saved tensor for `key`, checked against the parameter's shape; undefined when absent.
+  at::Tensor take(const std::string& key, const at::Tensor& param) {
+    auto it = saved_.find(key);
+    if (it == saved_.end()) return at::Tensor();
+    at::Tensor t = it->second;
+    saved_.erase(it);
+    TORCH_CHECK(t.sizes() == param.sizes(), "optimizer state '", key, "' has shape ", t.sizes(), ", but the parameter has ", param.sizes());
+    TORCH_CHECK(at::isFloatingType(t.scalar_type()), "optimizer state '", key, "' must be floating point, not ", t.scalar_type());
+    return t.to(param.options()).clone();
+  }
+  // A step count (a one-element tensor), or nullopt when absent.
+  std::optional<int64_t> takeStep(const std::string& key) {
+    auto it = saved_.find(key);
+    if (it == saved_.end()) return std::nullopt;
+    at::Tensor t = it->second;
+    saved_.erase(it);
+    TORCH_CHECK(t.numel() == 1, "optimizer state '", key, "' must hold one number");
+    const double v = t.item<double>();
+    TORCH_CHECK(std::isfinite(v) && v >= 0 && std::trunc(v) == v, "optimizer state '", key, "' must be a step count, got ", v);
+    return static_cast<int64_t>(v);
+  }
+  // Every entry must have been taken: state of another optimiser, another model or other options
+  // is an error, not something to skip.
+  void checkAllTaken() const {
+    if (saved_.empty()) return;
+    std::vector<std::string> names;
+    for (const auto& [name, t] : saved_) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    TORCH_CHECK(false, "optimizer state '", names.front(), "'", names.size() > 1 ? c10::str(" (and ", names.size() - 1, " more)") : std::string(),
+                " is not state of this ", optimizer_, " (another optimiser, other options, or another model's parameters)");
+  }
 
-// The saved tensor for `key`, checked against the parameter's shape; undefined when absent.
-at::Tensor restored(const std::unordered_map<std::string, at::Tensor>& saved, const std::string& key, const at::Tensor& param) {
-  auto it = saved.find(key);
-  if (it == saved.end()) return at::Tensor();
-  TORCH_CHECK(it->second.sizes() == param.sizes(), "optimizer state '", key, "' has shape ", it->second.sizes(), ", but the parameter has ",
-              param.sizes());
-  return it->second.to(param.options()).clone();
-}
+ private:
+  std::unordered_map<std::string, at::Tensor> saved_;
+  const char* optimizer_;
+};
 
 }  // namespace
 
@@ -116,9 +149,14 @@ std::vector<NamedTensor> Sgd::state() const {
   return out;
 }
 
-void Sgd::loadState(const std::vector<NamedTensor>& state) {
-  auto saved = byName(state);
-  for (size_t i = 0; i < params_.size(); ++i) momentum_[i] = restored(saved, "momentum_buffer." + params_[i].first, params_[i].second);
+void Sgd::loadState(const std::vector<NamedTensor>& state, bool apply) {
+  SavedState saved(state, options_.momentum != 0 ? "SGD optimiser with momentum" : "SGD optimiser without momentum");
+  std::vector<at::Tensor> momentum(params_.size());
+  if (options_.momentum != 0) {
+    for (size_t i = 0; i < params_.size(); ++i) momentum[i] = saved.take("momentum_buffer." + params_[i].first, params_[i].second);
+  }
+  saved.checkAllTaken();
+  if (apply) momentum_ = std::move(momentum);  // only once everything checked out
 }
 
 // ---- Adam / AdamW ------------------------------------------------------------------------------
@@ -181,19 +219,28 @@ std::vector<NamedTensor> Adam::state() const {
   return out;
 }
 
-void Adam::loadState(const std::vector<NamedTensor>& state) {
-  auto saved = byName(state);
+void Adam::loadState(const std::vector<NamedTensor>& state, bool apply) {
+  SavedState saved(state, options_.decoupled ? (options_.amsgrad ? "AdamW optimiser with AMSGrad" : "AdamW optimiser") : (options_.amsgrad ? "Adam optimiser with AMSGrad" : "Adam optimiser"));
+  std::vector<at::Tensor> expAvg(params_.size()), expAvgSq(params_.size()), maxExpAvgSq(params_.size());
+  std::vector<int64_t> steps(params_.size(), 0);
   for (size_t i = 0; i < params_.size(); ++i) {
     const std::string& name = params_[i].first;
     const at::Tensor& p = params_[i].second;
-    expAvg_[i] = restored(saved, "exp_avg." + name, p);
-    expAvgSq_[i] = restored(saved, "exp_avg_sq." + name, p);
-    maxExpAvgSq_[i] = options_.amsgrad ? restored(saved, "max_exp_avg_sq." + name, p) : at::Tensor();
-    auto it = saved.find("step." + name);
-    steps_[i] = it == saved.end() ? 0 : static_cast<int64_t>(it->second.item<double>());
-    TORCH_CHECK(expAvg_[i].defined() == expAvgSq_[i].defined(), "optimizer state for '", name, "' is incomplete");
-    if (options_.amsgrad && expAvg_[i].defined() && !maxExpAvgSq_[i].defined()) maxExpAvgSq_[i] = at::zeros_like(p);
+    expAvg[i] = saved.take("exp_avg." + name, p);
+    expAvgSq[i] = saved.take("exp_avg_sq." + name, p);
+    if (options_.amsgrad) maxExpAvgSq[i] = saved.take("max_exp_avg_sq." + name, p);
+    const auto step = saved.takeStep("step." + name);
+    TORCH_CHECK(expAvg[i].defined() == expAvgSq[i].defined() && expAvg[i].defined() == step.has_value(), "optimizer state for '", name, "' is incomplete");
+    steps[i] = step.value_or(0);
+    if (options_.amsgrad && expAvg[i].defined() && !maxExpAvgSq[i].defined()) maxExpAvgSq[i] = at::zeros_like(p);
   }
+  saved.checkAllTaken();
+  if (!apply) return;
+  // Only once everything checked out.
+  expAvg_ = std::move(expAvg);
+  expAvgSq_ = std::move(expAvgSq);
+  maxExpAvgSq_ = std::move(maxExpAvgSq);
+  steps_ = std::move(steps);
 }
 
 }  // namespace skipnorm::train

@@ -32,7 +32,13 @@ class Optimizer {
   void setBaseLr(double lr) { baseLr_ = lr_ = lr; }
   // The per-parameter state, named "<state>.<parameter name>", plus "step" where kept.
   virtual std::vector<NamedTensor> state() const = 0;
-  virtual void loadState(const std::vector<NamedTensor>& state) = 0;
+  // Checks every entry (names, shapes, nothing unrecognised) before it changes anything; with
+  // apply false, only checks.
+  virtual void loadState(const std::vector<NamedTensor>& state, bool apply = true) = 0;
+  // What it is: 'sgd', 'adam' or 'adamw', and its hyperparameters (the base rate as 'lr'), for
+  // checking that a resumed run uses the same optimiser.
+  virtual std::string kind() const = 0;
+  virtual std::vector<std::pair<std::string, double>> hyperparameters() const = 0;
   const std::vector<NamedTensor>& params() const { return params_; }
 
  protected:
@@ -50,7 +56,11 @@ class Sgd : public Optimizer {
   Sgd(const nn::Layer& module, SgdOptions options);
   void step() override;
   std::vector<NamedTensor> state() const override;
-  void loadState(const std::vector<NamedTensor>& state) override;
+  void loadState(const std::vector<NamedTensor>& state, bool apply = true) override;
+  std::string kind() const override { return "sgd"; }
+  std::vector<std::pair<std::string, double>> hyperparameters() const override {
+    return {{"lr", baseLr_}, {"momentum", options_.momentum}, {"dampening", options_.dampening}, {"weightDecay", options_.weightDecay}, {"nesterov", options_.nesterov ? 1.0 : 0.0}};
+  }
 
  private:
   void stepForeach();  // every parameter on a GPU
@@ -69,7 +79,11 @@ class Adam : public Optimizer {
   Adam(const nn::Layer& module, AdamOptions options);
   void step() override;
   std::vector<NamedTensor> state() const override;
-  void loadState(const std::vector<NamedTensor>& state) override;
+  void loadState(const std::vector<NamedTensor>& state, bool apply = true) override;
+  std::string kind() const override { return options_.decoupled ? "adamw" : "adam"; }
+  std::vector<std::pair<std::string, double>> hyperparameters() const override {
+    return {{"lr", baseLr_}, {"beta1", options_.beta1}, {"beta2", options_.beta2}, {"eps", options_.eps}, {"weightDecay", options_.weightDecay}, {"amsgrad", options_.amsgrad ? 1.0 : 0.0}};
+  }
 
  private:
   AdamOptions options_;

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { cifar10, cifar100, imageFolder, mnist, packed, type Dataset } from '../data/dataset';
 import { digits } from '../data/digits';
+import { checkWritable } from '../io/safetensors';
 import { required, UsageError } from './model-flags';
 import { Progress } from './progress';
 
@@ -73,7 +74,7 @@ export async function runData(args: string[]): Promise<number> {
   if (action === 'stats' && (values.size !== undefined || values.out !== undefined)) throw new UsageError('--size and --out apply to data pack');
   let size: [number, number] | undefined;
   if (action === 'pack') {
-    required(values.out, '--out');
+    checkWritable(required(values.out, '--out'), 'data pack --out');
     const parts = required(values.size, '--size').split(',').map(Number);
     if (!(parts.length === 1 || parts.length === 2) || !parts.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--size must be S or H,W, got '${values.size}'`);
     size = parts.length === 1 ? [parts[0], parts[0]] : [parts[0], parts[1]];

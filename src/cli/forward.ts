@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { noGrad } from '../autograd';
 import { dispose } from '../core/memory';
-import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { checkWritable, readSafetensors, writeSafetensors } from '../io/safetensors';
 import { buildModel } from '../models/index';
 import { inputFileFromFlags, MODEL_OPTIONS, modelSpecFromFlags, required, UsageError } from './model-flags';
 
@@ -22,6 +22,7 @@ export function runForward(args: string[]): number {
   const inputFile = inputFileFromFlags(values.input);
   const weightsFile = required(values.weights, 'weights FILE');
   const outFile = required(values.out, 'out FILE');
+  checkWritable(outFile, 'forward --out');
   const model = buildModel(spec);
   const weights = readSafetensors(weightsFile).tensors;
   const input = readSafetensors(inputFile).tensors;

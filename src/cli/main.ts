@@ -78,7 +78,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
+  // Own properties only: 'constructor' or 'toString' name no command.
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run) {
     process.stderr.write(`skipnorm: unknown command '${command}'\n\n${USAGE}`);
     return 2;

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { dispose } from '../core/memory';
-import { readSafetensors, writeAtomically } from '../io/safetensors';
+import { checkWritable, readSafetensors, writeAtomically } from '../io/safetensors';
 import { buildModel } from '../models/index';
 import { jacobianSpectrum, layerwiseJacobianSpectra } from '../spectra/jacobian';
 import { inputFileFromFlags, MODEL_OPTIONS, modelSpecFromFlags, required, UsageError } from './model-flags';
@@ -23,6 +23,7 @@ export async function runSpectrum(args: string[]): Promise<number> {
   const inputFile = inputFileFromFlags(values.input);
   const weightsFile = required(values.weights, 'weights FILE');
   const outFile = required(values.out, 'out S.json');
+  checkWritable(outFile, 'spectrum --out');
   if (values.method !== 'exact' && values.method !== 'lanczos') throw new UsageError(`--method must be exact or lanczos, got '${values.method}'`);
   const method = values.method as 'exact' | 'lanczos';
   const k = values.k === undefined ? 5 : Number(values.k);

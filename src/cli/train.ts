@@ -19,7 +19,7 @@ import { deviceCount, isAvailable as cudaAvailable } from '../cuda';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../tensor/device';
 import { dispose } from '../core/memory';
-import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { checkWritable, readSafetensors, writeSafetensors } from '../io/safetensors';
 import { buildModel } from '../models/index';
 import { manualSeed } from '../tensor/random';
 import { fit } from '../train/fit';
@@ -155,6 +155,8 @@ export async function runTrain(args: string[]): Promise<number> {
   const launching = !worker && (values.nproc !== undefined || values.nnodes !== undefined);
   if (values['sync-bn'] && !worker && !launching) throw new UsageError('--sync-bn needs --nproc');
   if (launching) return launch(values, ['train', ...args]);
+  // The weights must be writable when training ends: find out before it starts.
+  if (values.out && (!worker || worker.rank === 0)) checkWritable(values.out, 'train --out');
   const device = trainingDevice(values.device, worker);
   // Workers on one machine share its cores.
   if (worker) setNumThreads(Math.max(1, Math.floor(availableParallelism() / Math.max(1, worker.localSize))));

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { dispose } from '../core/memory';
-import { readSafetensors, writeAtomically } from '../io/safetensors';
+import { checkWritable, readSafetensors, writeAtomically } from '../io/safetensors';
 import { buildModel } from '../models/index';
 import { weightSpectra, type WeightSpectrumMethod } from '../spectra/weights';
 import { MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
@@ -20,6 +20,7 @@ export async function runWeightSpectra(args: string[]): Promise<number> {
   const spec = modelSpecFromFlags(values);
   if (!values.weights) throw new UsageError('--weights FILE is required');
   if (!values.out) throw new UsageError('--out W.json is required');
+  checkWritable(values.out, 'weight-spectra --out');
   const method = values.method as WeightSpectrumMethod;
   if (!['circular-exact', 'power', 'reshape'].includes(method)) throw new UsageError(`--method must be circular-exact, power or reshape, got '${values.method}'`);
   const size = (values['input-size'] ?? (spec.model === 'bnnet' ? '28,28' : '32,32')).split(',').map(Number);

@@ -18,13 +18,13 @@ export interface JobOptions<P> {
 
 /**
  * Starts a native job. `start` receives the progress callback to pass to the native entry
- * point and returns its [promise, jobId] pair.
+ * point and returns its [promise, jobId] pair. Misuse rejects; nothing is thrown synchronously.
  */
-export function runJob<T, P>(op: string, start: (onProgress: ((p: P) => void) | undefined) => [Promise<T>, number], options: JobOptions<P> = {}): Promise<T> {
+export async function runJob<T, P>(op: string, start: (onProgress: ((p: P) => void) | undefined) => [Promise<T>, number], options: JobOptions<P> = {}): Promise<T> {
   const { signal, onProgress, onDropped } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${op}: signal must be an AbortSignal`);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
-  if (signal?.aborted) return Promise.reject(new AbortError(op));
+  if (signal?.aborted) throw new AbortError(op);
   let callbackError: unknown;
   let jobId = -1;
   // A throwing progress callback cancels the job, and its error rejects the promise.

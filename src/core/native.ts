@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { AbortError, LoadError, TorchError } from './errors';
 
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
@@ -111,11 +112,23 @@ export function loadBinding(root: string = PACKAGE_ROOT): NativeBinding {
 
 let binding: NativeBinding | undefined;
 
+// How long running jobs get to reach their next cancellation check before the process ends
+// without native teardown.
+const EXIT_GRACE_MS = 2000;
+
+function stopJobsAtExit(code: number | string | undefined): void {
+  const status = Number(code ?? process.exitCode ?? 0);
+  binding?.stopJobsAtExit(Number.isInteger(status) ? status : 1, EXIT_GRACE_MS);
+}
+
 /** The native addon, loaded on first use. */
 export function native(): NativeBinding {
   if (!binding) {
     binding = loadBinding();
     binding.setErrorClasses(TorchError, AbortError);
+    // process.exit() or an uncaught exception while a job runs: stop the jobs before native
+    // teardown (the first listener, so later ones run with the jobs already stopped).
+    if (isMainThread) process.prependListener('exit', stopJobsAtExit);
   }
   return binding;
 }

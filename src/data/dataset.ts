@@ -4,9 +4,11 @@
  * fromTensors / digits (the bundled real MNIST digits); iterate it with a DataLoader, or hand it
  * to fit directly.
  */
+import * as path from 'node:path';
 import { TorchError } from '../core/errors';
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
+import { checkWritable, removeStaleTemporaries } from '../io/safetensors';
 import { fromTypedArray } from '../tensor/creation';
 import { handleOf, Tensor, wrap } from '../tensor/tensor';
 import { checkTransforms, type Transform } from './transforms';
@@ -88,7 +90,7 @@ export class Dataset {
   }
 
   /** Counts per class and per-channel mean/std of pixels in [0, 1], decoded on `threads` threads. */
-  stats(options: { threads?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal } = {}): Promise<DatasetStats> {
+  async stats(options: { threads?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal } = {}): Promise<DatasetStats> {
     const op = 'Dataset.stats';
     const threads = options.threads ?? defaultThreads();
     return runJob<DatasetStats, { done: number; total: number }>(op, (progress) => native().datasetStats(this.datasetHandle(op), threads, progress), options);
@@ -98,7 +100,7 @@ export class Dataset {
    * Writes a packed file (sn.data.packed reads it, memory-mapped): every image resized (shorter
    * side) and center-cropped to `size`, as uint8, with the labels. Written atomically.
    */
-  pack(
+  async pack(
     file: string,
     options: { size: number | [number, number]; threads?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
   ): Promise<{ count: number; skipped: number }> {
@@ -107,6 +109,9 @@ export class Dataset {
     const [h, w] = typeof options?.size === 'number' ? [options.size, options.size] : (options?.size ?? []);
     if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) throw new TypeError(`${op}: size must be a positive integer or [h, w]`);
     const threads = options.threads ?? defaultThreads();
+    // Before the decoding: the file must be writable at the end, and earlier killed packs' temporaries go.
+    checkWritable(file, op);
+    removeStaleTemporaries(path.dirname(path.resolve(file)));
     return runJob<{ count: number; skipped: number }, { done: number; total: number }>(
       op,
       (progress) => native().packDataset(this.datasetHandle(op), file, h, w, threads, progress),
@@ -144,23 +149,23 @@ function checkSplit(split: unknown, op: string): boolean {
   throw new TypeError(`${op}: split must be 'train' or 'test'`);
 }
 
-function open(op: string, options: Record<string, unknown>): Promise<Dataset> {
+async function open(op: string, options: Record<string, unknown>): Promise<Dataset> {
   if (typeof options.root !== 'string' || !options.root) throw new TypeError(`${op}: root must be a folder path`);
   return runJob<Description, never>(op, () => native().openDataset(options)).then((d) => new Dataset(d));
 }
 
 /** MNIST idx files in `root` (plain or gzip; also root/MNIST/raw as torchvision keeps them). */
-export function mnist(options: { root: string; split?: Split }): Promise<Dataset> {
+export async function mnist(options: { root: string; split?: Split }): Promise<Dataset> {
   return open('mnist', { format: 'mnist', root: options?.root, train: checkSplit(options?.split, 'mnist') });
 }
 
 /** CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin) in root or root/cifar-10-batches-bin. */
-export function cifar10(options: { root: string; split?: Split }): Promise<Dataset> {
+export async function cifar10(options: { root: string; split?: Split }): Promise<Dataset> {
   return open('cifar10', { format: 'cifar10', root: options?.root, train: checkSplit(options?.split, 'cifar10') });
 }
 
 /** CIFAR-100 binary (train.bin, test.bin) in root or root/cifar-100-binary; fine (100) or coarse (20) labels. */
-export function cifar100(options: { root: string; split?: Split; labels?: 'fine' | 'coarse' }): Promise<Dataset> {
+export async function cifar100(options: { root: string; split?: Split; labels?: 'fine' | 'coarse' }): Promise<Dataset> {
   const labels = options?.labels ?? 'fine';
   if (labels !== 'fine' && labels !== 'coarse') throw new TypeError("cifar100: labels must be 'fine' or 'coarse'");
   return open('cifar100', { format: 'cifar100', root: options?.root, train: checkSplit(options?.split, 'cifar100'), coarse: labels === 'coarse' });
@@ -171,14 +176,14 @@ export function cifar100(options: { root: string; split?: Split; labels?: 'fine'
  * PNG files found recursively; images are RGB. onCorrupt 'fail' (default) makes a corrupt file an
  * error when it is read; 'skip' leaves it out of its batch and counts it.
  */
-export function imageFolder(options: { root: string; onCorrupt?: 'fail' | 'skip' }): Promise<Dataset> {
+export async function imageFolder(options: { root: string; onCorrupt?: 'fail' | 'skip' }): Promise<Dataset> {
   const onCorrupt = options?.onCorrupt ?? 'fail';
   if (onCorrupt !== 'fail' && onCorrupt !== 'skip') throw new TypeError("imageFolder: onCorrupt must be 'fail' or 'skip'");
   return open('imageFolder', { format: 'folder', root: options?.root, skipCorrupt: onCorrupt === 'skip' });
 }
 
 /** A file written by Dataset.pack or `skipnorm data pack`, memory-mapped. */
-export function packed(file: string): Promise<Dataset> {
+export async function packed(file: string): Promise<Dataset> {
   return open('packed', { format: 'packed', root: file });
 }
 

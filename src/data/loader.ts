@@ -87,7 +87,7 @@ export class DataLoader {
   }
 
   /** Batch `index` of `epoch` (waits off the event loop; queues the next ones). */
-  batch(epoch: number, index: number, options: { signal?: AbortSignal } = {}): Promise<LoaderBatch> {
+  async batch(epoch: number, index: number, options: { signal?: AbortSignal } = {}): Promise<LoaderBatch> {
     const op = 'DataLoader.batch';
     integerIn(epoch, 'epoch', 0, op);
     integerIn(index, 'index', 0, op);

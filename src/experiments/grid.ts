@@ -184,6 +184,7 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
           const file = `results/runs/${name}.json`;
           if (run.has(file)) {
             results.push(run.readJson<RunResult>(file));
+            removeRunLeftovers(run, name); // a stop right after the result was written left them
             done += r.epochs;
             continue;
           }
@@ -192,7 +193,8 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
           );
           writeEvents(run, result);
           run.writeJson(file, result);
-          fs.rmSync(run.path('checkpoints', name), { recursive: true, force: true });
+          removeRunLeftovers(run, name); // only now that the result is written
+
           results.push(result);
           done += r.epochs;
         }
@@ -203,6 +205,13 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
   }
   const table = writeGridReport(run, results, config, r);
   return { report: run.path('report.html'), table };
+}
+
+// What a resume of a run needs (its partial record, step losses, checkpoints), once its result is written.
+function removeRunLeftovers(run: RunFolder, name: string): void {
+  fs.rmSync(run.path('results', 'runs', `${name}.partial.json`), { force: true });
+  fs.rmSync(run.path('results', 'runs', `${name}.steps.jsonl`), { force: true });
+  fs.rmSync(run.path('checkpoints', name), { recursive: true, force: true });
 }
 
 interface RunSpec {
@@ -251,10 +260,9 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
     for (let epoch = epochs.length; epoch < r.epochs; epoch++) {
       const lr = s.lr * scheduleFactor(schedule(r), epoch);
       optimizer.lr = lr;
-      let epochLoss = NaN;
-      let epochTop1 = NaN;
-      let seconds = 0;
-      await fit(model, s.train, {
+      // The epoch's totals come back with the result, its batches from before a resume counted,
+      // even when the run resumes at the epoch's last checkpoint and trains no step.
+      const { lastEpoch } = await fit(model, s.train, {
         optimizer,
         epochs: 1,
         batchSize: r.batchSize,
@@ -267,13 +275,11 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
           fs.appendFileSync(stepsFile, `${JSON.stringify({ epoch, step: e.step, loss: e.loss })}\n`);
           progress(epoch, `epoch ${epoch + 1}/${r.epochs} step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)}`);
         },
-        onEpoch: (e) => {
-          epochLoss = e.loss;
-          epochTop1 = e.top1;
-          seconds = e.seconds;
-        },
       });
-      const result: EpochResult = { epoch, lr, loss: epochLoss, top1: epochTop1, seconds };
+      if (!lastEpoch || !lastEpoch.complete) throw new Error(`${name}: epoch ${epoch} ended without all of its batches (${JSON.stringify(lastEpoch)})`);
+      const result: EpochResult = { epoch, lr, loss: lastEpoch.loss, top1: lastEpoch.top1, seconds: lastEpoch.seconds };
+      const epochLoss = result.loss;
+      const epochTop1 = result.top1;
       if (s.imagenet) {
         const v = await evaluate(model, s.test, { batchSize: r.batchSize, transforms: r.test, loaderThreads: s.loaderThreads });
         Object.assign(result, { valLoss: v.loss, valTop1: v.top1, valTop5: v.top5 });
@@ -295,8 +301,6 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
         // a line cut by an interruption
       }
     }
-    fs.rmSync(run.path('results', 'runs', `${name}.partial.json`), { force: true });
-    fs.rmSync(stepsFile, { force: true });
     return { lr: s.lr, variant: s.variant, trial: s.trial, epochs, steps, test: { loss: testResult.loss, top1: testResult.top1, top5: testResult.top5 } };
   } finally {
     optimizer.dispose();
@@ -305,7 +309,8 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
 }
 
 function writeEvents(run: RunFolder, r: RunResult): void {
-  const w = new EventWriter(run.path('tensorboard', `lr-${r.lr}`, r.variant, `trial-${r.trial}`));
+  // One event file per run: a rerun after an interruption replaces it rather than adding another.
+  const w = new EventWriter(run.emptyFolder('tensorboard', `lr-${r.lr}`, r.variant, `trial-${r.trial}`));
   try {
     r.steps.forEach((loss, i) => w.scalar('train/loss', i + 1, loss));
     for (const e of r.epochs) {

@@ -108,7 +108,8 @@ async function runTrial(input: { input: Tensor; labels: Tensor }, variant: strin
 }
 
 function writeEvents(run: RunFolder, r: TrialResult, lr: number): void {
-  const w = new EventWriter(run.path('tensorboard', `variant-${r.variant}`, `trial-${r.trial}`));
+  // One event file per trial: a rerun after an interruption replaces it rather than adding another.
+  const w = new EventWriter(run.emptyFolder('tensorboard', `variant-${r.variant}`, `trial-${r.trial}`));
   try {
     r.losses.forEach((loss, s) => {
       const sv = r.spectra[s];

@@ -14,6 +14,9 @@ export class RunFolder {
   /** Creates the folder (or reopens it with resume), writing or checking config.json. */
   static open(dir: string, config: Record<string, unknown>, resume: boolean): RunFolder {
     const file = path.join(dir, 'config.json');
+    // A folder that holds nothing but its config (a run that failed before its first result, on
+    // bad data say) has nothing to lose: it is started afresh.
+    if (fs.existsSync(file) && !resume && fs.readdirSync(dir).every((name) => name === 'config.json')) fs.rmSync(file);
     if (fs.existsSync(file)) {
       if (!resume) throw new RunFolderError(`${dir} holds a run already: add --resume to continue it, or choose another --out`);
       const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -33,6 +36,14 @@ export class RunFolder {
 
   path(...parts: string[]): string {
     return path.join(this.dir, ...parts);
+  }
+
+  /** An empty folder inside the run (what an interrupted attempt left there is removed first). */
+  emptyFolder(...parts: string[]): string {
+    const dir = this.path(...parts);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
   }
 
   has(name: string): boolean {

@@ -34,7 +34,7 @@ export interface Diagnostics {
   hessianIterations?: number;
 }
 
-export function diagnostics(model: Module, data: TensorData, options: DiagnosticsOptions = {}): Promise<Diagnostics> {
+export async function diagnostics(model: Module, data: TensorData, options: DiagnosticsOptions = {}): Promise<Diagnostics> {
   const op = 'diagnostics';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   const mode = options.mode ?? 'train';

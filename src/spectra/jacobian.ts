@@ -83,22 +83,22 @@ function topLevel(model: Module): string[] {
     .filter((n) => n !== '' && !n.includes('.'));
 }
 
-/** The index just after the cut layer (the length of the prefix). */
-export function resolveCut(model: Module, cut: string): { index: number; name: string } {
+/** The index just after the cut layer (the length of the prefix); errors name `op` and the option (`what`). */
+export function resolveCut(model: Module, cut: string, op = 'jacobianSpectrum', what = 'cut'): { index: number; name: string } {
   const names = topLevel(model);
   let name = cut;
   if (cut === 'stem') {
     const firstBlock = names.findIndex((n) => /^(Block|layer)\d/.test(n));
-    if (firstBlock <= 0) throw new TorchError('jacobianSpectrum', `this model has no stem (no top-level Block* or layer* after other layers); cuts: ${names.join(', ')}`);
+    if (firstBlock <= 0) throw new TorchError(op, `this model has no stem (no top-level Block* or layer* after other layers); cuts: ${names.join(', ')}`);
     name = names[firstBlock - 1];
   }
   const index = names.indexOf(name);
-  if (index < 0) throw new TorchError('jacobianSpectrum', `unknown cut '${cut}'; cuts are 'stem' or a top-level layer: ${names.join(', ')}`);
-  if (index === names.length - 1) throw new TorchError('jacobianSpectrum', `the cut '${cut}' is the last layer: nothing comes after it`);
+  if (index < 0) throw new TorchError(op, `unknown ${what} '${cut}'; cuts are 'stem' or a top-level layer: ${names.join(', ')}`);
+  if (index === names.length - 1) throw new TorchError(op, `the ${what} '${cut}' is the last layer: nothing comes after it`);
   return { index: index + 1, name };
 }
 
-export function jacobianSpectrum(model: Module, input: Tensor, options: JacobianSpectrumOptions = {}): Promise<JacobianSpectrum> {
+export async function jacobianSpectrum(model: Module, input: Tensor, options: JacobianSpectrumOptions = {}): Promise<JacobianSpectrum> {
   const op = 'jacobianSpectrum';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   const mode = options.mode ?? 'train';
@@ -140,7 +140,7 @@ export interface LayerwiseSpectrum {
  */
 export async function layerwiseJacobianSpectra(model: Module, input: Tensor, options: Omit<JacobianSpectrumOptions, 'cut'> = {}): Promise<LayerwiseSpectrum> {
   const names = topLevel(model);
-  const start = names.indexOf(resolveCut(model, 'stem').name);
+  const start = names.indexOf(resolveCut(model, 'stem', 'layerwiseJacobianSpectra').name);
   const cuts: LayerwiseSpectrum['cuts'] = [];
   try {
     for (const name of names.slice(start, -1)) {

@@ -33,7 +33,7 @@ export interface LayerWeightSpectrum {
   singularValues: Tensor;
 }
 
-export function weightSpectra(model: Module, options: WeightSpectraOptions): Promise<LayerWeightSpectrum[]> {
+export async function weightSpectra(model: Module, options: WeightSpectraOptions): Promise<LayerWeightSpectrum[]> {
   const op = 'weightSpectra';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   const size = options?.inputSize;

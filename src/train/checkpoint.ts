@@ -1,23 +1,36 @@
 /**
  * Training checkpoints: one safetensors file per saved step, `checkpoint-<step>.safetensors`,
  * holding the model (`model.*`), the optimiser state (`optimizer.*`) and the CPU generator
- * (`rng.cpu`), with JSON metadata (format, step, epoch, and the run's settings). Each file is
- * written atomically (temporary file, then rename), so a crash mid-save leaves the previous
- * checkpoint whole; only the newest `keep` files are kept. The data order needs no saving: it
- * follows from the seed and the epoch.
+ * (`rng.cpu`), with JSON metadata (format, step, epoch, the totals of the epoch so far, and the
+ * run's settings). Each file is written atomically (temporary file, then rename), so a crash
+ * mid-save leaves the previous checkpoint whole; only the newest `keep` files are kept. The data
+ * order needs no saving: it follows from the seed and the epoch.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TorchError } from '../core/errors';
 import { dispose } from '../core/memory';
 import { native } from '../core/native';
-import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors';
+import { readSafetensors, readSafetensorsMetadata, removeStaleTemporaries, writeSafetensors } from '../io/safetensors';
 import type { Module } from '../nn/module';
-import { Tensor } from '../tensor/tensor';
+import { Tensor, wrap } from '../tensor/tensor';
 import type { Optimizer } from './optim';
 
 export const CHECKPOINT_FORMAT = 'skipnorm-checkpoint/1';
 const NAME = /^checkpoint-(\d+)\.safetensors$/;
+
+/** The running totals of the epoch a checkpoint was saved in (sums over its batches so far). */
+export interface EpochSums {
+  epoch: number;
+  batches: number;
+  /** Sum of batch loss x batch size. */
+  loss: number;
+  /** Correct top-1 / top-5 predictions (NaN when the task is not a classification). */
+  top1: number;
+  top5: number;
+  examples: number;
+  seconds: number;
+}
 
 export interface CheckpointInfo {
   file: string;
@@ -27,14 +40,26 @@ export interface CheckpointInfo {
   run: Record<string, unknown>;
   /** float16 runs: the loss scaler's state. */
   scaler?: { scale: number; goodSteps: number };
+  /** The totals of the epoch the checkpoint was saved in (absent in files from older versions). */
+  epochSums?: EpochSums;
 }
 
 /** Writes a checkpoint and removes all but the newest `keep`. Takes ownership of the tensors. */
-export function saveCheckpoint(dir: string, step: number, epoch: number, tensors: Record<string, Tensor>, run: Record<string, unknown>, keep: number): string {
+export function saveCheckpoint(
+  dir: string,
+  step: number,
+  epoch: number,
+  tensors: Record<string, Tensor>,
+  run: Record<string, unknown>,
+  keep: number,
+  epochSums?: EpochSums,
+): string {
   try {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `checkpoint-${String(step).padStart(9, '0')}.safetensors`);
-    writeSafetensors(file, tensors, { format: CHECKPOINT_FORMAT, step: String(step), epoch: String(epoch), run: JSON.stringify(run) });
+    const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, step: String(step), epoch: String(epoch), run: JSON.stringify(run) };
+    if (epochSums) metadata.epoch_sums = JSON.stringify(epochSums);
+    writeSafetensors(file, tensors, metadata);
     const all = listCheckpoints(dir);
     for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(old.file, { force: true });
     return file;
@@ -54,10 +79,61 @@ export function listCheckpoints(dir: string): { file: string; step: number }[] {
     .sort((a, b) => a.step - b.step);
 }
 
-/** The newest checkpoint of a folder, or null. */
+/** Why a checkpoint file cannot be resumed from (truncated, corrupt, not a checkpoint), or null when it is whole. */
+export function checkpointProblem(file: string): string | null {
+  try {
+    const metadata = readSafetensorsMetadata(file);
+    if (metadata.format !== CHECKPOINT_FORMAT) return `not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`;
+    JSON.parse(metadata.run ?? '{}');
+    if (metadata.epoch_sums !== undefined) JSON.parse(metadata.epoch_sums);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** The newest whole checkpoint of a folder (a truncated or corrupt newer file is passed over), or null. */
 export function latestCheckpoint(dir: string): string | null {
-  const all = listCheckpoints(dir);
-  return all.length ? all[all.length - 1].file : null;
+  return resumableCheckpoint(dir).file;
+}
+
+/**
+ * @internal The newest whole checkpoint of a folder, and the newer files passed over (with why).
+ */
+export function resumableCheckpoint(dir: string): { file: string | null; broken: { file: string; problem: string }[] } {
+  const broken: { file: string; problem: string }[] = [];
+  for (const { file } of listCheckpoints(dir).reverse()) {
+    const problem = checkpointProblem(file);
+    if (problem === null) return { file, broken };
+    broken.push({ file, problem });
+  }
+  return { file: null, broken };
+}
+
+/**
+ * @internal Gets a checkpoint folder ready for a run and returns the file to resume from (or
+ * null). The process that writes the checkpoints (`writer`) creates the folder, checks it can
+ * write there, removes the temporary files of saves that a killed process left behind and, when
+ * resuming, the checkpoints newer than the one resumed from that cannot be read (they would
+ * otherwise count as the newest).
+ */
+export function prepareCheckpointDir(dir: string, resume: boolean, writer: boolean, warn: (message: string) => void): string | null {
+  if (writer) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch (e) {
+      throw new TorchError('fit', `cannot write checkpoints to ${dir}: ${(e as Error).message}`);
+    }
+    removeStaleTemporaries(dir);
+  }
+  if (!resume) return null;
+  const { file, broken } = resumableCheckpoint(dir);
+  for (const b of broken) {
+    warn(`skipping ${b.file}, which cannot be read (${b.problem}); resuming from ${file ?? 'the start'}`);
+    if (writer) fs.rmSync(b.file, { force: true });
+  }
+  return file;
 }
 
 /** The run settings recorded in a checkpoint, read from its header only. */
@@ -69,20 +145,42 @@ export function checkpointRun(file: string): Record<string, unknown> {
 
 /**
  * Restores model, optimiser and generator from a checkpoint file; returns where the run was.
- * Strict: the model's and optimiser's names and shapes must match.
+ * Strict: the model's and optimiser's names and shapes must match, and the optimiser's state must
+ * be of its kind and options. Everything is checked before anything is loaded, so a failed load
+ * leaves the model, the optimiser and the generator as they were.
  */
 export function loadCheckpoint(file: string, model: Module, optimizer: Optimizer): CheckpointInfo {
+  const op = 'loadCheckpoint';
   const { tensors, metadata } = readSafetensors(file);
   try {
-    if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError('loadCheckpoint', `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
+    if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError(op, `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
     const part = (prefix: string) =>
       Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
-    model.loadStateDict(part('model.'));
-    // (scaler.* is read below; rng.cpu restores the generator)
-    optimizer.loadStateDict(part('optimizer.'));
-    if (tensors['rng.cpu']) native().setRngState(tensors['rng.cpu'].handleFor('loadCheckpoint'));
-    const scaler = tensors['scaler.scale'] ? { scale: tensors['scaler.scale'].item(), goodSteps: tensors['scaler.good_steps'].item() } : undefined;
-    return { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: JSON.parse(metadata.run ?? '{}'), scaler };
+    const rng = tensors['rng.cpu'];
+    if (rng) {
+      const current = wrap(native().rngState());
+      const fits = rng.dtype === 'uint8' && rng.shape.length === 1 && rng.shape[0] === current.shape[0];
+      current.dispose();
+      if (!fits) throw new TorchError(op, `${file}: rng.cpu is not a CPU generator state`);
+    }
+    const scale = tensors['scaler.scale'];
+    const good = tensors['scaler.good_steps'];
+    if ((scale === undefined) !== (good === undefined) || (scale && (scale.numel !== 1 || good.numel !== 1))) throw new TorchError(op, `${file}: the loss scaler's state is incomplete`);
+    const info: CheckpointInfo = { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: {} };
+    try {
+      info.run = JSON.parse(metadata.run ?? '{}') as Record<string, unknown>;
+      if (metadata.epoch_sums !== undefined) info.epochSums = JSON.parse(metadata.epoch_sums) as EpochSums;
+    } catch (e) {
+      throw new TorchError(op, `${file}: its metadata is not valid JSON (${(e as Error).message})`);
+    }
+    if (!Number.isSafeInteger(info.step) || info.step < 0 || !Number.isSafeInteger(info.epoch) || info.epoch < 0) throw new TorchError(op, `${file}: its step or epoch is not a count`);
+    if (scale) info.scaler = { scale: scale.item(), goodSteps: good.item() };
+    const optimizerState = part('optimizer.');
+    optimizer.checkStateDict(optimizerState);
+    model.loadStateDict(part('model.')); // checks every key and shape before it copies
+    optimizer.loadStateDict(optimizerState); // checked above
+    if (rng) native().setRngState(rng.handleFor(op));
+    return info;
   } finally {
     dispose(tensors);
   }

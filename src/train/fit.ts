@@ -17,7 +17,8 @@ import { Dataset } from '../data/dataset';
 import { state as distState } from '../distributed';
 import { DataLoader } from '../data/loader';
 import type { Transform } from '../data/transforms';
-import { checkpointRun, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { checkpointRun, loadCheckpoint, prepareCheckpointDir, saveCheckpoint, type EpochSums } from './checkpoint';
+import { checkWritable } from '../io/safetensors';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
 
@@ -54,7 +55,7 @@ export interface StepEvent {
 
 export interface EpochEvent {
   epoch: number;
-  /** Mean over the epoch's examples. */
+  /** Mean over the epoch's examples (a resumed epoch counts its batches from before the resume). */
   loss: number;
   top1: number;
   top5: number;
@@ -155,7 +156,16 @@ export interface FitResult {
   steps: number;
   /** The step a resumed run started from (0 otherwise). */
   resumedFrom: number;
+  /**
+   * The last epoch's mean loss over its examples (lastEpoch.loss): over the batches it had when
+   * `steps` ended it early. NaN only when no step has ever run.
+   */
   lastEpochLoss: number;
+  /**
+   * The last epoch trained, with its batches before a resume counted too; when a run resumes at
+   * its last step, the epoch that checkpoint ended in. Null when no step has ever run.
+   */
+  lastEpoch: Omit<EpochEvent, never> | null;
   seconds: number;
 }
 
@@ -199,12 +209,30 @@ function dataSource(data: FitData, options: Partial<FitOptions>, op: string, eva
   return { handles: { input: handleOf(data.input, op), labels: handleOf(data.labels, op) }, release: () => {} };
 }
 
+// How a resumed run's setting differs from the saved one, in a few words; null when equal.
+function settingDifference(saved: unknown, now: unknown): string | null {
+  if (JSON.stringify(saved) === JSON.stringify(now)) return null;
+  if (Array.isArray(saved) && Array.isArray(now)) {
+    const i = saved.findIndex((v, k) => JSON.stringify(v) !== JSON.stringify(now[k]));
+    const at = i < 0 ? Math.min(saved.length, now.length) : i;
+    return `it had ${JSON.stringify(saved[at] ?? `${saved.length} entries`)} where this run has ${JSON.stringify(now[at] ?? `${now.length} entries`)}`;
+  }
+  if (saved && now && typeof saved === 'object' && typeof now === 'object') {
+    const kinds = [(saved as { kind?: unknown }).kind, (now as { kind?: unknown }).kind];
+    if (kinds[0] !== kinds[1]) return `kind ${JSON.stringify(kinds[0])} then, ${JSON.stringify(kinds[1])} now`;
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])];
+    const differing = keys.filter((k) => JSON.stringify((saved as Record<string, unknown>)[k]) !== JSON.stringify((now as Record<string, unknown>)[k]));
+    return differing.map((k) => `${k} ${JSON.stringify((saved as Record<string, unknown>)[k])} then, ${JSON.stringify((now as Record<string, unknown>)[k])} now`).join(', ');
+  }
+  return `${JSON.stringify(saved)} then, ${JSON.stringify(now)} now`;
+}
+
 function positiveInteger(value: number | undefined, name: string, op: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new TypeError(`${op}: ${name} must be a positive integer, got ${String(value)}`);
 }
 
 /** Trains the model in place; resolves when done (or rejects with AbortError when aborted). */
-export function fit(model: Module, data: FitData, options: FitOptions): Promise<FitResult> {
+export async function fit(model: Module, data: FitData, options: FitOptions): Promise<FitResult> {
   const op = 'fit';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   if (!options || !(options.optimizer instanceof Optimizer)) throw new TypeError(`${op}: options.optimizer must be an optimizer (sn.optim.SGD, Adam, AdamW)`);
@@ -229,7 +257,7 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
     track = {
       input: handleOf(trackJacobian.input, op),
       every: trackJacobian.every,
-      cut: resolveCut(model, trackJacobian.cut ?? 'stem').index,
+      cut: resolveCut(model, trackJacobian.cut ?? 'stem', op, 'trackJacobian.cut').index,
       train: (trackJacobian.mode ?? 'train') === 'train',
       float64: (trackJacobian.precision ?? 'float64') === 'float64',
       lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
@@ -268,31 +296,45 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
     scheduleUnit: rest.scheduleUnit ?? 'epoch',
     autocast: rest.autocast ?? 'none',
   };
-  let startStep = 0;
-  let scaler: { scale: number; goodSteps: number } | undefined;
-  const latest = resume && checkpoint ? latestCheckpoint(checkpoint.dir) : null;
-  if (latest) {
-    // Compare the settings before anything is overwritten.
-    const saved = checkpointRun(latest);
-    for (const key of Object.keys(run)) {
-      if (JSON.stringify(saved[key]) !== JSON.stringify(run[key])) {
-        throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(run[key])}`);
-      }
-    }
-    const restored = loadCheckpoint(latest, model, optimizer);
-    startStep = restored.step;
-    scaler = restored.scaler;
+  if (checkpoint) {
+    run.model = model.namedModules().map((m) => `${m.name || '(model)'}: ${m.kind}${m.description ? ` (${m.description})` : ''}`);
+    run.optimizer = optimizer.config();
   }
+  if (trackFile !== undefined) checkWritable(trackFile, op);
   const { initialLossScale, ...forNative } = rest;
   if (initialLossScale !== undefined && !(initialLossScale > 0)) throw new TypeError(`${op}: initialLossScale must be a positive number`);
+  // Rank 0 writes the checkpoints of a data-parallel run (the replicas are the same); every rank resumes from them.
+  const writesCheckpoints = checkpoint !== undefined && !(parallel && distState().rank !== 0);
   const source = dataSource(data, options, op, false, parallel !== null);
+  let startStep = 0;
+  let scaler: { scale: number; goodSteps: number } | undefined;
+  let resumeEpochSums: EpochSums | undefined;
+  try {
+    const latest = checkpoint ? prepareCheckpointDir(checkpoint.dir, resume === true, writesCheckpoints, (message) => process.emitWarning(message, 'SkipnormWarning')) : null;
+    if (latest) {
+      // Compare the settings before anything is overwritten (keys an older checkpoint lacks are not compared).
+      const saved = checkpointRun(latest);
+      for (const key of Object.keys(run)) {
+        if (!(key in saved)) continue;
+        const difference = settingDifference(saved[key], run[key]);
+        if (difference) throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with another ${key}: ${difference}`);
+      }
+      const restored = loadCheckpoint(latest, model, optimizer);
+      startStep = restored.step;
+      scaler = restored.scaler;
+      resumeEpochSums = restored.epochSums;
+    }
+  } catch (e) {
+    source.release();
+    throw e;
+  }
   const native_options = {
     ...forNative,
     ...source.handles,
     model: model.moduleHandle(op),
     startStep,
-    // Rank 0 writes the checkpoints of a data-parallel run (the replicas are the same); every rank resumes from them.
-    checkpointEvery: parallel && distState().rank !== 0 ? 0 : (checkpoint?.every ?? 0),
+    resumeEpochSums,
+    checkpointEvery: writesCheckpoints ? (checkpoint?.every ?? 0) : 0,
     trackJacobian: track,
     trackDiagnostics: diagnosticsTrack,
     dataParallel: parallel !== null,
@@ -309,13 +351,11 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
     }
     else if (event.type === 'checkpoint') {
       const tensors = Object.fromEntries((event.tensors as [string, number][]).map(([k, h]) => [k, wrap(h)]));
-      const file = saveCheckpoint(checkpoint!.dir, event.step as number, event.epoch as number, tensors, run, checkpoint!.keep ?? 3);
+      const file = saveCheckpoint(checkpoint!.dir, event.step as number, event.epoch as number, tensors, run, checkpoint!.keep ?? 3, event.epochSums as EpochSums);
       onCheckpoint?.({ step: event.step as number, file });
     } else onStep?.(event as unknown as StepEvent);
   };
-  let running: Promise<Omit<FitResult, 'resumedFrom'>>;
-  try {
-    running = runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
+  const running = runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
     op,
     (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
     {
@@ -326,11 +366,7 @@ export function fit(model: Module, data: FitData, options: FitOptions): Promise<
       },
       signal,
     },
-    );
-  } catch (e) {
-    source.release();
-    throw e;
-  }
+  );
   return running.finally(() => source.release()).then((result) => ({ ...result, resumedFrom: startStep }));
 }
 
@@ -342,7 +378,7 @@ export interface EvaluateResult {
 }
 
 /** Loss and accuracy of the model on the data, in eval mode, off the event loop. */
-export function evaluate(
+export async function evaluate(
   model: Module,
   data: FitData,
   options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; transforms?: Transform[]; loaderThreads?: number; signal?: AbortSignal } = {},
@@ -351,11 +387,6 @@ export function evaluate(
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   positiveInteger(options.batchSize, 'batchSize', op);
   const source = dataSource(data, options, op, true);
-  try {
-    const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
-    return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());
-  } catch (e) {
-    source.release();
-    throw e;
-  }
+  const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
+  return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());
 }

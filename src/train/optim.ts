@@ -57,13 +57,33 @@ export class Optimizer {
     return out;
   }
 
+  /**
+   * Loads state saved by stateDict(). Strict: every entry must belong to this optimiser's kind,
+   * options and parameters (names and shapes); nothing changes unless all of it does.
+   */
   loadStateDict(state: Record<string, Tensor>): void {
-    const op = 'loadStateDict';
+    this.loadState(state, 'loadStateDict', false);
+  }
+
+  /** @internal Throws what loadStateDict(state) would throw, without loading anything. */
+  checkStateDict(state: Record<string, Tensor>): void {
+    this.loadState(state, 'loadStateDict', true);
+  }
+
+  /** The kind ('sgd', 'adam', 'adamw') and hyperparameters, with the base learning rate as lr. */
+  config(): { kind: string } & Record<string, number | boolean | string> {
+    const config = native().optimizerConfig(this.optimizerHandle('config')) as { kind: string } & Record<string, number | boolean>;
+    for (const flag of ['nesterov', 'amsgrad']) if (flag in config) config[flag] = config[flag] === 1;
+    return config;
+  }
+
+  private loadState(state: Record<string, Tensor>, op: string, checkOnly: boolean): void {
+    if (state === null || typeof state !== 'object') throw new TypeError(`${op}: the state must be an object of tensors`);
     const pairs = Object.entries(state).map(([name, t]) => {
       if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' is not a Tensor`);
       return [name, t.handleFor(op)];
     });
-    native().optimizerLoadState(this.optimizerHandle(op), pairs);
+    native().optimizerLoadState(this.optimizerHandle(op), pairs, checkOnly);
   }
 
   dispose(): void {
