@@ -2,8 +2,9 @@
 // Kill-and-resume soak: `npm run soak [-- --kills N]`. A 2-process data-parallel run (Gloo on
 // loopback, synchronised batch norm) trains BNNet from a DataLoader with random crops and flips,
 // checkpointing every step. It is killed with SIGKILL (both ranks at once, as a machine that loses
-// power) at N random moments (default 20) and resumed each time, then left to finish. It must end
-// bit-identical to the same run left alone, with no temporary file left in the checkpoint folder.
+// power) N times (default 20), at random moments and, every other time, the moment a checkpoint
+// save begins, and resumed each time, then left to finish. It must end bit-identical to the same
+// run left alone, with no temporary file left in the checkpoint folder.
 //
 // node scripts/soak.js --kills N [--dir D]   the soak (prints a line per kill; exit 1 on failure)
 // node scripts/soak.js --worker RANK PORT DIR OUT   one rank (what the soak starts)
@@ -65,8 +66,10 @@ function freePort() {
   });
 }
 
-// Starts both ranks; resolves when both have exited, or after killDelayMs kills both with SIGKILL.
-async function runBoth(dir, out, killDelayMs) {
+// Starts both ranks; resolves when both have exited. kill: { afterMs } kills both with SIGKILL
+// after that long; { inSave: true } kills them the moment a checkpoint's temporary file appears
+// (a save in progress).
+async function runBoth(dir, out, kill = {}) {
   const port = await freePort();
   let lastStep = 0;
   const children = [0, 1].map((rank) => {
@@ -79,11 +82,21 @@ async function runBoth(dir, out, killDelayMs) {
     child.stderr.on('data', (d) => (stderr += d));
     return { child, exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr }))) };
   });
+  const killBoth = () => children.forEach((c) => c.child.kill('SIGKILL'));
   let timer;
-  if (killDelayMs !== undefined) timer = setTimeout(() => children.forEach((c) => c.child.kill('SIGKILL')), killDelayMs);
+  let watcher;
+  if (kill.afterMs !== undefined) timer = setTimeout(killBoth, kill.afterMs);
+  if (kill.inSave) {
+    fs.mkdirSync(dir, { recursive: true });
+    watcher = fs.watch(dir, (event, name) => {
+      if (name && name.endsWith('.tmp') && fs.existsSync(path.join(dir, name))) killBoth();
+    });
+  }
   const exits = await Promise.all(children.map((c) => c.exit));
   clearTimeout(timer);
-  return { exits, lastStep };
+  watcher?.close();
+  const interruptedSave = dir !== '' && fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.tmp'));
+  return { exits, lastStep, interruptedSave };
 }
 
 const sameFile = (a, b) => fs.readFileSync(a).equals(fs.readFileSync(b));
@@ -101,13 +114,16 @@ async function soak({ kills, dir, onKill = () => {} }) {
   const straight = await runBoth('', reference);
   for (const e of straight.exits) if (e.code !== 0) throw new Error(`the uninterrupted run failed: ${e.stderr}`);
   const runMs = Date.now() - started;
-  // Kill moments spread over the whole run (startup, rendezvous, training, saving).
+  // Kill moments spread over the whole run (startup, rendezvous, training), and every other one
+  // in the middle of a save.
   let killed = 0;
   let midTraining = 0;
+  let midSave = 0;
   let seed = 12345;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   while (killed < kills) {
-    const r = await runBoth(checkpoints, resumed, Math.floor(200 + random() * runMs));
+    const inSave = killed % 2 === 1;
+    const r = await runBoth(checkpoints, resumed, inSave ? { inSave } : { afterMs: Math.floor(200 + random() * runMs) });
     if (r.exits.every((e) => e.code === 0)) {
       // It finished before the kill: start the folder afresh so that later kills still interrupt it.
       fs.rmSync(checkpoints, { recursive: true, force: true });
@@ -118,12 +134,13 @@ async function soak({ kills, dir, onKill = () => {} }) {
     for (const e of r.exits) if (e.signal !== 'SIGKILL' && e.code !== 0) throw new Error(`a rank failed instead of being killed (exit ${e.code}): ${e.stderr}`);
     killed++;
     if (r.lastStep > 0) midTraining++;
-    onKill(killed, r.lastStep);
+    if (r.interruptedSave) midSave++;
+    onKill(killed, r.lastStep, r.interruptedSave);
   }
   const last = await runBoth(checkpoints, resumed);
   for (const e of last.exits) if (e.code !== 0) throw new Error(`the resumed run failed: ${e.stderr}`);
   const stray = fs.readdirSync(checkpoints).filter((f) => !/^checkpoint-\d+\.safetensors$/.test(f));
-  const report = { kills: killed, midTraining, identical: sameFile(reference, resumed), stray, seconds: (Date.now() - started) / 1000 };
+  const report = { kills: killed, midTraining, midSave, identical: sameFile(reference, resumed), stray, seconds: (Date.now() - started) / 1000 };
   if (!dir) fs.rmSync(work, { recursive: true, force: true });
   return report;
 }
@@ -140,7 +157,7 @@ if (require.main === module) {
   } else {
     const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
     const kills = Number(flag('--kills', '20'));
-    soak({ kills, dir: flag('--dir', undefined), onKill: (i, step) => console.log(`kill ${i}/${kills}: at step ${step}`) }).then(
+    soak({ kills, dir: flag('--dir', undefined), onKill: (i, step, save) => console.log(`kill ${i}/${kills}: at step ${step}${save ? ', in the middle of a save' : ''}`) }).then(
       (r) => {
         console.log(JSON.stringify(r));
         const ok = r.identical && r.stray.length === 0;

@@ -158,6 +158,59 @@ print(float(sum(v.double().sum() for v in net.state_dict().values())))
   });
 });
 
+describe('durable writes', () => {
+  // Which file descriptors a process flushed (fsync), and what it renamed, as strace sees it.
+  const hasStrace = spawnSync('strace', ['-V']).status === 0;
+  function traced(script: string): string[] {
+    const log = path.join(dir, `strace-${Date.now()}.log`);
+    const r = spawnSync('strace', ['-f', '-e', 'trace=fsync,rename,renameat,renameat2,openat', '-o', log, process.execPath, '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return fs.readFileSync(log, 'utf8').split('\n');
+  }
+  // The fd that `opened` (a path) got, then whether that fd was flushed after the rename to `target`.
+  function flushedAfterRename(lines: string[], folder: string, target: string): { file: boolean; folder: boolean } {
+    const renamed = lines.findIndex((l) => /rename/.test(l) && l.includes(`"${target}"`));
+    expect(renamed, `no rename to ${target}`).toBeGreaterThan(0);
+    const tempFd = /openat\(AT_FDCWD, "([^"]+\.tmp)".* = (\d+)/;
+    const fileFlushed = lines.slice(0, renamed).some((l, i, all) => {
+      const m = tempFd.exec(l);
+      return m !== null && all.slice(i + 1).some((k) => k.includes(`fsync(${m[2]})`));
+    });
+    const after = lines.slice(renamed);
+    const open = after.map((l) => new RegExp(`openat\\(AT_FDCWD, "${folder}", .* = (\\d+)`).exec(l)).find((m) => m);
+    return { file: fileFlushed, folder: open !== undefined && after.some((l) => l.includes(`fsync(${open![1]})`)) };
+  }
+
+  it.runIf(hasStrace)('writeSafetensors and a packed file flush their data, rename, then flush the folder', () => {
+    const target = path.join(dir, 'durable.safetensors');
+    const root = path.resolve(__dirname, '..');
+    const st = traced(`const sn = require(${JSON.stringify(root)}); sn.writeSafetensors(${JSON.stringify(target)}, { a: sn.ones([2]) });`);
+    expect(flushedAfterRename(st, dir, target)).toEqual({ file: true, folder: true });
+    const packed = path.join(dir, 'durable.snpack');
+    const pk = traced(`const sn = require(${JSON.stringify(root)});
+      const d = sn.data.fromTensors(sn.zeros([2, 4, 4, 3], { dtype: 'uint8' }), sn.zeros([2], { dtype: 'int64' }));
+      d.pack(${JSON.stringify(packed)}, { size: 4 }).then(() => d.dispose());`);
+    expect(flushedAfterRename(pk, dir, packed)).toEqual({ file: true, folder: true });
+  });
+
+  it('temporary files of writes a killed process left are removed when a pack starts; those of live processes stay', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = path.join(dir, `.packed.snpack.${dead}.0123456789ab.tmp`);
+    const live = path.join(dir, `.packed.snpack.${process.pid}.0123456789ab.tmp`);
+    fs.writeFileSync(stale, 'half a file');
+    fs.writeFileSync(live, 'a write in progress');
+    const images = sn.zeros([2, 4, 4, 3], { dtype: 'uint8' });
+    const labels = sn.zeros([2], { dtype: 'int64' });
+    const d = sn.data.fromTensors(images, labels);
+    await d.pack(path.join(dir, 'packed.snpack'), { size: 4 });
+    sn.dispose([images, labels]);
+    d.dispose();
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(live)).toBe(true);
+    fs.rmSync(live);
+  });
+});
+
 describe('bad files are clear errors, never crashes', () => {
   const f32 = (n: number) => Buffer.alloc(4 * n);
   const cases: [string, () => string, RegExp][] = [

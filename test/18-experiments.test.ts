@@ -38,6 +38,20 @@ function writeCifar(dir: string, n: number, m: number): void {
   fs.writeFileSync(path.join(dir, 'test_batch.bin'), records(m, 0));
 }
 
+// Runs the CLI and kills it (SIGKILL) as soon as `file` exists.
+function killWhenWritten(args: string[], file: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, stdio: 'ignore' });
+    const timer = setInterval(() => {
+      if (fs.existsSync(file)) child.kill('SIGKILL');
+    }, 5);
+    child.on('exit', () => {
+      clearInterval(timer);
+      resolve();
+    });
+  });
+}
+
 describe('TensorBoard event files', () => {
   it.runIf(tensorboardPython)("TensorBoard's own reader finds our scalars and histograms", () => {
     const dir = path.join(tmp, 'events');
@@ -184,16 +198,7 @@ describe('skipnorm reproduce (CLI)', () => {
     const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', '3', '--batch-size', '10', '--out', out];
     // Kill the process once the first epoch of the first run is recorded.
     const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, stdio: 'ignore' });
-      const timer = setInterval(() => {
-        if (fs.existsSync(partialFile)) child.kill('SIGKILL');
-      }, 20);
-      child.on('exit', () => {
-        clearInterval(timer);
-        resolve();
-      });
-    });
+    await killWhenWritten(args, partialFile);
     const partial = JSON.parse(fs.readFileSync(partialFile, 'utf8'));
     expect(partial.epochs.length).toBeGreaterThanOrEqual(1);
     expect(partial.epochs.length).toBeLessThan(3);
@@ -215,16 +220,7 @@ describe('skipnorm reproduce (CLI)', () => {
     const out = path.join(tmp, 'cifar-window-run');
     const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', '2', '--batch-size', '10', '--out', out];
     const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, stdio: 'ignore' });
-      const timer = setInterval(() => {
-        if (fs.existsSync(partialFile)) child.kill('SIGKILL');
-      }, 5);
-      child.on('exit', () => {
-        clearInterval(timer);
-        resolve();
-      });
-    });
+    await killWhenWritten(args, partialFile);
     const recorded = JSON.parse(fs.readFileSync(partialFile, 'utf8')).epochs[0];
     // As if the stop came just after epoch 0's last checkpoint, before its record was written.
     fs.writeFileSync(partialFile, JSON.stringify({ epochs: [] }));

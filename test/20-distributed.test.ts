@@ -328,12 +328,13 @@ describe('distributed (c10d over Gloo, loopback)', () => {
     }
   }, 120_000);
 
-  it('kill-and-resume soak (short; npm run soak does 20): SIGKILLed 4 times and resumed, a 2-process run with a loader ends bit-identical', async () => {
+  it('kill-and-resume soak (short; npm run soak does 20): SIGKILLed 6 times and resumed, a 2-process run with a loader ends bit-identical', async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { soak } = require('../scripts/soak.js') as { soak(o: { kills: number }): Promise<{ kills: number; midTraining: number; identical: boolean; stray: string[] }> };
-    const report = await soak({ kills: 4 });
-    expect(report.kills).toBe(4);
+    const { soak } = require('../scripts/soak.js') as { soak(o: { kills: number }): Promise<{ kills: number; midTraining: number; midSave: number; identical: boolean; stray: string[] }> };
+    const report = await soak({ kills: 6 });
+    expect(report.kills).toBe(6);
     expect(report.midTraining).toBeGreaterThanOrEqual(1); // at least one kill landed between training steps
+    expect(report.midSave).toBeGreaterThanOrEqual(1); // and one in the middle of writing a checkpoint
     expect(report.identical).toBe(true);
     expect(report.stray).toEqual([]);
   }, 300_000);

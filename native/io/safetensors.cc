@@ -146,26 +146,42 @@ class HeaderParser {
     return std::strtod(s_.substr(start, at_ - start).c_str(), nullptr);
   }
 
+  // An object: `member(key)` reads each member's value (the ':' after the key already read).
+  template <typename Member>
+  void members(Member member) {
+    expect('{');
+    if (peek() == '}') {
+      ++at_;
+      return;
+    }
+    while (true) {
+      const std::string key = string();
+      expect(':');
+      member(key);
+      if (peek() == ',') ++at_;
+      else {
+        expect('}');
+        return;
+      }
+    }
+  }
+
   // Any value, skipped; returns its source text (for messages).
   std::string skip(int depth = 0) {
     if (depth > 64) invalid("nesting too deep");
     const size_t start = (space(), at_);
     const char c = peek();
     if (c == '"') string();
-    else if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
+    else if (c == '{') members([&](const std::string&) { skip(depth + 1); });
+    else if (c == '[') {
       ++at_;
-      if (peek() == close) ++at_;
+      if (peek() == ']') ++at_;
       else {
         while (true) {
-          if (c == '{') {
-            string();
-            expect(':');
-          }
           skip(depth + 1);
           if (peek() == ',') ++at_;
           else {
-            expect(close);
+            expect(']');
             break;
           }
         }
@@ -257,106 +273,72 @@ void parseHeader(const std::string& header, int64_t dataBytes, Header& out) {
     p.skip();  // valid JSON that is not an object, or not JSON at all
     throw BadFile{"the header is not a JSON object"};
   }
-  p.expect('{');
   bool hasMetadata = false;
-  if (p.peek() == '}') p.expect('}');
-  else {
-    while (true) {
-      const std::string name = p.string();
-      p.expect(':');
-      if (name == "__metadata__") {
-        if (hasMetadata) throw BadFile{"entry '__metadata__' is given twice"};
-        hasMetadata = true;
-        if (p.peek() != '{') {
-          p.skip();
-          throw BadFile{"__metadata__ must be an object of strings"};
-        }
-        p.expect('{');
-        if (p.peek() == '}') p.expect('}');
-        else {
-          while (true) {
-            const std::string key = p.string();
-            p.expect(':');
-            if (p.peek() != '"') {
-              p.skip();
-              throw BadFile{"__metadata__." + key + " must be a string"};
-            }
-            metadata.emplace_back(key, p.string());
-            if (p.peek() == ',') p.expect(',');
-            else {
-              p.expect('}');
-              break;
-            }
-          }
-        }
-      } else {
-        if (p.peek() != '{') {
-          p.skip();
-          throw BadFile{"entry '" + name + "' is not an object"};
-        }
-        p.expect('{');
-        std::string dtype = "undefined", shapeText = "undefined", offsetsText = "undefined";
-        std::optional<std::vector<double>> shape, offsets;
-        bool dtypeIsString = false;
-        if (p.peek() == '}') p.expect('}');
-        else {
-          while (true) {
-            const std::string field = p.string();
-            p.expect(':');
-            if (field == "dtype") {
-              dtypeIsString = p.peek() == '"';
-              dtype = dtypeIsString ? p.string() : p.skip();
-            } else if (field == "shape") {
-              shape = p.numbers(shapeText);
-            } else if (field == "data_offsets") {
-              offsets = p.numbers(offsetsText);
-            } else {
-              p.skip();
-            }
-            if (p.peek() == ',') p.expect(',');
-            else {
-              p.expect('}');
-              break;
-            }
-          }
-        }
-        const DtypeInfo* info = nullptr;
-        for (const auto& d : kDtypes) {
-          if (dtypeIsString && dtype == d.name) info = &d;
-        }
-        if (!info) throw BadFile{"entry '" + name + "' has an unsupported dtype " + (dtypeIsString ? "\"" + dtype + "\"" : dtype)};
-        if (!shape || !std::all_of(shape->begin(), shape->end(), isCount)) throw BadFile{"entry '" + name + "' has an invalid shape " + shapeText};
-        if (!offsets || offsets->size() != 2 || !std::all_of(offsets->begin(), offsets->end(), isCount)) {
-          throw BadFile{"entry '" + name + "' has invalid data_offsets " + offsetsText};
-        }
-        const int64_t begin = static_cast<int64_t>((*offsets)[0]), end = static_cast<int64_t>((*offsets)[1]);
-        if (begin > end || end > dataBytes) {
-          throw BadFile{"entry '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] outside the " + std::to_string(dataBytes) + " bytes of data"};
-        }
-        Entry e{name, info->type, static_cast<uint32_t>(out.dims.size()), static_cast<uint32_t>(shape->size()), begin, end};
-        double numel = 1;
-        for (double d : *shape) {
-          out.dims.push_back(static_cast<int64_t>(d));
-          numel *= d;
-        }
-        const double needed = numel * static_cast<double>(c10::elementSize(info->type));
-        if (needed != static_cast<double>(end - begin)) {
-          std::string dims;
-          for (size_t i = 0; i < shape->size(); ++i) dims += (i ? ", " : "") + std::to_string(static_cast<int64_t>((*shape)[i]));
-          char bytes[32];
-          std::snprintf(bytes, sizeof(bytes), "%.0f", needed);
-          throw BadFile{"entry '" + name + "': " + dtypeName(info->type) + " of shape [" + dims + "] needs " + bytes + " bytes, but data_offsets give " +
-                        std::to_string(end - begin)};
-        }
-        entries.push_back(std::move(e));
+  p.members([&](const std::string& name) {
+    if (name == "__metadata__") {
+      if (hasMetadata) throw BadFile{"entry '__metadata__' is given twice"};
+      hasMetadata = true;
+      if (p.peek() != '{') {
+        p.skip();
+        throw BadFile{"__metadata__ must be an object of strings"};
       }
-      if (p.peek() == ',') p.expect(',');
-      else {
-        p.expect('}');
-        break;
-      }
+      p.members([&](const std::string& key) {
+        if (p.peek() != '"') {
+          p.skip();
+          throw BadFile{"__metadata__." + key + " must be a string"};
+        }
+        metadata.emplace_back(key, p.string());
+      });
+      return;
     }
-  }
+    if (p.peek() != '{') {
+      p.skip();
+      throw BadFile{"entry '" + name + "' is not an object"};
+    }
+    std::string dtype = "undefined", shapeText = "undefined", offsetsText = "undefined";
+    std::optional<std::vector<double>> shape, offsets;
+    bool dtypeIsString = false;
+    p.members([&](const std::string& field) {
+      if (field == "dtype") {
+        dtypeIsString = p.peek() == '"';
+        dtype = dtypeIsString ? p.string() : p.skip();
+      } else if (field == "shape") {
+        shape = p.numbers(shapeText);
+      } else if (field == "data_offsets") {
+        offsets = p.numbers(offsetsText);
+      } else {
+        p.skip();
+      }
+    });
+    const DtypeInfo* info = nullptr;
+    for (const auto& d : kDtypes) {
+      if (dtypeIsString && dtype == d.name) info = &d;
+    }
+    if (!info) throw BadFile{"entry '" + name + "' has an unsupported dtype " + (dtypeIsString ? "\"" + dtype + "\"" : dtype)};
+    if (!shape || !std::all_of(shape->begin(), shape->end(), isCount)) throw BadFile{"entry '" + name + "' has an invalid shape " + shapeText};
+    if (!offsets || offsets->size() != 2 || !std::all_of(offsets->begin(), offsets->end(), isCount)) {
+      throw BadFile{"entry '" + name + "' has invalid data_offsets " + offsetsText};
+    }
+    const int64_t begin = static_cast<int64_t>((*offsets)[0]), end = static_cast<int64_t>((*offsets)[1]);
+    if (begin > end || end > dataBytes) {
+      throw BadFile{"entry '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] outside the " + std::to_string(dataBytes) + " bytes of data"};
+    }
+    Entry e{name, info->type, static_cast<uint32_t>(out.dims.size()), static_cast<uint32_t>(shape->size()), begin, end};
+    double numel = 1;
+    for (double d : *shape) {
+      out.dims.push_back(static_cast<int64_t>(d));
+      numel *= d;
+    }
+    const double needed = numel * static_cast<double>(c10::elementSize(info->type));
+    if (needed != static_cast<double>(end - begin)) {
+      std::string dims;
+      for (size_t i = 0; i < shape->size(); ++i) dims += (i ? ", " : "") + std::to_string(static_cast<int64_t>((*shape)[i]));
+      char bytes[32];
+      std::snprintf(bytes, sizeof(bytes), "%.0f", needed);
+      throw BadFile{"entry '" + name + "': " + dtypeName(info->type) + " of shape [" + dims + "] needs " + bytes + " bytes, but data_offsets give " + std::to_string(end - begin)};
+    }
+    entries.push_back(std::move(e));
+  });
   if (!p.done()) p.invalid("unexpected text after the header object");
   std::vector<const Entry*> sorted;
   for (const auto& e : entries) sorted.push_back(&e);
