@@ -361,6 +361,40 @@ describe('fit', () => {
     expect(disturbed.loss).toBe(calm.loss); // the refused calls changed nothing
   });
 
+  it('two jobs holding the same data: the first to finish does not release it from the other', async () => {
+    const controller = new AbortController();
+    const g = new sn.Generator(5);
+    const data = { input: sn.randn([64, 20], { generator: g }), labels: sn.randint(0, 5, [64], { generator: g }) };
+    const [a, b] = [new sn.nn.Linear(20, 5), new sn.nn.Linear(20, 5)];
+    const [optA, optB] = [new sn.optim.SGD(a, { lr: 0.01 }), new sn.optim.SGD(b, { lr: 0.01 })];
+    let refused = '';
+    const long = sn.fit(a, data, {
+      optimizer: optA,
+      steps: 100000,
+      onStep: (e) => {
+        if (e.step !== 5) return;
+        // A short fit on the same data, started and finished while the long one runs.
+        void sn.fit(b, data, { optimizer: optB, steps: 2 }).then(() => {
+          try {
+            data.input.mul_(2);
+            refused = 'ACCEPTED';
+          } catch (err) {
+            refused = (err as Error).message;
+          }
+          controller.abort();
+        });
+      },
+      signal: controller.signal,
+    });
+    await expect(long).rejects.toBeInstanceOf(sn.AbortError);
+    expect(refused).toMatch(/in use by a running job/);
+    data.input.mul_(2); // both finished: writable again
+    sn.dispose([data.input, data.labels]);
+    g.dispose();
+    for (const o of [optA, optB]) o.dispose();
+    for (const m of [a, b]) m.dispose();
+  });
+
   it("a second fit starts from the optimizer's base learning rate, not the last scheduled one", async () => {
     const model = new sn.nn.Linear(2, 2);
     const optimizer = new sn.optim.SGD(model, { lr: 1 });
