@@ -1,7 +1,7 @@
 // Long work off the JavaScript thread. A Job runs on one of skipnorm's own worker threads (not
 // libuv's small pool), reports progress and settles its promise through a thread-safe function,
 // and notices cancellation between steps. Each worker sets LibTorch's intra-op thread count for
-// itself, since OpenMP state is per thread. Later issues (training, spectra, data) are jobs.
+// itself, since OpenMP state is per thread. Training, spectra and data loading are jobs.
 #pragma once
 
 #include <napi.h>
