@@ -1,7 +1,7 @@
 /**
  * skipnorm: normalised and residual networks over LibTorch from TypeScript.
  *
- * This module is the public API: tensors and autograd (this issue's core), with namespaces for
+ * This module is the public API: tensors and autograd, with namespaces for
  * linear algebra, FFT, neural-network functions and CUDA.
  */
 export { TorchError, AbortError, LoadError } from './core/errors';

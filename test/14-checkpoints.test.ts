@@ -55,18 +55,14 @@ async function train(
   } catch (e) {
     if (!(e instanceof sn.AbortError)) throw e;
   }
-  const params = model.parameters().map((p) => {
-    const b = Buffer.from((p.dataSync() as Float32Array).buffer);
-    p.dispose();
-    return b;
-  });
+  const params = snapshot(model);
   sn.dispose(d);
   optimizer.dispose();
   model.dispose();
   return { params, losses, epochs, result };
 }
 
-// The model's parameters as bytes (to see that a failed load changed nothing).
+// The model's parameters as bytes (to compare runs bit for bit, and see that a failed load changed nothing).
 function snapshot(model: sn.nn.Module): Buffer[] {
   return model.parameters().map((p) => {
     const b = Buffer.from((p.dataSync() as Float32Array).buffer);

@@ -38,18 +38,25 @@ function writeCifar(dir: string, n: number, m: number): void {
   fs.writeFileSync(path.join(dir, 'test_batch.bin'), records(m, 0));
 }
 
-// Runs the CLI and kills it (SIGKILL) as soon as `file` exists.
-function killWhenWritten(args: string[], file: string): Promise<void> {
-  return new Promise<void>((resolve) => {
+// `reproduce cifar10` (lr 0.1, one trial) on a generated set of n images, killed (SIGKILL) as soon
+// as the first run's first epoch is recorded. Returns its arguments and that record's path.
+async function killedCifarRun(name: string, n: number, epochs: number): Promise<{ args: string[]; out: string; partialFile: string }> {
+  const data = path.join(tmp, name);
+  writeCifar(data, n, 10);
+  const out = path.join(tmp, `${name}-run`);
+  const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', String(epochs), '--batch-size', '10', '--out', out];
+  const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
+  await new Promise<void>((resolve) => {
     const child = spawn(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, stdio: 'ignore' });
     const timer = setInterval(() => {
-      if (fs.existsSync(file)) child.kill('SIGKILL');
+      if (fs.existsSync(partialFile)) child.kill('SIGKILL');
     }, 5);
     child.on('exit', () => {
       clearInterval(timer);
       resolve();
     });
   });
+  return { args, out, partialFile };
 }
 
 describe('TensorBoard event files', () => {
@@ -192,13 +199,8 @@ describe("the report checker's server", () => {
 
 describe('skipnorm reproduce (CLI)', () => {
   it('a CIFAR run killed mid-way resumes with --resume and finishes without redoing finished epochs', async () => {
-    const data = path.join(tmp, 'cifar-cli');
-    writeCifar(data, 60, 10);
-    const out = path.join(tmp, 'cifar-cli-run');
-    const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', '3', '--batch-size', '10', '--out', out];
     // Kill the process once the first epoch of the first run is recorded.
-    const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
-    await killWhenWritten(args, partialFile);
+    const { args, out, partialFile } = await killedCifarRun('cifar-cli', 60, 3);
     const partial = JSON.parse(fs.readFileSync(partialFile, 'utf8'));
     expect(partial.epochs.length).toBeGreaterThanOrEqual(1);
     expect(partial.epochs.length).toBeLessThan(3);
@@ -215,12 +217,7 @@ describe('skipnorm reproduce (CLI)', () => {
   }, 300_000);
 
   it("a stop between an epoch's last checkpoint and its record: the resumed run records the epoch's real loss, not NaN", async () => {
-    const data = path.join(tmp, 'cifar-window');
-    writeCifar(data, 40, 10);
-    const out = path.join(tmp, 'cifar-window-run');
-    const args = ['reproduce', 'cifar10', '--data', data, '--lrs', '0.1', '--trials', '1', '--epochs', '2', '--batch-size', '10', '--out', out];
-    const partialFile = path.join(out, 'results/runs/lr0.1-orig-t0.partial.json');
-    await killWhenWritten(args, partialFile);
+    const { args, out, partialFile } = await killedCifarRun('cifar-window', 40, 2);
     const recorded = JSON.parse(fs.readFileSync(partialFile, 'utf8')).epochs[0];
     // As if the stop came just after epoch 0's last checkpoint, before its record was written.
     fs.writeFileSync(partialFile, JSON.stringify({ epochs: [] }));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU verification of issue 8, in one run on the lent GPU machine (see ENVIRONMENT.md, "GPUs"):
+# The GPU verification, in one run on the lent GPU machine (see ENVIRONMENT.md, "GPUs"):
 # build the addon against that machine's CUDA torch, run the CUDA checks, and benchmark, side by
 # side with the machine's PyTorch: ImageNet-shaped pre-activation ResNet-50 training (batch 256,
 # synthetic data, bfloat16 autocast, channels-last) and full-batch BNNet steps with CUDA graphs

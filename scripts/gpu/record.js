@@ -15,7 +15,7 @@ const [start, end] = ['<!-- gpu-report:start -->', '<!-- gpu-report:end -->'];
 const block = `${start}\n${fs.readFileSync(reportFile, 'utf8').trim()}\n${end}`;
 const text = fs.readFileSync(notes, 'utf8');
 const at = text.indexOf(start);
-const next = at < 0 ? `${text.trimEnd()}\n\n## GPU (issue 8)\n\n\`bash scripts/gpu/check.sh\` on the lent GPU machine (see the script's header).\n\n${block}\n` : `${text.slice(0, at)}${block}${text.slice(text.indexOf(end) + end.length)}`;
+const next = at < 0 ? `${text.trimEnd()}\n\n## GPU\n\n\`bash scripts/gpu/check.sh\` on the lent GPU machine (see the script's header).\n\n${block}\n` : `${text.slice(0, at)}${block}${text.slice(text.indexOf(end) + end.length)}`;
 const temp = `${notes}.tmp`;
 fs.writeFileSync(temp, next);
 fs.renameSync(temp, notes);

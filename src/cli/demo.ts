@@ -1,7 +1,7 @@
 /**
  * `skipnorm demo`: a tiny end-to-end run that exercises the core: tensors on LibTorch,
  * autograd through a small residual map, exact singular values, and a worker-thread job with
- * progress. (The experiments issue replaces this with `skipnorm reproduce mnist`.)
+ * progress, in about a second. (`npm run demo` runs the paper's MNIST experiment instead.)
  */
 import * as sn from '../index';
 

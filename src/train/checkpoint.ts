@@ -79,13 +79,27 @@ export function listCheckpoints(dir: string): { file: string; step: number }[] {
     .sort((a, b) => a.step - b.step);
 }
 
+/**
+ * What a checkpoint's metadata says (format, step, epoch, run settings, epoch totals), checked;
+ * a TorchError naming `op` when it is not a skipnorm checkpoint's.
+ */
+function checkpointInfo(file: string, metadata: Record<string, string>, op: string): CheckpointInfo {
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError(op, `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
+  const info: CheckpointInfo = { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: {} };
+  try {
+    info.run = JSON.parse(metadata.run ?? '{}') as Record<string, unknown>;
+    if (metadata.epoch_sums !== undefined) info.epochSums = JSON.parse(metadata.epoch_sums) as EpochSums;
+  } catch (e) {
+    throw new TorchError(op, `${file}: its metadata is not valid JSON (${(e as Error).message})`);
+  }
+  if (!Number.isSafeInteger(info.step) || info.step < 0 || !Number.isSafeInteger(info.epoch) || info.epoch < 0) throw new TorchError(op, `${file}: its step or epoch is not a count`);
+  return info;
+}
+
 /** Why a checkpoint file cannot be resumed from (truncated, corrupt, not a checkpoint), or null when it is whole. */
 export function checkpointProblem(file: string): string | null {
   try {
-    const metadata = readSafetensorsMetadata(file);
-    if (metadata.format !== CHECKPOINT_FORMAT) return `not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`;
-    JSON.parse(metadata.run ?? '{}');
-    if (metadata.epoch_sums !== undefined) JSON.parse(metadata.epoch_sums);
+    checkpointInfo(file, readSafetensorsMetadata(file), 'checkpointProblem');
     return null;
   } catch (e) {
     return (e as Error).message;
@@ -94,30 +108,33 @@ export function checkpointProblem(file: string): string | null {
 
 /** The newest whole checkpoint of a folder (a truncated or corrupt newer file is passed over), or null. */
 export function latestCheckpoint(dir: string): string | null {
-  return resumableCheckpoint(dir).file;
+  return resumableCheckpoint(dir).latest?.file ?? null;
 }
 
 /**
- * @internal The newest whole checkpoint of a folder, and the newer files passed over (with why).
+ * The newest whole checkpoint of a folder (what its header says), and the newer files passed over
+ * (with why).
  */
-export function resumableCheckpoint(dir: string): { file: string | null; broken: { file: string; problem: string }[] } {
+function resumableCheckpoint(dir: string): { latest: CheckpointInfo | null; broken: { file: string; problem: string }[] } {
   const broken: { file: string; problem: string }[] = [];
   for (const { file } of listCheckpoints(dir).reverse()) {
-    const problem = checkpointProblem(file);
-    if (problem === null) return { file, broken };
-    broken.push({ file, problem });
+    try {
+      return { latest: checkpointInfo(file, readSafetensorsMetadata(file), 'loadCheckpoint'), broken };
+    } catch (e) {
+      broken.push({ file, problem: (e as Error).message });
+    }
   }
-  return { file: null, broken };
+  return { latest: null, broken };
 }
 
 /**
- * @internal Gets a checkpoint folder ready for a run and returns the file to resume from (or
- * null). The process that writes the checkpoints (`writer`) creates the folder, checks it can
+ * @internal Gets a checkpoint folder ready for a run and returns the checkpoint to resume from
+ * (what its header says, its run settings among it), or null. The process that writes the checkpoints (`writer`) creates the folder, checks it can
  * write there, removes the temporary files of saves that a killed process left behind and, when
  * resuming, the checkpoints newer than the one resumed from that cannot be read (they would
  * otherwise count as the newest).
  */
-export function prepareCheckpointDir(dir: string, resume: boolean, writer: boolean, warn: (message: string) => void): string | null {
+export function prepareCheckpointDir(dir: string, resume: boolean, writer: boolean, warn: (message: string) => void): CheckpointInfo | null {
   if (writer) {
     try {
       fs.mkdirSync(dir, { recursive: true });
@@ -128,19 +145,12 @@ export function prepareCheckpointDir(dir: string, resume: boolean, writer: boole
     removeStaleTemporaries(dir);
   }
   if (!resume) return null;
-  const { file, broken } = resumableCheckpoint(dir);
+  const { latest, broken } = resumableCheckpoint(dir);
   for (const b of broken) {
-    warn(`skipping ${b.file}, which cannot be read (${b.problem}); resuming from ${file ?? 'the start'}`);
+    warn(`skipping ${b.file}, which cannot be read (${b.problem}); resuming from ${latest?.file ?? 'the start'}`);
     if (writer) fs.rmSync(b.file, { force: true });
   }
-  return file;
-}
-
-/** The run settings recorded in a checkpoint, read from its header only. */
-export function checkpointRun(file: string): Record<string, unknown> {
-  const metadata = readSafetensorsMetadata(file);
-  if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError('loadCheckpoint', `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
-  return JSON.parse(metadata.run ?? '{}') as Record<string, unknown>;
+  return latest;
 }
 
 /**
@@ -153,7 +163,7 @@ export function loadCheckpoint(file: string, model: Module, optimizer: Optimizer
   const op = 'loadCheckpoint';
   const { tensors, metadata } = readSafetensors(file);
   try {
-    if (metadata.format !== CHECKPOINT_FORMAT) throw new TorchError(op, `${file} is not a skipnorm checkpoint (format ${JSON.stringify(metadata.format)})`);
+    const info = checkpointInfo(file, metadata, op);
     const part = (prefix: string) =>
       Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
     const rng = tensors['rng.cpu'];
@@ -166,14 +176,6 @@ export function loadCheckpoint(file: string, model: Module, optimizer: Optimizer
     const scale = tensors['scaler.scale'];
     const good = tensors['scaler.good_steps'];
     if ((scale === undefined) !== (good === undefined) || (scale && (scale.numel !== 1 || good.numel !== 1))) throw new TorchError(op, `${file}: the loss scaler's state is incomplete`);
-    const info: CheckpointInfo = { file, step: Number(metadata.step), epoch: Number(metadata.epoch), run: {} };
-    try {
-      info.run = JSON.parse(metadata.run ?? '{}') as Record<string, unknown>;
-      if (metadata.epoch_sums !== undefined) info.epochSums = JSON.parse(metadata.epoch_sums) as EpochSums;
-    } catch (e) {
-      throw new TorchError(op, `${file}: its metadata is not valid JSON (${(e as Error).message})`);
-    }
-    if (!Number.isSafeInteger(info.step) || info.step < 0 || !Number.isSafeInteger(info.epoch) || info.epoch < 0) throw new TorchError(op, `${file}: its step or epoch is not a count`);
     if (scale) info.scaler = { scale: scale.item(), goodSteps: good.item() };
     const optimizerState = part('optimizer.');
     optimizer.checkStateDict(optimizerState);

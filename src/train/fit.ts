@@ -17,7 +17,7 @@ import { Dataset } from '../data/dataset';
 import { state as distState } from '../distributed';
 import { DataLoader } from '../data/loader';
 import type { Transform } from '../data/transforms';
-import { checkpointRun, loadCheckpoint, prepareCheckpointDir, saveCheckpoint, type EpochSums } from './checkpoint';
+import { loadCheckpoint, prepareCheckpointDir, saveCheckpoint, type EpochSums } from './checkpoint';
 import { checkWritable } from '../io/safetensors';
 import { Optimizer } from './optim';
 import type { Schedule } from './schedule';
@@ -165,7 +165,7 @@ export interface FitResult {
    * The last epoch trained, with its batches before a resume counted too; when a run resumes at
    * its last step, the epoch that checkpoint ended in. Null when no step has ever run.
    */
-  lastEpoch: Omit<EpochEvent, never> | null;
+  lastEpoch: EpochEvent | null;
   seconds: number;
 }
 
@@ -313,13 +313,12 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
     const latest = checkpoint ? prepareCheckpointDir(checkpoint.dir, resume === true, writesCheckpoints, (message) => process.emitWarning(message, 'SkipnormWarning')) : null;
     if (latest) {
       // Compare the settings before anything is overwritten (keys an older checkpoint lacks are not compared).
-      const saved = checkpointRun(latest);
       for (const key of Object.keys(run)) {
-        if (!(key in saved)) continue;
-        const difference = settingDifference(saved[key], run[key]);
-        if (difference) throw new TypeError(`${op}: cannot resume from ${latest}: it was saved by a run with another ${key}: ${difference}`);
+        if (!(key in latest.run)) continue;
+        const difference = settingDifference(latest.run[key], run[key]);
+        if (difference) throw new TypeError(`${op}: cannot resume from ${latest.file}: it was saved by a run with another ${key}: ${difference}`);
       }
-      const restored = loadCheckpoint(latest, model, optimizer);
+      const restored = loadCheckpoint(latest.file, model, optimizer);
       startStep = restored.step;
       scaler = restored.scaler;
       resumeEpochSums = restored.epochSums;
