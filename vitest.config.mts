@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // This machine's golden files, where the Python oracle is (test/golden-setup.ts).
     globalSetup: ['test/golden-setup.ts'],
-    // Each file in its own process: the addon holds native state, and timing tests need a quiet loop.
+    // Each file in its own process (the addon holds native state), one at a time (they use every core).
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 120_000,

@@ -17,6 +17,8 @@ void registerSpectra(Napi::Env env, Napi::Object exports);
 void registerData(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
 void registerSafetensors(Napi::Env env, Napi::Object exports);
+void registerSchedules(Napi::Env env, Napi::Object exports);
+void registerEvaluate(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -45,6 +47,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerModules(env, exports);
   registerOptimizers(env, exports);
   registerTraining(env, exports);
+  registerEvaluate(env, exports);
+  registerSchedules(env, exports);
   registerSpectra(env, exports);
   registerData(env, exports);
   registerDistributed(env, exports);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 import { native } from '../src/core/native';
-import { measureLag } from './helpers';
+import { tickUntilAbort } from './helpers';
 
 function relative(a: sn.Tensor, b: sn.Tensor): number {
   return sn.scope(() => a.sub(b).norm().item() / b.norm().item());
@@ -69,8 +69,7 @@ describe('native jobs', () => {
       });
       await expect(job).rejects.toBeInstanceOf(sn.AbortError);
       expect(last).toBeGreaterThanOrEqual(20);
-      expect(last).toBeLessThan(1_000_000_000);
-      expect(native().activeJobs()).toBe(0);
+      expect(native().activeJobs()).toBe(0); // stopped, not merely abandoned
     });
   });
 
@@ -105,16 +104,14 @@ describe('native jobs', () => {
     });
   });
 
-  it("the event loop's lag stays under 50 ms during a 5-second native job", async () => {
+  it('timers keep firing while a native job runs (the event loop stays free)', async () => {
     await sn.scope(async () => {
       const a = sn.randn([1500, 1500]);
-      const { result, maxLag, ticks, seconds } = await measureLag(() =>
-        sn.linalg.powerIteration(a, { iterations: 1_000_000_000, tol: 0, signal: AbortSignal.timeout(5000) }).catch((e: unknown) => e),
-      );
-      expect(result).toBeInstanceOf(sn.AbortError);
-      expect(seconds).toBeGreaterThanOrEqual(4.9);
-      expect(ticks).toBeGreaterThan(200);
-      expect(maxLag).toBeLessThan(50);
+      // The job never ends by itself: only the timer's 20th tick ends it, and only a free event loop
+      // lets the timer tick. (How late the ticks come: npm run bench:event-loop.)
+      const { settled, whileRunning } = await tickUntilAbort((signal) => sn.linalg.powerIteration(a, { iterations: 1_000_000_000, tol: 0, signal }), 20);
+      expect(settled).toBeInstanceOf(sn.AbortError);
+      expect(whileRunning).toBeGreaterThanOrEqual(20);
     });
   });
 

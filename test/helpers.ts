@@ -1,8 +1,12 @@
-/** Shared test helpers: reading golden tensors and comparing numbers the way the quality bars say. */
+/**
+ * Shared test helpers: reading golden tensors and comparing numbers the way the quality bars say;
+ * jobs under a ticking timer, the CUDA devices to expect, killing a process in the middle of a write.
+ */
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as sn from '../src/index';
+import { native } from '../src/core/native';
 
 export interface GoldenTensor {
   dtype: sn.DType;
@@ -84,21 +88,24 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return Math.sqrt(diff / norm);
 }
 
-/** Runs `work` while a 10 ms timer ticks; returns the worst lag (ms) and the number of ticks. */
-export async function measureLag<T>(work: () => Promise<T>): Promise<{ result: T; maxLag: number; ticks: number; seconds: number }> {
-  let maxLag = 0;
-  let ticks = 0;
-  let expected = performance.now() + 10;
+/**
+ * Runs `job` (a native job that only `abort` ends) while a 10 ms timer ticks, and aborts it from the
+ * timer's `ticks`-th tick. Returns what the job settled with and how many ticks found it running
+ * (a native job still active): all of them when the event loop stays free while the job works. A
+ * job that blocked the loop would never see the tick that ends it (the test times out).
+ */
+export async function tickUntilAbort<T>(job: (signal: AbortSignal) => Promise<T>, ticks: number, ready: () => boolean = () => true): Promise<{ settled: unknown; ticks: number; whileRunning: number }> {
+  const controller = new AbortController();
+  let count = 0;
+  let whileRunning = 0;
   const timer = setInterval(() => {
-    const now = performance.now();
-    maxLag = Math.max(maxLag, now - expected);
-    expected = now + 10;
-    ticks++;
+    count++;
+    if (native().activeJobs() > 0) whileRunning++;
+    if (count >= ticks && ready()) controller.abort();
   }, 10);
-  const started = performance.now();
   try {
-    const result = await work();
-    return { result, maxLag, ticks, seconds: (performance.now() - started) / 1000 };
+    const settled = await job(controller.signal).catch((e: unknown) => e);
+    return { settled, ticks: count, whileRunning };
   } finally {
     clearInterval(timer);
   }
@@ -111,4 +118,122 @@ export function pythonWith(modules: string): string | null {
     if (spawnSync(python, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0) return python;
   }
   return null;
+}
+
+/**
+ * How many CUDA devices LibTorch should report in this process, from sources other than LibTorch:
+ * none unless the LibTorch loaded here is a CUDA build (its libtorch_cuda library is mapped into
+ * the process; where there is no /proc, what build/skipnorm-build.json recorded), else the GPUs the
+ * driver lists (`nvidia-smi -L`) narrowed by CUDA_VISIBLE_DEVICES as CUDA reads it (indices or UUID
+ * prefixes, up to the first that names no GPU). CUDA's count of MIG devices depends on its version,
+ * so where the driver lists MIG devices the count is only a bound (`exact` false). Call it once the
+ * addon is loaded.
+ */
+export function expectedCudaDevices(): { count: number; exact: boolean; source: string } {
+  let cudaBuild: boolean;
+  try {
+    cudaBuild = /\/lib(torch_cuda|c10_cuda)\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
+  } catch {
+    const record = path.join(__dirname, '..', 'build', 'skipnorm-build.json');
+    cudaBuild = fs.existsSync(record) && JSON.parse(fs.readFileSync(record, 'utf8')).cuda === true;
+  }
+  if (!cudaBuild) return { count: 0, exact: true, source: 'a LibTorch without CUDA' };
+  const listing = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  if (listing.error || listing.status !== 0) return { count: 0, exact: true, source: 'no NVIDIA driver (nvidia-smi -L failed)' };
+  const gpus: { uuid: string; migs: number }[] = [];
+  for (const line of listing.stdout.split('\n')) {
+    const gpu = /^GPU \d+: .*\(UUID: (GPU-[0-9a-fA-F-]+)\)/.exec(line);
+    if (gpu) gpus.push({ uuid: gpu[1], migs: 0 });
+    else if (/^\s+MIG .*\(UUID: MIG-/.test(line) && gpus.length) gpus[gpus.length - 1].migs++;
+  }
+  const source = `nvidia-smi -L lists ${gpus.length} GPU(s), CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES ?? '(unset)'}`;
+  let visible = gpus;
+  let migIds = 0;
+  const setting = process.env.CUDA_VISIBLE_DEVICES;
+  if (setting !== undefined) {
+    visible = [];
+    for (const id of setting.split(',').map((s) => s.trim())) {
+      if (id.startsWith('MIG-')) {
+        migIds++;
+        continue;
+      }
+      const gpu = /^\d+$/.test(id) ? gpus[Number(id)] : id.startsWith('GPU-') ? gpus.find((g) => g.uuid.startsWith(id)) : undefined;
+      if (!gpu || visible.includes(gpu)) break;
+      visible.push(gpu);
+    }
+  }
+  if (migIds > 0 || visible.some((g) => g.migs > 0)) {
+    return { count: migIds + visible.reduce((n, g) => n + Math.max(1, g.migs), 0), exact: false, source: `${source}, with MIG devices` };
+  }
+  return { count: visible.length, exact: true, source };
+}
+
+/**
+ * Kills `child` (SIGKILL) while a file whose name matches `pattern` exists in `dir`, once `ready()`
+ * holds. When such a file shows up the process is frozen (SIGSTOP) and the folder read again: if
+ * the file is still there, the frozen process is killed, so the kill lands while the file exists;
+ * if it is gone, the process goes on (SIGCONT) and the next one is awaited. Resolves when the
+ * process has exited, with the name of the file it was killed during, or null if it was not.
+ */
+export function killWhileFileExists(child: ChildProcess, dir: string, pattern: RegExp, ready: () => boolean = () => true): Promise<string | null> {
+  const matching = () => {
+    try {
+      return fs.readdirSync(dir).find((f) => pattern.test(f));
+    } catch {
+      return undefined; // the folder is not made yet
+    }
+  };
+  return new Promise((resolve) => {
+    let killedDuring: string | null = null;
+    const check = () => {
+      if (killedDuring !== null || child.exitCode !== null || child.signalCode !== null || !matching() || !ready()) return;
+      if (!child.kill('SIGSTOP')) return;
+      if (!waitUntilStopped(child.pid!)) {
+        child.kill('SIGCONT');
+        return;
+      }
+      const name = matching();
+      if (name === undefined) {
+        child.kill('SIGCONT');
+        return;
+      }
+      killedDuring = name;
+      child.kill('SIGKILL');
+    };
+    const timer = setInterval(check, 1);
+    child.on('exit', () => {
+      clearInterval(timer);
+      resolve(killedDuring);
+    });
+  });
+}
+
+// Waits (up to 5 s) until every thread of a process that was sent SIGSTOP has stopped; false if it
+// did not (or exited). Where there is no /proc, waits 100 ms.
+function waitUntilStopped(pid: number): boolean {
+  const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  const tasks = `/proc/${pid}/task`;
+  if (!fs.existsSync('/proc/self/task')) {
+    pause(100);
+    return true;
+  }
+  for (let i = 0; i < 5000; i++) {
+    const states: string[] = [];
+    try {
+      for (const t of fs.readdirSync(tasks)) {
+        try {
+          const stat = fs.readFileSync(path.join(tasks, t, 'stat'), 'utf8');
+          states.push(stat.charAt(stat.lastIndexOf(')') + 2));
+        } catch {
+          // that thread has just ended
+        }
+      }
+    } catch {
+      return false;
+    }
+    if (states.length === 0 || states.includes('Z') || states.includes('X')) return false;
+    if (states.every((s) => s === 'T')) return true;
+    pause(1);
+  }
+  return false;
 }

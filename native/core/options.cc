@@ -22,6 +22,12 @@ std::optional<Napi::Value> field(const Napi::Object& o, const char* key) {
 
 }  // namespace
 
+void throwUnknownChoice(const Napi::Object& o, const char* key, const std::string& value, const std::vector<std::string>& names) {
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) list += (i == 0 ? "'" : i + 1 == names.size() ? " or '" : ", '") + names[i] + "'";
+  throwTypeError(o.Env(), std::string("option '") + key + "' must be " + list + ", got " + value);
+}
+
 double numberOption(const Napi::Object& o, const char* key, double fallback) {
   auto v = field(o, key);
   if (!v) return fallback;

@@ -19,6 +19,7 @@
 #include "data/dataset.h"
 #include "data/parallel.h"
 #include "data/transforms.h"
+#include "io/atomic_file.h"
 
 namespace skipnorm::data {
 
@@ -27,60 +28,6 @@ namespace {
 constexpr char kMagic[9] = "SNPACK01";
 constexpr int64_t kAlign = 64;
 int64_t aligned(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
-
-// A file written through a temporary sibling (`.<name>.<pid>.<random>.tmp`, the naming of
-// src/io/safetensors.ts, whose cleanup removes those that killed processes left) and renamed over
-// the target by commit(), after the data is flushed; the folder is flushed after the rename, so
-// after a crash the target is whole or absent. Destroyed without commit, it removes its temporary.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& target) : target_(target) {
-    const size_t slash = target.find_last_of('/');
-    dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
-    const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
-    std::random_device rd;
-    char random[16];
-    std::snprintf(random, sizeof(random), "%06x%06x", rd() & 0xffffffu, rd() & 0xffffffu);
-    temp_ = dir_ + "/." + base + "." + std::to_string(::getpid()) + "." + random + ".tmp";
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    TORCH_CHECK(fd_ >= 0, "pack: cannot write ", temp_, ": ", std::strerror(errno));
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      TORCH_CHECK(w > 0, "pack: writing ", temp_, " failed: ", std::strerror(errno));
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  void commit() {
-    TORCH_CHECK(::fsync(fd_) == 0, "pack: flushing ", temp_, " failed: ", std::strerror(errno));
-    ::close(fd_);
-    fd_ = -1;
-    TORCH_CHECK(::rename(temp_.c_str(), target_.c_str()) == 0, "pack: cannot rename ", temp_, " to ", target_, ": ", std::strerror(errno));
-    committed_ = true;
-    const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      ::fsync(dir);
-      ::close(dir);
-    }
-  }
-
- private:
-  std::string target_, dir_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 // A tiny reader for the flat JSON header we write: numbers, strings and one array of strings.
 struct HeaderReader {
@@ -244,7 +191,7 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
                        ",\"channels\":" + std::to_string(channels) + ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
   for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
   header += "]}";
-  AtomicFile f(file);
+  io::AtomicFile f(file, "pack");
   const uint64_t length = header.size();
   f.write(kMagic, 8);
   f.write(&length, 8);

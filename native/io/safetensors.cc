@@ -1,6 +1,4 @@
-// Reading safetensors files (src/io/safetensors.ts writes them, and wraps this): the 8-byte header
-// length, the JSON header (names to { dtype, shape, data_offsets }, and `__metadata__`), then the
-// raw little-endian bytes. The header is parsed and validated strictly here, in one pass and
+// Reading safetensors files (io/safetensors.h; src/io/safetensors.ts wraps this). The header is parsed and validated strictly here, in one pass and
 // without building a JSON tree, before any tensor is made; each tensor's bytes are then read
 // straight into its storage. So memory follows what the file holds: a few bytes per header byte
 // while parsing, and each tensor once, never a second copy of the data.
@@ -23,6 +21,7 @@
 
 #include "core/args.h"
 #include "core/errors.h"
+#include "io/safetensors.h"
 
 namespace skipnorm {
 
@@ -49,14 +48,7 @@ struct Header {
   c10::IntArrayRef shape(const Entry& e) const { return c10::IntArrayRef(dims.data() + e.firstDim, e.rank); }
 };
 
-struct DtypeInfo {
-  const char* name;
-  at::ScalarType type;
-};
-constexpr DtypeInfo kDtypes[] = {
-    {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
-    {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},       {"BOOL", at::kBool},
-};
+using io::kDtypes;
 
 // A JSON reader for the header: values are read as they come (no tree), unknown ones skipped.
 class HeaderParser {
@@ -310,7 +302,7 @@ void parseHeader(const std::string& header, int64_t dataBytes, Header& out) {
         p.skip();
       }
     });
-    const DtypeInfo* info = nullptr;
+    const io::DtypeInfo* info = nullptr;
     for (const auto& d : kDtypes) {
       if (dtypeIsString && dtype == d.name) info = &d;
     }
@@ -442,6 +434,9 @@ Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void registerSafetensors(Napi::Env env, Napi::Object exports) { exportFunction(env, exports, "readSafetensors", ReadSafetensors); }
+void registerSafetensors(Napi::Env env, Napi::Object exports) {
+  exportFunction(env, exports, "readSafetensors", ReadSafetensors);
+  exportFunction(env, exports, "writeSafetensors", io::WriteSafetensors);
+}
 
 }  // namespace skipnorm

@@ -216,19 +216,33 @@ at::Tensor GroupNorm::forward(const at::Tensor& x) {
 // ---- parameter-free ----------------------------------------------------------------------------
 
 Activation::Activation(const std::string& kind) : Layer(kind) {
-  static const char* const kKinds[] = {"ReLU", "GELU", "GELUTanh", "Tanh", "Sigmoid", "Identity"};
+  static const std::pair<const char*, Function> kKinds[] = {{"ReLU", Function::ReLU}, {"GELU", Function::GELU},       {"GELUTanh", Function::GELUTanh},
+                                                            {"Tanh", Function::Tanh}, {"Sigmoid", Function::Sigmoid}, {"Identity", Function::Identity}};
   bool known = false;
-  for (const char* k : kKinds) known = known || kind == k;
+  for (const auto& [name, f] : kKinds) {
+    if (kind == name) {
+      function_ = f;
+      known = true;
+    }
+  }
   TORCH_CHECK(known, "unknown activation ", kind);
 }
 
 at::Tensor Activation::forward(const at::Tensor& x) {
-  const std::string& k = kind();
-  if (k == "ReLU") return at::relu(x);
-  if (k == "GELU") return at::gelu(x);
-  if (k == "GELUTanh") return at::gelu(x, "tanh");
-  if (k == "Tanh") return at::tanh(x);
-  if (k == "Sigmoid") return at::sigmoid(x);
+  switch (function_) {
+    case Function::ReLU:
+      return at::relu(x);
+    case Function::GELU:
+      return at::gelu(x);
+    case Function::GELUTanh:
+      return at::gelu(x, "tanh");
+    case Function::Tanh:
+      return at::tanh(x);
+    case Function::Sigmoid:
+      return at::sigmoid(x);
+    case Function::Identity:
+      break;
+  }
   return x;
 }
 

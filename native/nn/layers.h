@@ -110,6 +110,10 @@ class Activation : public Layer {
   // kind: ReLU, GELU, GELUTanh, Tanh, Sigmoid, Identity
   explicit Activation(const std::string& kind);
   at::Tensor forward(const at::Tensor& x) override;
+
+ private:
+  enum class Function { ReLU, GELU, GELUTanh, Tanh, Sigmoid, Identity };
+  Function function_ = Function::Identity;  // read from the kind once, not compared per call
 };
 
 class Dropout : public Layer {

@@ -1,162 +1,25 @@
 // Element-wise math, comparisons and reductions. Ops of one signature share one native entry
-// point that dispatches on an op code; the op names are exported in code order so TypeScript
-// (src/tensor/opcodes.ts) can map names to codes without a second list to keep in sync.
+// point that dispatches on an op code: the tables are generated (op_table.h, from
+// scripts/codegen/tensor-ops.js) with the TypeScript methods and codes, and `opNames` lets
+// TypeScript check at load that its codes index these tables.
 #include <ATen/ATen.h>
 #include <napi.h>
 
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/in_use.h"
+#include "tensor/op_table.h"
 #include "tensor/register.h"
 
 namespace skipnorm {
 
 namespace {
 
-using Unary = at::Tensor (*)(const at::Tensor&);
-using Binary = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
-using Inplace = void (*)(at::Tensor&, const at::Tensor&);
-using Reduce = at::Tensor (*)(const at::Tensor&, at::OptionalIntArrayRef, bool);
-
-template <typename Fn>
-struct Op {
-  const char* name;
-  Fn fn;
-};
-
-#define SN_UNARY(name, expr) Op<Unary>{name, [](const at::Tensor& x) -> at::Tensor { return expr; }}
-const Op<Unary> kUnary[] = {
-    SN_UNARY("neg", x.neg()),
-    SN_UNARY("abs", x.abs()),
-    SN_UNARY("exp", x.exp()),
-    SN_UNARY("exp2", x.exp2()),
-    SN_UNARY("log", x.log()),
-    SN_UNARY("log2", x.log2()),
-    SN_UNARY("log10", x.log10()),
-    SN_UNARY("log1p", x.log1p()),
-    SN_UNARY("expm1", x.expm1()),
-    SN_UNARY("sqrt", x.sqrt()),
-    SN_UNARY("rsqrt", x.rsqrt()),
-    SN_UNARY("square", x.square()),
-    SN_UNARY("reciprocal", x.reciprocal()),
-    SN_UNARY("sin", x.sin()),
-    SN_UNARY("cos", x.cos()),
-    SN_UNARY("tan", x.tan()),
-    SN_UNARY("asin", x.asin()),
-    SN_UNARY("acos", x.acos()),
-    SN_UNARY("atan", x.atan()),
-    SN_UNARY("sinh", x.sinh()),
-    SN_UNARY("cosh", x.cosh()),
-    SN_UNARY("tanh", x.tanh()),
-    SN_UNARY("sigmoid", x.sigmoid()),
-    SN_UNARY("logSigmoid", at::log_sigmoid(x)),
-    SN_UNARY("relu", x.relu()),
-    SN_UNARY("relu6", at::hardtanh(x, 0, 6)),
-    SN_UNARY("silu", at::silu(x)),
-    SN_UNARY("mish", at::mish(x)),
-    SN_UNARY("selu", at::selu(x)),
-    SN_UNARY("hardswish", at::hardswish(x)),
-    SN_UNARY("hardsigmoid", at::hardsigmoid(x)),
-    SN_UNARY("softsign", x / (x.abs() + 1)),
-    SN_UNARY("erf", x.erf()),
-    SN_UNARY("erfinv", x.erfinv()),
-    SN_UNARY("lgamma", x.lgamma()),
-    SN_UNARY("floor", x.floor()),
-    SN_UNARY("ceil", x.ceil()),
-    SN_UNARY("round", x.round()),
-    SN_UNARY("trunc", x.trunc()),
-    SN_UNARY("frac", x.frac()),
-    SN_UNARY("sign", x.sign()),
-    SN_UNARY("logicalNot", x.logical_not()),
-    SN_UNARY("bitwiseNot", x.bitwise_not()),
-    SN_UNARY("isnan", x.isnan()),
-    SN_UNARY("isinf", x.isinf()),
-    SN_UNARY("isfinite", x.isfinite()),
-    SN_UNARY("real", at::real(x)),
-    SN_UNARY("imag", at::imag(x)),
-    SN_UNARY("angle", x.angle()),
-    SN_UNARY("conj", x.conj().resolve_conj()),
-    SN_UNARY("viewAsReal", at::view_as_real(x)),
-    SN_UNARY("viewAsComplex", at::view_as_complex(x)),
-    SN_UNARY("t", x.t()),
-    SN_UNARY("mT", x.mT()),
-    SN_UNARY("nonzero", x.nonzero()),
-    SN_UNARY("sum", x.sum()),
-    SN_UNARY("mean", x.mean()),
-    SN_UNARY("prod", x.prod()),
-    SN_UNARY("max", x.max()),
-    SN_UNARY("min", x.min()),
-    SN_UNARY("median", x.median()),
-};
-#undef SN_UNARY
-
-#define SN_BINARY(name, expr) Op<Binary>{name, [](const at::Tensor& a, const at::Tensor& b) -> at::Tensor { return expr; }}
-const Op<Binary> kBinary[] = {
-    SN_BINARY("add", at::add(a, b)),
-    SN_BINARY("sub", at::sub(a, b)),
-    SN_BINARY("mul", at::mul(a, b)),
-    SN_BINARY("div", at::div(a, b)),
-    SN_BINARY("floorDivide", at::div(a, b, "floor")),
-    SN_BINARY("remainder", at::remainder(a, b)),
-    SN_BINARY("fmod", at::fmod(a, b)),
-    SN_BINARY("pow", at::pow(a, b)),
-    SN_BINARY("maximum", at::maximum(a, b)),
-    SN_BINARY("minimum", at::minimum(a, b)),
-    SN_BINARY("atan2", at::atan2(a, b)),
-    SN_BINARY("hypot", at::hypot(a, b)),
-    SN_BINARY("xlogy", at::xlogy(a, b)),
-    SN_BINARY("eq", at::eq(a, b)),
-    SN_BINARY("ne", at::ne(a, b)),
-    SN_BINARY("lt", at::lt(a, b)),
-    SN_BINARY("le", at::le(a, b)),
-    SN_BINARY("gt", at::gt(a, b)),
-    SN_BINARY("ge", at::ge(a, b)),
-    SN_BINARY("logicalAnd", at::logical_and(a, b)),
-    SN_BINARY("logicalOr", at::logical_or(a, b)),
-    SN_BINARY("logicalXor", at::logical_xor(a, b)),
-    SN_BINARY("bitwiseAnd", at::bitwise_and(a, b)),
-    SN_BINARY("bitwiseOr", at::bitwise_or(a, b)),
-    SN_BINARY("bitwiseXor", at::bitwise_xor(a, b)),
-    SN_BINARY("matmul", at::matmul(a, b)),
-    SN_BINARY("mm", at::mm(a, b)),
-    SN_BINARY("bmm", at::bmm(a, b)),
-    SN_BINARY("dot", at::dot(a, b)),
-    SN_BINARY("outer", at::outer(a, b)),
-    SN_BINARY("kron", at::kron(a, b)),
-    SN_BINARY("complex", at::complex(a, b)),
-    SN_BINARY("isclose", at::isclose(a, b)),
-};
-#undef SN_BINARY
-
-#define SN_INPLACE(name, expr) Op<Inplace>{name, [](at::Tensor& a, const at::Tensor& b) { expr; }}
-const Op<Inplace> kInplace[] = {
-    SN_INPLACE("add_", a.add_(b)),
-    SN_INPLACE("sub_", a.sub_(b)),
-    SN_INPLACE("mul_", a.mul_(b)),
-    SN_INPLACE("div_", a.div_(b)),
-    SN_INPLACE("pow_", a.pow_(b)),
-    SN_INPLACE("copy_", a.copy_(b)),
-    SN_INPLACE("fill_", a.fill_(b)),
-    SN_INPLACE("maximum_", a.copy_(at::maximum(a, b))),
-    SN_INPLACE("minimum_", a.copy_(at::minimum(a, b))),
-};
-#undef SN_INPLACE
-
-#define SN_REDUCE(name, expr) \
-  Op<Reduce>{name, [](const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim) -> at::Tensor { return expr; }}
-const Op<Reduce> kReduce[] = {
-    SN_REDUCE("sum", at::sum(x, dims, keepdim)),
-    SN_REDUCE("mean", at::mean(x, dims, keepdim)),
-    SN_REDUCE("nansum", at::nansum(x, dims, keepdim)),
-    SN_REDUCE("nanmean", at::nanmean(x, dims, keepdim)),
-    SN_REDUCE("amax", at::amax(x, dims.value_or(at::IntArrayRef{}), keepdim)),
-    SN_REDUCE("amin", at::amin(x, dims.value_or(at::IntArrayRef{}), keepdim)),
-    SN_REDUCE("logsumexp", at::logsumexp(x, dims.value_or(at::IntArrayRef{}), keepdim)),
-    SN_REDUCE("countNonzero", at::count_nonzero(x, dims.value_or(at::IntArrayRef{}))),
-    SN_REDUCE("all", dims && !dims->empty() ? at::all(x, *dims, keepdim) : at::all(x)),
-    SN_REDUCE("any", dims && !dims->empty() ? at::any(x, *dims, keepdim) : at::any(x)),
-};
-#undef SN_REDUCE
+using op_table::kBinary;
+using op_table::kInplace;
+using op_table::kReduce;
+using op_table::kUnary;
+using op_table::Op;
 
 template <typename Fn, size_t N>
 const Op<Fn>& lookup(const Napi::CallbackInfo& info, const Op<Fn> (&table)[N]) {

@@ -39,4 +39,25 @@ void GraphedStep::run(const at::Tensor& input, const at::Tensor& labels) {
   ++done_;
 }
 
+GraphedTrainStep::GraphedTrainStep(StepSettings settings, at::Device device)
+    : TrainStep(std::move(settings)),
+      graph_(device, [this](const at::Tensor& x, const at::Tensor& y) { step(x, y); }, 3, [this] { s_.optimizer->zeroGrad(); }) {}
+
+void GraphedTrainStep::run(const at::Tensor& input, const at::Tensor& labels, double lr) {
+  if (lr != s_.optimizer->lr()) graph_.invalidate();
+  s_.optimizer->setLr(lr);
+  graph_.run(input, labels);
+}
+
+// Without a read on the host, so that it can be captured.
+void GraphedTrainStep::step(const at::Tensor& x, const at::Tensor& y) {
+  s_.optimizer->zeroGrad();
+  at::Tensor out = forward(x, /*autocastCache=*/false);
+  at::Tensor l = computeLoss(s_.loss, out.to(at::kFloat), y);
+  l.backward();
+  if (s_.clipNorm) clipGradNorm(s_.optimizer->params(), *s_.clipNorm);
+  s_.optimizer->step();
+  record(l, out, y);
+}
+
 }  // namespace skipnorm::train

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "core/cuda_graph.h"
+#include "train/train_step.h"
 
 namespace skipnorm::train {
 
@@ -40,6 +41,20 @@ class GraphedStep {
   int64_t warmupSteps_, done_ = 0;
   at::Tensor input_, labels_;  // static: each batch is copied in before the step runs
   bool stale_ = false;
+};
+
+// fit's step with cudaGraph: the eager step (float16's host-side loss scaling excluded) captured
+// after 3 warm-up steps; what it leaves on the device (the last step's loss and correct counts,
+// the epoch's sums) is rewritten by each replay. A changed learning rate captures it again (the
+// rate is baked into the captured update).
+class GraphedTrainStep : public TrainStep {
+ public:
+  GraphedTrainStep(StepSettings settings, at::Device device);
+  void run(const at::Tensor& input, const at::Tensor& labels, double lr) override;
+
+ private:
+  void step(const at::Tensor& input, const at::Tensor& labels);
+  GraphedStep graph_;
 };
 
 }  // namespace skipnorm::train

@@ -11,13 +11,14 @@
 #pragma once
 
 #include <memory>
-#include <string>
 #include <vector>
 
 namespace skipnorm::train {
 
+enum class ScheduleKind { Constant, Step, Multistep, Cosine, Warmup, Chain, Sequential };
+
 struct Schedule {
-  std::string kind = "constant";
+  ScheduleKind kind = ScheduleKind::Constant;
   int64_t stepSize = 1;
   double gamma = 0.1;
   std::vector<int64_t> milestones;

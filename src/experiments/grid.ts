@@ -16,6 +16,7 @@ import { latestCheckpoint, loadCheckpoint } from '../train/checkpoint';
 import { evaluate, fit } from '../train/fit';
 import { SGD } from '../train/optim';
 import { scheduleFactor, type Schedule } from '../train/schedule';
+import { LineAppender } from '../io/line_appender';
 import { isAvailable as cudaIsAvailable } from '../cuda';
 import { randperm } from '../tensor/creation';
 import { Generator, manualSeed } from '../tensor/random';
@@ -257,6 +258,8 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
     // One fit call per epoch (no drop-last): steps 1..perEpoch in each.
     const perEpoch = Math.ceil(s.train.length / r.batchSize);
     const every = Math.max(1, Math.floor(perEpoch / 4));
+    // Step losses are appended off the event loop; each epoch's are on disk before it is recorded.
+    const stepLog = new LineAppender(stepsFile);
     for (let epoch = epochs.length; epoch < r.epochs; epoch++) {
       const lr = s.lr * scheduleFactor(schedule(r), epoch);
       optimizer.lr = lr;
@@ -272,10 +275,11 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
         checkpoint: { dir: run.path('checkpoints', name, `epoch-${epoch}`), every, keep: 1 },
         resume: true,
         onStep: (e) => {
-          fs.appendFileSync(stepsFile, `${JSON.stringify({ epoch, step: e.step, loss: e.loss })}\n`);
+          stepLog.push(JSON.stringify({ epoch, step: e.step, loss: e.loss }));
           progress(epoch, `epoch ${epoch + 1}/${r.epochs} step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)}`);
         },
       });
+      await stepLog.flush();
       if (!lastEpoch || !lastEpoch.complete) throw new Error(`${name}: epoch ${epoch} ended without all of its batches (${JSON.stringify(lastEpoch)})`);
       const result: EpochResult = { epoch, lr, loss: lastEpoch.loss, top1: lastEpoch.top1, seconds: lastEpoch.seconds };
       const epochLoss = result.loss;

@@ -94,35 +94,22 @@ export function readSafetensors(file: string, options: { maxHeaderBytes?: number
 }
 
 /**
- * Writes tensors (moved to the CPU, made contiguous) and optional string metadata to a
- * safetensors file, atomically.
+ * Writes tensors (copied to the CPU when elsewhere) and optional string metadata to a safetensors
+ * file, atomically: the file is whole or absent, even after a crash (native/io/safetensors_write.cc).
  */
 export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): void {
   const op = 'writeSafetensors';
   if (typeof file !== 'string') throw new TypeError(`${op}: file must be a path`);
   if (tensors === null || typeof tensors !== 'object') throw new TypeError(`${op}: tensors must be an object of tensors`);
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new TypeError(`${op}: metadata '${k}' must be a string`);
-  const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
+  const names = Object.keys(tensors);
   for (const name of names) {
     const t = tensors[name];
     if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' is not a Tensor`);
     if (name === '__metadata__') throw new TypeError(`${op}: '__metadata__' is reserved`);
-    const dtype = DTYPE_FORMATS[t.dtype];
-    if (!dtype) throw new TypeError(`${op}: '${name}' has dtype ${t.dtype}, which safetensors cannot store`);
-    const bytes = native().toBytes(t.handleFor(op)) as Uint8Array;
-    setOwn(header, name, { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] });
-    chunks.push(bytes);
-    offset += bytes.length;
+    if (!DTYPE_FORMATS[t.dtype]) throw new TypeError(`${op}: '${name}' has dtype ${t.dtype}, which safetensors cannot store`);
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align the data to 8 bytes
-  const headerBytes = Buffer.from(json, 'utf8');
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(headerBytes.length));
-  writeAtomically(file, [length, headerBytes, ...chunks]);
+  native().writeSafetensors(file, names, names.map((name) => tensors[name].handleFor(op)), Object.entries(metadata));
 }
 
 /** The temporary sibling a write of `file` goes through: `.<name>.<pid>.<random>.tmp`. */

@@ -75,6 +75,29 @@ export function checkRowOptions(options: { cudaGraph?: boolean; rowsPerPass?: nu
   if (method !== 'exact') throw new TypeError(`${op}: ${prefix}rowsPerPass applies to the exact method`);
 }
 
+/**
+ * @internal The spectrum options jacobianSpectrum and fit's trackJacobian share, checked (errors
+ * name `op` and, for trackJacobian, the option's `prefix`), with their defaults.
+ */
+export function checkSpectrumOptions(
+  options: Pick<JacobianSpectrumOptions, 'mode' | 'precision' | 'method' | 'k' | 'steps' | 'cudaGraph' | 'rowsPerPass'>,
+  op: string,
+  prefix = '',
+): { mode: 'train' | 'eval'; precision: 'float32' | 'float64'; method: 'exact' | 'lanczos'; k: number; steps: number } {
+  const mode = options.mode ?? 'train';
+  if (mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: ${prefix}mode must be 'train' or 'eval', got ${JSON.stringify(mode)}`);
+  const precision = options.precision ?? 'float64';
+  if (precision !== 'float32' && precision !== 'float64') throw new TypeError(`${op}: ${prefix}precision must be 'float32' or 'float64', got ${JSON.stringify(precision)}`);
+  const method = options.method ?? 'exact';
+  if (method !== 'exact' && method !== 'lanczos') throw new TypeError(`${op}: ${prefix}method must be 'exact' or 'lanczos', got ${JSON.stringify(method)}`);
+  const k = options.k ?? 5;
+  if (!Number.isInteger(k) || k < 1) throw new TypeError(`${op}: ${prefix}k must be a positive integer`);
+  const steps = options.steps ?? 4 * k + 80;
+  if (!Number.isInteger(steps) || steps < 2 * k) throw new TypeError(`${op}: ${prefix}steps must be an integer of at least 2k`);
+  checkRowOptions(options, method, op, prefix);
+  return { mode, precision, method, k, steps };
+}
+
 /** The top-level layer names of a Sequential model, in order. */
 function topLevel(model: Module): string[] {
   return model
@@ -101,18 +124,8 @@ export function resolveCut(model: Module, cut: string, op = 'jacobianSpectrum', 
 export async function jacobianSpectrum(model: Module, input: Tensor, options: JacobianSpectrumOptions = {}): Promise<JacobianSpectrum> {
   const op = 'jacobianSpectrum';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
-  const mode = options.mode ?? 'train';
-  if (mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: mode must be 'train' or 'eval'`);
-  const precision = options.precision ?? 'float64';
-  if (precision !== 'float32' && precision !== 'float64') throw new TypeError(`${op}: precision must be 'float32' or 'float64'`);
-  const method = options.method ?? 'exact';
-  if (method !== 'exact' && method !== 'lanczos') throw new TypeError(`${op}: method must be 'exact' or 'lanczos'`);
-  const k = options.k ?? 5;
-  if (!Number.isInteger(k) || k < 1) throw new TypeError(`${op}: k must be a positive integer`);
-  const steps = options.steps ?? 4 * k + 80;
-  if (!Number.isInteger(steps) || steps < 2 * k) throw new TypeError(`${op}: steps must be an integer of at least 2k`);
+  const { mode, precision, method, k, steps } = checkSpectrumOptions(options, op);
   const { index, name } = resolveCut(model, options.cut ?? 'stem');
-  checkRowOptions(options, method, op);
   const handle = handleOf(input, op);
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,

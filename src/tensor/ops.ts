@@ -3,6 +3,7 @@
  * code that reads better that way and for operations over several tensors.
  */
 import { native } from '../core/native';
+import type { BinaryOp } from './op-table';
 import { Tensor, handleOf, wrap, type Operand } from './tensor';
 
 function tensorsArg(tensors: Tensor[], op: string): number[] {
@@ -51,7 +52,7 @@ function lhs(a: Operand, op: string): Tensor {
 }
 
 // Binary ops where either side may be a number: add(2, x) works like torch.add.
-function binary(name: string, a: Operand, b: Operand): Tensor {
+function binary(name: BinaryOp, a: Operand, b: Operand): Tensor {
   if (a instanceof Tensor) return a.binary(name, b);
   if (b instanceof Tensor) return b.binary(name, a, true);
   throw new TypeError(`${name}: at least one operand must be a Tensor`);

@@ -13,6 +13,7 @@ import { checkDevice, isDevice, type Device } from './device';
 import { dtypeCode, dtypeName, isDType, type DType } from './dtype';
 import { encodeIndices, type IndexSpec } from './indexing';
 import { opCodes } from './opcodes';
+import type { BinaryOp, InplaceOp, ReduceOp, UnaryOp } from './op-table';
 
 /** A number, or a tensor that broadcasts. */
 export type Operand = Tensor | number | boolean;
@@ -59,7 +60,6 @@ function checkInt(value: unknown, name: string, op: string): number {
 
 export class Tensor implements Tracked {
   private handle: number;
-  private meta?: Meta;
   /** @internal Registered with the finalisation safety net (core/memory.ts). */
   safetyNet = false;
 
@@ -95,10 +95,10 @@ export class Tensor implements Tracked {
 
   // ---- metadata -------------------------------------------------------------------------------
 
+  // Read from the native tensor each time, never cached: a module's `to` converts its parameters
+  // in place (dtype, device), so a Tensor taken before must report what the tensor is now.
   private metaFor(op: string): Meta {
-    if (!this.meta) this.meta = native().meta(this.handleFor(op)) as Meta;
-    else this.handleFor(op);
-    return this.meta;
+    return native().meta(this.handleFor(op)) as Meta;
   }
 
   get shape(): number[] {
@@ -256,13 +256,16 @@ export class Tensor implements Tracked {
 
   // ---- element-wise ---------------------------------------------------------------------------
 
+  // The ops of the op table (scripts/codegen/tensor-ops.js) dispatch through these helpers by
+  // name; their methods are generated, at the end of the class.
+
   /** @internal */
-  unary(name: string): Tensor {
+  unary(name: UnaryOp): Tensor {
     return wrap(native().unary(opCodes().unary[name], this.handleFor(name)));
   }
 
   /** @internal */
-  binary(name: string, other: Operand, swap = false): Tensor {
+  binary(name: BinaryOp, other: Operand, swap = false): Tensor {
     const code = opCodes().binary[name];
     if (other instanceof Tensor) return wrap(native().binary(code, this.handleFor(name), handleOf(other, name), false, swap));
     if (typeof other !== 'number' && typeof other !== 'boolean') {
@@ -272,7 +275,7 @@ export class Tensor implements Tracked {
   }
 
   /** @internal In-place op on this tensor; returns this. */
-  inplace(name: string, other: Operand): this {
+  inplace(name: InplaceOp, other: Operand): this {
     const code = opCodes().inplace[name];
     if (other instanceof Tensor) native().inplace(code, this.handleFor(name), handleOf(other, name), false);
     else if (typeof other === 'number' || typeof other === 'boolean') native().inplace(code, this.handleFor(name), other, true);
@@ -284,252 +287,14 @@ export class Tensor implements Tracked {
     if (alpha === undefined || alpha === 1) return this.binary('add', other);
     return scoped([other instanceof Tensor ? other.mul(alpha) : (other as number) * alpha], ([o]) => this.binary('add', o));
   }
-  sub(other: Operand): Tensor {
-    return this.binary('sub', other);
-  }
-  /** other - this, for `2 - x`. */
-  rsub(other: Operand): Tensor {
-    return this.binary('sub', other, true);
-  }
-  mul(other: Operand): Tensor {
-    return this.binary('mul', other);
-  }
-  div(other: Operand): Tensor {
-    return this.binary('div', other);
-  }
-  /** other / this */
-  rdiv(other: Operand): Tensor {
-    return this.binary('div', other, true);
-  }
-  floorDivide(other: Operand): Tensor {
-    return this.binary('floorDivide', other);
-  }
-  remainder(other: Operand): Tensor {
-    return this.binary('remainder', other);
-  }
-  fmod(other: Operand): Tensor {
-    return this.binary('fmod', other);
-  }
-  pow(exponent: Operand): Tensor {
-    return this.binary('pow', exponent);
-  }
-  maximum(other: Operand): Tensor {
-    return this.binary('maximum', other);
-  }
-  minimum(other: Operand): Tensor {
-    return this.binary('minimum', other);
-  }
-  atan2(other: Operand): Tensor {
-    return this.binary('atan2', other);
-  }
-  hypot(other: Operand): Tensor {
-    return this.binary('hypot', other);
-  }
-  xlogy(other: Operand): Tensor {
-    return this.binary('xlogy', other);
-  }
 
-  neg(): Tensor {
-    return this.unary('neg');
-  }
-  abs(): Tensor {
-    return this.unary('abs');
-  }
-  exp(): Tensor {
-    return this.unary('exp');
-  }
-  exp2(): Tensor {
-    return this.unary('exp2');
-  }
-  log(): Tensor {
-    return this.unary('log');
-  }
-  log2(): Tensor {
-    return this.unary('log2');
-  }
-  log10(): Tensor {
-    return this.unary('log10');
-  }
-  log1p(): Tensor {
-    return this.unary('log1p');
-  }
-  expm1(): Tensor {
-    return this.unary('expm1');
-  }
-  sqrt(): Tensor {
-    return this.unary('sqrt');
-  }
-  rsqrt(): Tensor {
-    return this.unary('rsqrt');
-  }
-  square(): Tensor {
-    return this.unary('square');
-  }
-  reciprocal(): Tensor {
-    return this.unary('reciprocal');
-  }
-  sin(): Tensor {
-    return this.unary('sin');
-  }
-  cos(): Tensor {
-    return this.unary('cos');
-  }
-  tan(): Tensor {
-    return this.unary('tan');
-  }
-  asin(): Tensor {
-    return this.unary('asin');
-  }
-  acos(): Tensor {
-    return this.unary('acos');
-  }
-  atan(): Tensor {
-    return this.unary('atan');
-  }
-  sinh(): Tensor {
-    return this.unary('sinh');
-  }
-  cosh(): Tensor {
-    return this.unary('cosh');
-  }
-  tanh(): Tensor {
-    return this.unary('tanh');
-  }
-  sigmoid(): Tensor {
-    return this.unary('sigmoid');
-  }
-  relu(): Tensor {
-    return this.unary('relu');
-  }
-  erf(): Tensor {
-    return this.unary('erf');
-  }
-  erfinv(): Tensor {
-    return this.unary('erfinv');
-  }
-  lgamma(): Tensor {
-    return this.unary('lgamma');
-  }
-  floor(): Tensor {
-    return this.unary('floor');
-  }
-  ceil(): Tensor {
-    return this.unary('ceil');
-  }
-  round(): Tensor {
-    return this.unary('round');
-  }
-  trunc(): Tensor {
-    return this.unary('trunc');
-  }
-  frac(): Tensor {
-    return this.unary('frac');
-  }
-  sign(): Tensor {
-    return this.unary('sign');
-  }
-  logicalNot(): Tensor {
-    return this.unary('logicalNot');
-  }
-  bitwiseNot(): Tensor {
-    return this.unary('bitwiseNot');
-  }
-  isnan(): Tensor {
-    return this.unary('isnan');
-  }
-  isinf(): Tensor {
-    return this.unary('isinf');
-  }
-  isfinite(): Tensor {
-    return this.unary('isfinite');
-  }
-  /** Real part of a complex tensor (a view). */
-  get real(): Tensor {
-    return this.unary('real');
-  }
-  /** Imaginary part of a complex tensor (a view). */
-  get imag(): Tensor {
-    return this.unary('imag');
-  }
-  angle(): Tensor {
-    return this.unary('angle');
-  }
-  conj(): Tensor {
-    return this.unary('conj');
-  }
   clamp(min?: number | null, max?: number | null): Tensor {
     if (min == null && max == null) throw new TypeError('clamp: give at least one of min and max');
     return wrap(native().clamp(this.handleFor('clamp'), min ?? null, max ?? null));
   }
 
-  // ---- in place -------------------------------------------------------------------------------
-
-  add_(other: Operand): this {
-    return this.inplace('add_', other);
-  }
-  sub_(other: Operand): this {
-    return this.inplace('sub_', other);
-  }
-  mul_(other: Operand): this {
-    return this.inplace('mul_', other);
-  }
-  div_(other: Operand): this {
-    return this.inplace('div_', other);
-  }
-  pow_(other: Operand): this {
-    return this.inplace('pow_', other);
-  }
-  copy_(source: Tensor): this {
-    return this.inplace('copy_', source);
-  }
-  fill_(value: Operand): this {
-    return this.inplace('fill_', value);
-  }
-  zero_(): this {
-    return this.inplace('fill_', 0);
-  }
-
   // ---- comparisons ----------------------------------------------------------------------------
 
-  eq(other: Operand): Tensor {
-    return this.binary('eq', other);
-  }
-  ne(other: Operand): Tensor {
-    return this.binary('ne', other);
-  }
-  lt(other: Operand): Tensor {
-    return this.binary('lt', other);
-  }
-  le(other: Operand): Tensor {
-    return this.binary('le', other);
-  }
-  gt(other: Operand): Tensor {
-    return this.binary('gt', other);
-  }
-  ge(other: Operand): Tensor {
-    return this.binary('ge', other);
-  }
-  logicalAnd(other: Operand): Tensor {
-    return this.binary('logicalAnd', other);
-  }
-  logicalOr(other: Operand): Tensor {
-    return this.binary('logicalOr', other);
-  }
-  logicalXor(other: Operand): Tensor {
-    return this.binary('logicalXor', other);
-  }
-  bitwiseAnd(other: Operand): Tensor {
-    return this.binary('bitwiseAnd', other);
-  }
-  bitwiseOr(other: Operand): Tensor {
-    return this.binary('bitwiseOr', other);
-  }
-  bitwiseXor(other: Operand): Tensor {
-    return this.binary('bitwiseXor', other);
-  }
-  isclose(other: Tensor): Tensor {
-    return this.binary('isclose', other);
-  }
   /** True when shapes and every value are equal. */
   equal(other: Tensor): boolean {
     return native().equal(this.handleFor('equal'), handleOf(other, 'equal')) as boolean;
@@ -540,7 +305,7 @@ export class Tensor implements Tracked {
 
   // ---- reductions -----------------------------------------------------------------------------
 
-  private reduce(name: string, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+  private reduce(name: ReduceOp, dim: number | number[] | undefined, keepdim: boolean): Tensor {
     return wrap(native().reduce(opCodes().reduce[name], this.handleFor(name), dimsArg(dim, name), keepdim));
   }
 
@@ -550,33 +315,9 @@ export class Tensor implements Tracked {
   mean(dim?: number | number[], keepdim = false): Tensor {
     return dim === undefined ? this.unary('mean') : this.reduce('mean', dim, keepdim);
   }
-  nansum(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('nansum', dim, keepdim);
-  }
-  nanmean(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('nanmean', dim, keepdim);
-  }
   prod(dim?: number, keepdim = false): Tensor {
     if (dim === undefined) return this.unary('prod');
     return wrap(native().prodDim(this.handleFor('prod'), checkInt(dim, 'dim', 'prod'), keepdim));
-  }
-  amax(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('amax', dim, keepdim);
-  }
-  amin(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('amin', dim, keepdim);
-  }
-  logsumexp(dim: number | number[], keepdim = false): Tensor {
-    return this.reduce('logsumexp', dim, keepdim);
-  }
-  countNonzero(dim?: number | number[]): Tensor {
-    return this.reduce('countNonzero', dim, false);
-  }
-  all(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('all', dim, keepdim);
-  }
-  any(dim?: number | number[], keepdim = false): Tensor {
-    return this.reduce('any', dim, keepdim);
   }
   /** Standard deviation; correction 1 (Bessel's) by default, as in PyTorch. */
   std(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
@@ -599,9 +340,6 @@ export class Tensor implements Tracked {
     if (dim === undefined) return this.unary('min');
     const [values, indices] = native().maxMinDim(false, this.handleFor('min'), checkInt(dim, 'dim', 'min'), keepdim) as number[];
     return { values: wrap(values), indices: wrap(indices) };
-  }
-  median(): Tensor {
-    return this.unary('median');
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return wrap(native().argMaxMin(true, this.handleFor('argmax'), dim ?? null, keepdim));
@@ -626,32 +364,6 @@ export class Tensor implements Tracked {
   topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices {
     const [values, indices] = native().topk(this.handleFor('topk'), checkInt(k, 'k', 'topk'), checkInt(dim, 'dim', 'topk'), largest, sorted) as number[];
     return { values: wrap(values), indices: wrap(indices) };
-  }
-
-  // ---- matrices -------------------------------------------------------------------------------
-
-  matmul(other: Tensor): Tensor {
-    return this.binary('matmul', other);
-  }
-  mm(other: Tensor): Tensor {
-    return this.binary('mm', other);
-  }
-  bmm(other: Tensor): Tensor {
-    return this.binary('bmm', other);
-  }
-  dot(other: Tensor): Tensor {
-    return this.binary('dot', other);
-  }
-  outer(other: Tensor): Tensor {
-    return this.binary('outer', other);
-  }
-  /** Transpose of a matrix (at most 2-d). */
-  t(): Tensor {
-    return this.unary('t');
-  }
-  /** Transpose of the last two dimensions. */
-  get mT(): Tensor {
-    return this.unary('mT');
   }
 
   // ---- shape ----------------------------------------------------------------------------------
@@ -753,9 +465,6 @@ export class Tensor implements Tracked {
   maskedFill(mask: Tensor, value: number | boolean): Tensor {
     return wrap(native().maskedFill(this.handleFor('maskedFill'), handleOf(mask, 'maskedFill'), value));
   }
-  nonzero(): Tensor {
-    return this.unary('nonzero');
-  }
 
   // ---- autograd -------------------------------------------------------------------------------
 
@@ -799,6 +508,439 @@ export class Tensor implements Tracked {
   detach(): Tensor {
     return wrap(native().detach(this.handleFor('detach')));
   }
+
+  // ---- generated ops: begin -------------------------------------------------------------------
+  // Generated by scripts/codegen/generate-ops.js (npm run generate:ops) from the op table in
+  // scripts/codegen/tensor-ops.js: edit the table, not the methods down to the end marker.
+
+  // unary: one tensor in, one out
+
+  /** Negation, -x. */
+  neg(): Tensor {
+    return this.unary('neg');
+  }
+  /** Absolute value (the modulus, a real tensor, for complex tensors). */
+  abs(): Tensor {
+    return this.unary('abs');
+  }
+  /** e raised to each element. Integer inputs give float32. */
+  exp(): Tensor {
+    return this.unary('exp');
+  }
+  /** 2 raised to each element. Integer inputs give float32. */
+  exp2(): Tensor {
+    return this.unary('exp2');
+  }
+  /** Natural logarithm (NaN below 0, -Infinity at 0). Integer inputs give float32. */
+  log(): Tensor {
+    return this.unary('log');
+  }
+  /** Base-2 logarithm. Integer inputs give float32. */
+  log2(): Tensor {
+    return this.unary('log2');
+  }
+  /** Base-10 logarithm. Integer inputs give float32. */
+  log10(): Tensor {
+    return this.unary('log10');
+  }
+  /** log(1 + x), accurate for small x. Integer inputs give float32. */
+  log1p(): Tensor {
+    return this.unary('log1p');
+  }
+  /** exp(x) - 1, accurate for small x. Integer inputs give float32. */
+  expm1(): Tensor {
+    return this.unary('expm1');
+  }
+  /** Square root (NaN below 0). Integer inputs give float32. */
+  sqrt(): Tensor {
+    return this.unary('sqrt');
+  }
+  /** Reciprocal square root, 1 / sqrt(x). Integer inputs give float32. */
+  rsqrt(): Tensor {
+    return this.unary('rsqrt');
+  }
+  /** x * x. */
+  square(): Tensor {
+    return this.unary('square');
+  }
+  /** 1 / x. Integer inputs give float32. */
+  reciprocal(): Tensor {
+    return this.unary('reciprocal');
+  }
+  /** Sine (radians). Integer inputs give float32. */
+  sin(): Tensor {
+    return this.unary('sin');
+  }
+  /** Cosine (radians). Integer inputs give float32. */
+  cos(): Tensor {
+    return this.unary('cos');
+  }
+  /** Tangent (radians). Integer inputs give float32. */
+  tan(): Tensor {
+    return this.unary('tan');
+  }
+  /** Inverse sine, in radians (NaN outside [-1, 1]). Integer inputs give float32. */
+  asin(): Tensor {
+    return this.unary('asin');
+  }
+  /** Inverse cosine, in radians (NaN outside [-1, 1]). Integer inputs give float32. */
+  acos(): Tensor {
+    return this.unary('acos');
+  }
+  /** Inverse tangent, in radians. Integer inputs give float32. */
+  atan(): Tensor {
+    return this.unary('atan');
+  }
+  /** Hyperbolic sine. Integer inputs give float32. */
+  sinh(): Tensor {
+    return this.unary('sinh');
+  }
+  /** Hyperbolic cosine. Integer inputs give float32. */
+  cosh(): Tensor {
+    return this.unary('cosh');
+  }
+  /** Hyperbolic tangent. Integer inputs give float32. */
+  tanh(): Tensor {
+    return this.unary('tanh');
+  }
+  /** Logistic sigmoid, 1 / (1 + exp(-x)). Integer inputs give float32. */
+  sigmoid(): Tensor {
+    return this.unary('sigmoid');
+  }
+  /** max(x, 0). */
+  relu(): Tensor {
+    return this.unary('relu');
+  }
+  /** Gauss error function. Integer inputs give float32. */
+  erf(): Tensor {
+    return this.unary('erf');
+  }
+  /** Inverse of the error function (NaN outside [-1, 1]). Integer inputs give float32. */
+  erfinv(): Tensor {
+    return this.unary('erfinv');
+  }
+  /** Natural logarithm of the absolute value of the gamma function. Integer inputs give float32. */
+  lgamma(): Tensor {
+    return this.unary('lgamma');
+  }
+  /** Rounds down to an integer value (integer tensors come back unchanged). */
+  floor(): Tensor {
+    return this.unary('floor');
+  }
+  /** Rounds up to an integer value (integer tensors come back unchanged). */
+  ceil(): Tensor {
+    return this.unary('ceil');
+  }
+  /** Rounds to the nearest integer value, halves to even. */
+  round(): Tensor {
+    return this.unary('round');
+  }
+  /** Rounds toward zero to an integer value. */
+  trunc(): Tensor {
+    return this.unary('trunc');
+  }
+  /** Fractional part, x - trunc(x). Integer tensors raise a TorchError. */
+  frac(): Tensor {
+    return this.unary('frac');
+  }
+  /** -1, 0 or 1 by the sign of each element. */
+  sign(): Tensor {
+    return this.unary('sign');
+  }
+  /** True where an element is zero. Gives a bool tensor. */
+  logicalNot(): Tensor {
+    return this.unary('logicalNot');
+  }
+  /**
+   * Bitwise NOT (logical NOT for bool tensors). Integer and bool tensors only: floating-point ones
+   * raise a TorchError.
+   */
+  bitwiseNot(): Tensor {
+    return this.unary('bitwiseNot');
+  }
+  /** True where an element is NaN. Gives a bool tensor. */
+  isnan(): Tensor {
+    return this.unary('isnan');
+  }
+  /** True where an element is Infinity or -Infinity. Gives a bool tensor. */
+  isinf(): Tensor {
+    return this.unary('isinf');
+  }
+  /** True where an element is neither infinite nor NaN. Gives a bool tensor. */
+  isfinite(): Tensor {
+    return this.unary('isfinite');
+  }
+  /** Real part of a complex tensor (a view). */
+  get real(): Tensor {
+    return this.unary('real');
+  }
+  /**
+   * Imaginary part of a complex tensor (a view). Complex tensors only: real ones raise a
+   * TorchError.
+   */
+  get imag(): Tensor {
+    return this.unary('imag');
+  }
+  /**
+   * Argument of each element in radians (0 or pi for real tensors). Integer inputs give float32.
+   */
+  angle(): Tensor {
+    return this.unary('angle');
+  }
+  /** Complex conjugate, materialised (real tensors come back unchanged). */
+  conj(): Tensor {
+    return this.unary('conj');
+  }
+  /** Transpose of a matrix (at most 2-d). */
+  t(): Tensor {
+    return this.unary('t');
+  }
+  /** Transpose of the last two dimensions. */
+  get mT(): Tensor {
+    return this.unary('mT');
+  }
+  /**
+   * Indices of the non-zero elements: one row of ndim indices per element. Gives an int64 tensor.
+   */
+  nonzero(): Tensor {
+    return this.unary('nonzero');
+  }
+  /** Median of all elements (the lower of the two middle values for an even count). */
+  median(): Tensor {
+    return this.unary('median');
+  }
+
+  // binary: two operands; a number broadcasts like a Python scalar
+
+  /** this - other. */
+  sub(other: Operand): Tensor {
+    return this.binary('sub', other);
+  }
+  /** other - this, for `2 - x`. */
+  rsub(other: Operand): Tensor {
+    return this.binary('sub', other, true);
+  }
+  /** this * other. */
+  mul(other: Operand): Tensor {
+    return this.binary('mul', other);
+  }
+  /** True division, this / other. Integer inputs give float32. */
+  div(other: Operand): Tensor {
+    return this.binary('div', other);
+  }
+  /** other / this, for `3 / x`. Integer inputs give float32. */
+  rdiv(other: Operand): Tensor {
+    return this.binary('div', other, true);
+  }
+  /** this / other rounded down (Python's //). */
+  floorDivide(other: Operand): Tensor {
+    return this.binary('floorDivide', other);
+  }
+  /** Remainder of this / other with the sign of other (Python's %). */
+  remainder(other: Operand): Tensor {
+    return this.binary('remainder', other);
+  }
+  /** Remainder of this / other with the sign of this (C's fmod). */
+  fmod(other: Operand): Tensor {
+    return this.binary('fmod', other);
+  }
+  /** this raised to exponent. */
+  pow(exponent: Operand): Tensor {
+    return this.binary('pow', exponent);
+  }
+  /** The larger of this and other (NaN if either is). */
+  maximum(other: Operand): Tensor {
+    return this.binary('maximum', other);
+  }
+  /** The smaller of this and other (NaN if either is). */
+  minimum(other: Operand): Tensor {
+    return this.binary('minimum', other);
+  }
+  /**
+   * Angle of the point (other, this) in radians, in the right quadrant. Integer inputs give
+   * float32.
+   */
+  atan2(other: Operand): Tensor {
+    return this.binary('atan2', other);
+  }
+  /** sqrt(this^2 + other^2), without overflow. Integer tensors raise a TorchError. */
+  hypot(other: Operand): Tensor {
+    return this.binary('hypot', other);
+  }
+  /** this * log(other), 0 where this is 0. Integer inputs give float32. */
+  xlogy(other: Operand): Tensor {
+    return this.binary('xlogy', other);
+  }
+  /** True where this equals other. Gives a bool tensor. */
+  eq(other: Operand): Tensor {
+    return this.binary('eq', other);
+  }
+  /** True where this differs from other. Gives a bool tensor. */
+  ne(other: Operand): Tensor {
+    return this.binary('ne', other);
+  }
+  /** True where this < other. Gives a bool tensor. */
+  lt(other: Operand): Tensor {
+    return this.binary('lt', other);
+  }
+  /** True where this <= other. Gives a bool tensor. */
+  le(other: Operand): Tensor {
+    return this.binary('le', other);
+  }
+  /** True where this > other. Gives a bool tensor. */
+  gt(other: Operand): Tensor {
+    return this.binary('gt', other);
+  }
+  /** True where this >= other. Gives a bool tensor. */
+  ge(other: Operand): Tensor {
+    return this.binary('ge', other);
+  }
+  /** True where both are non-zero. Gives a bool tensor. */
+  logicalAnd(other: Operand): Tensor {
+    return this.binary('logicalAnd', other);
+  }
+  /** True where either is non-zero. Gives a bool tensor. */
+  logicalOr(other: Operand): Tensor {
+    return this.binary('logicalOr', other);
+  }
+  /** True where exactly one is non-zero. Gives a bool tensor. */
+  logicalXor(other: Operand): Tensor {
+    return this.binary('logicalXor', other);
+  }
+  /**
+   * Bitwise AND (logical AND for bool tensors). Integer and bool tensors only: floating-point ones
+   * raise a TorchError.
+   */
+  bitwiseAnd(other: Operand): Tensor {
+    return this.binary('bitwiseAnd', other);
+  }
+  /**
+   * Bitwise OR (logical OR for bool tensors). Integer and bool tensors only: floating-point ones
+   * raise a TorchError.
+   */
+  bitwiseOr(other: Operand): Tensor {
+    return this.binary('bitwiseOr', other);
+  }
+  /**
+   * Bitwise XOR (logical XOR for bool tensors). Integer and bool tensors only: floating-point ones
+   * raise a TorchError.
+   */
+  bitwiseXor(other: Operand): Tensor {
+    return this.binary('bitwiseXor', other);
+  }
+  /** Matrix product with NumPy's rules: vectors, matrices and broadcast batches of matrices. */
+  matmul(other: Tensor): Tensor {
+    return this.binary('matmul', other);
+  }
+  /** Product of two matrices (2-d, no broadcasting). */
+  mm(other: Tensor): Tensor {
+    return this.binary('mm', other);
+  }
+  /** Batched matrix product of 3-d tensors: [b, n, m] by [b, m, p]. */
+  bmm(other: Tensor): Tensor {
+    return this.binary('bmm', other);
+  }
+  /** Dot product of two 1-d tensors. */
+  dot(other: Tensor): Tensor {
+    return this.binary('dot', other);
+  }
+  /** Outer product of two 1-d tensors. */
+  outer(other: Tensor): Tensor {
+    return this.binary('outer', other);
+  }
+  /**
+   * True where |this - other| <= 1e-8 + 1e-5 * |other| (PyTorch's default tolerances). Gives a bool
+   * tensor.
+   */
+  isclose(other: Tensor): Tensor {
+    return this.binary('isclose', other);
+  }
+
+  // inplace: change this tensor and return it
+
+  /** Adds other to this tensor in place; returns this. */
+  add_(other: Operand): this {
+    return this.inplace('add_', other);
+  }
+  /** Subtracts other from this tensor in place; returns this. */
+  sub_(other: Operand): this {
+    return this.inplace('sub_', other);
+  }
+  /** Multiplies this tensor by other in place; returns this. */
+  mul_(other: Operand): this {
+    return this.inplace('mul_', other);
+  }
+  /** Divides this tensor by other in place; returns this. Integer tensors raise a TorchError. */
+  div_(other: Operand): this {
+    return this.inplace('div_', other);
+  }
+  /** Raises this tensor to the power other in place; returns this. */
+  pow_(other: Operand): this {
+    return this.inplace('pow_', other);
+  }
+  /**
+   * Copies source into this tensor (broadcast, converted to its dtype and device); returns this.
+   */
+  copy_(source: Tensor): this {
+    return this.inplace('copy_', source);
+  }
+  /** Sets every element to value (a number or a 0-d tensor); returns this. */
+  fill_(value: Operand): this {
+    return this.inplace('fill_', value);
+  }
+  /** Sets every element to 0; returns this. */
+  zero_(): this {
+    return this.inplace('fill_', 0);
+  }
+
+  // reduce: over the given dimensions, or all of them
+
+  /** Sum over the given dimensions (all when omitted), NaN counted as 0. */
+  nansum(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('nansum', dim, keepdim);
+  }
+  /**
+   * Mean over the given dimensions (all when omitted), NaN left out. Integer tensors raise a
+   * TorchError.
+   */
+  nanmean(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('nanmean', dim, keepdim);
+  }
+  /** Largest value over the given dimensions (all when omitted). */
+  amax(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('amax', dim, keepdim);
+  }
+  /** Smallest value over the given dimensions (all when omitted). */
+  amin(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('amin', dim, keepdim);
+  }
+  /** log(sum(exp(x))) over the given dimensions, computed stably. Integer inputs give float32. */
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return this.reduce('logsumexp', dim, keepdim);
+  }
+  /**
+   * Number of non-zero elements over the given dimensions (all when omitted). Gives an int64
+   * tensor.
+   */
+  countNonzero(dim?: number | number[]): Tensor {
+    return this.reduce('countNonzero', dim, false);
+  }
+  /**
+   * True where every element over the given dimensions (all when omitted) is non-zero. Gives a bool
+   * tensor.
+   */
+  all(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('all', dim, keepdim);
+  }
+  /**
+   * True where any element over the given dimensions (all when omitted) is non-zero. Gives a bool
+   * tensor.
+   */
+  any(dim?: number | number[], keepdim = false): Tensor {
+    return this.reduce('any', dim, keepdim);
+  }
+
+  // ---- generated ops: end ---------------------------------------------------------------------
 }
 
 function describeValue(value: unknown): string {

@@ -4,7 +4,9 @@
  * (`rng.cpu`), with JSON metadata (format, step, epoch, the totals of the epoch so far, and the
  * run's settings). Each file is written atomically (temporary file, then rename), so a crash
  * mid-save leaves the previous checkpoint whole; only the newest `keep` files are kept. The data
- * order needs no saving: it follows from the seed and the epoch.
+ * order needs no saving: it follows from the seed and the epoch. fit's checkpoints are written
+ * in this format by the training job itself, on a writer thread (native/train/checkpoint_writer.h);
+ * saveCheckpoint writes one from JavaScript.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -2,25 +2,23 @@
  * `fit`: the whole training loop in C++ on a skipnorm worker thread (native/train/fit.cc):
  * batches, forward, loss, backward, optimiser step, schedule and metrics, with progress events,
  * hooks every N steps and cancellation through an AbortSignal (within one step). The event loop
- * stays free while it runs. `evaluate` runs the same data through the model in eval mode.
+ * stays free while it runs: the job writes checkpoints and the track file itself. Options are
+ * checked in fit_config.ts. `evaluate` runs the same data through the model in eval mode.
  */
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
 import { Module } from '../nn/module';
 import { handleOf, Tensor } from '../tensor/tensor';
-import { wrap } from '../tensor/tensor';
-import { appendFileSync } from 'node:fs';
-import { dispose } from '../core/memory';
-import { checkRowOptions, resolveCut } from '../spectra/jacobian';
 import type { Diagnostics } from '../spectra/diagnostics';
 import { Dataset } from '../data/dataset';
 import { state as distState } from '../distributed';
 import { DataLoader } from '../data/loader';
 import type { Transform } from '../data/transforms';
-import { loadCheckpoint, prepareCheckpointDir, saveCheckpoint, type EpochSums } from './checkpoint';
+import { loadCheckpoint, prepareCheckpointDir, type EpochSums } from './checkpoint';
 import { checkWritable } from '../io/safetensors';
-import { Optimizer } from './optim';
+import type { Optimizer } from './optim';
 import type { Schedule } from './schedule';
+import { choice, fitConfig, positiveInteger } from './fit_config';
 
 /** In-memory data: `input` [N, ...] and `labels` [N] (int64 classes, or targets for MSE). */
 export interface TensorData {
@@ -167,6 +165,12 @@ export interface FitResult {
    */
   lastEpoch: EpochEvent | null;
   seconds: number;
+  /**
+   * How many times the loop waited for values from the device (each a host synchronisation on a
+   * GPU): one per reported step (`progressEvery`) and per epoch end, one per step with float16
+   * loss scaling (whether to skip the update), none otherwise.
+   */
+  hostReads: number;
 }
 
 interface DataSource {
@@ -227,62 +231,13 @@ function settingDifference(saved: unknown, now: unknown): string | null {
   return `${JSON.stringify(saved)} then, ${JSON.stringify(now)} now`;
 }
 
-function positiveInteger(value: number | undefined, name: string, op: string): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new TypeError(`${op}: ${name} must be a positive integer, got ${String(value)}`);
-}
-
 /** Trains the model in place; resolves when done (or rejects with AbortError when aborted). */
 export async function fit(model: Module, data: FitData, options: FitOptions): Promise<FitResult> {
   const op = 'fit';
-  if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
-  if (!options || !(options.optimizer instanceof Optimizer)) throw new TypeError(`${op}: options.optimizer must be an optimizer (sn.optim.SGD, Adam, AdamW)`);
-  if ((options.epochs === undefined) === (options.steps === undefined)) throw new TypeError(`${op}: give exactly one of epochs and steps`);
-  positiveInteger(options.epochs, 'epochs', op);
-  positiveInteger(options.steps, 'steps', op);
-  positiveInteger(options.batchSize, 'batchSize', op);
-  positiveInteger(options.progressEvery, 'progressEvery', op);
-  if (options.clipGradNorm !== undefined && !(Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0)) {
-    throw new TypeError(`${op}: clipGradNorm must be a positive number, got ${String(options.clipGradNorm)}`);
-  }
-  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackJacobian, trackDiagnostics, trackFile, transforms, loaderThreads, prefetch, distributed, ...rest } = options;
-  const parallel = distributed === undefined || distributed === false ? null : { syncBatchNorm: typeof distributed === 'object' && distributed.syncBatchNorm === true };
-  if (parallel) {
-    if (!distState().initialized) throw new TypeError(`${op}: distributed training needs sn.distributed.init first`);
-    if (trackJacobian || trackDiagnostics) throw new TypeError(`${op}: tracking is not available in distributed training`);
-  }
-  let track: Record<string, unknown> | undefined;
-  if (trackJacobian !== undefined) {
-    positiveInteger(trackJacobian.every, 'trackJacobian.every', op);
-    const method = trackJacobian.method ?? 'exact';
-    track = {
-      input: handleOf(trackJacobian.input, op),
-      every: trackJacobian.every,
-      cut: resolveCut(model, trackJacobian.cut ?? 'stem', op, 'trackJacobian.cut').index,
-      train: (trackJacobian.mode ?? 'train') === 'train',
-      float64: (trackJacobian.precision ?? 'float64') === 'float64',
-      lanczosSteps: method === 'lanczos' ? (trackJacobian.steps ?? 100) : 0,
-      cudaGraph: trackJacobian.cudaGraph === true,
-      rowsPerPass: trackJacobian.rowsPerPass ?? 0,
-    };
-    checkRowOptions(trackJacobian, method, op, 'trackJacobian.');
-  }
-  let diagnosticsTrack: Record<string, unknown> | undefined;
-  if (trackDiagnostics !== undefined) {
-    const { input, labels, every, mode, lossFloor, hessianIterations, tol } = trackDiagnostics;
-    positiveInteger(every, 'trackDiagnostics.every', op);
-    if (mode !== undefined && mode !== 'train' && mode !== 'eval') throw new TypeError(`${op}: trackDiagnostics.mode must be 'train' or 'eval'`);
-    if (lossFloor !== undefined && !Number.isFinite(lossFloor)) throw new TypeError(`${op}: trackDiagnostics.lossFloor must be a finite number`);
-    if (hessianIterations !== undefined && !(Number.isInteger(hessianIterations) && hessianIterations >= 0)) {
-      throw new TypeError(`${op}: trackDiagnostics.hessianIterations must be a non-negative integer`);
-    }
-    diagnosticsTrack = { input: handleOf(input, op), labels: handleOf(labels, op), every, train: (mode ?? 'train') === 'train', lossFloor, hessianIterations, tol };
-  }
-  if (checkpoint !== undefined) {
-    if (typeof checkpoint.dir !== 'string' || !checkpoint.dir) throw new TypeError(`${op}: checkpoint.dir must be a folder path`);
-    positiveInteger(checkpoint.every, 'checkpoint.every', op);
-    positiveInteger(checkpoint.keep, 'checkpoint.keep', op);
-  }
-  if (resume && !checkpoint) throw new TypeError(`${op}: resume needs checkpoint.dir`);
+  const config = fitConfig(model, options, op);
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackFile, ...rest } = options;
+  const parallel = config.dataParallel === true;
+  if (parallel && !distState().initialized) throw new TypeError(`${op}: distributed training needs sn.distributed.init first`);
   // The settings a resumed run must share with the original, recorded in every checkpoint.
   const run: Record<string, unknown> = {
     epochs: rest.epochs,
@@ -301,11 +256,9 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
     run.optimizer = optimizer.config();
   }
   if (trackFile !== undefined) checkWritable(trackFile, op);
-  const { initialLossScale, ...forNative } = rest;
-  if (initialLossScale !== undefined && !(initialLossScale > 0)) throw new TypeError(`${op}: initialLossScale must be a positive number`);
   // Rank 0 writes the checkpoints of a data-parallel run (the replicas are the same); every rank resumes from them.
   const writesCheckpoints = checkpoint !== undefined && !(parallel && distState().rank !== 0);
-  const source = dataSource(data, options, op, false, parallel !== null);
+  const source = dataSource(data, options, op, false, parallel);
   let startStep = 0;
   let scaler: { scale: number; goodSteps: number } | undefined;
   let resumeEpochSums: EpochSums | undefined;
@@ -327,44 +280,26 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
     source.release();
     throw e;
   }
-  const native_options = {
-    ...forNative,
+  const nativeConfig = {
+    ...config,
     ...source.handles,
     model: model.moduleHandle(op),
     startStep,
     resumeEpochSums,
-    checkpointEvery: writesCheckpoints ? (checkpoint?.every ?? 0) : 0,
-    trackJacobian: track,
-    trackDiagnostics: diagnosticsTrack,
-    dataParallel: parallel !== null,
-    syncBatchNorm: parallel?.syncBatchNorm ?? false,
-    lossScale: scaler?.scale ?? initialLossScale,
+    checkpoint: writesCheckpoints && checkpoint ? { dir: checkpoint.dir, every: checkpoint.every, keep: checkpoint.keep ?? 3, run: JSON.stringify(run) } : undefined,
+    lossScale: scaler?.scale ?? config.lossScale,
     lossScaleGoodSteps: scaler?.goodSteps,
   };
   const dispatch = (event: { type?: string } & Record<string, unknown>) => {
     if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
-    else if (event.type === 'hook') {
-      const hook = event as unknown as HookEvent;
-      if (trackFile) appendFileSync(trackFile, `${JSON.stringify({ ...hook, values: hook.values instanceof Float64Array ? Array.from(hook.values) : hook.values })}\n`);
-      onHook?.(hook);
-    }
-    else if (event.type === 'checkpoint') {
-      const tensors = Object.fromEntries((event.tensors as [string, number][]).map(([k, h]) => [k, wrap(h)]));
-      const file = saveCheckpoint(checkpoint!.dir, event.step as number, event.epoch as number, tensors, run, checkpoint!.keep ?? 3, event.epochSums as EpochSums);
-      onCheckpoint?.({ step: event.step as number, file });
-    } else onStep?.(event as unknown as StepEvent);
+    else if (event.type === 'hook') onHook?.(event as unknown as HookEvent);
+    else if (event.type === 'checkpoint') onCheckpoint?.({ step: event.step as number, file: event.file as string });
+    else onStep?.(event as unknown as StepEvent);
   };
   const running = runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
     op,
-    (progress) => native().fit(native_options, progress, optimizer.optimizerHandle(op)),
-    {
-      onProgress: onStep || onEpoch || onHook || checkpoint || trackFile ? dispatch : undefined,
-      // Snapshots that arrive after a callback failed still hold native tensors: free them.
-      onDropped: (event) => {
-        if (event.type === 'checkpoint') dispose((event.tensors as [string, number][]).map(([, h]) => wrap(h)));
-      },
-      signal,
-    },
+    (progress) => native().fit(nativeConfig, progress, optimizer.optimizerHandle(op)),
+    { onProgress: onStep || onEpoch || onHook || onCheckpoint ? dispatch : undefined, signal },
   );
   return running.finally(() => source.release()).then((result) => ({ ...result, resumedFrom: startStep }));
 }
@@ -384,7 +319,11 @@ export async function evaluate(
 ): Promise<EvaluateResult> {
   const op = 'evaluate';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
+  if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
+  for (const key of Object.keys(options)) if (!['batchSize', 'loss', 'transforms', 'loaderThreads', 'signal'].includes(key)) throw new TypeError(`${op}: unknown option '${key}'`);
   positiveInteger(options.batchSize, 'batchSize', op);
+  positiveInteger(options.loaderThreads, 'loaderThreads', op);
+  choice(options.loss, ['cross-entropy', 'mse'], 'loss', op);
   const source = dataSource(data, options, op, true);
   const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
   return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());

@@ -3,6 +3,8 @@
  * (epochs or optimiser steps, as `fit`'s `scheduleUnit` says), the closed forms of PyTorch's
  * StepLR, MultiStepLR, CosineAnnealingLR, LinearLR (warm-up), ChainedScheduler and SequentialLR.
  */
+import { native } from '../core/native';
+
 export type Schedule =
   | { kind: 'constant' }
   | { kind: 'step'; stepSize: number; gamma?: number }
@@ -16,30 +18,13 @@ export type Schedule =
   /** Part k from milestone k-1 on, counting from there. */
   | { kind: 'sequential'; parts: Schedule[]; milestones: number[] };
 
-/** The multiplier at t, as the native training loop computes it (for plots and checks). */
+/**
+ * The multiplier at t: the native training loop's own computation (native/train/schedule.cc), so
+ * plots, checks and callers that step a schedule themselves use the same one. A schedule that fit
+ * would refuse is a TypeError here too.
+ */
 export function scheduleFactor(schedule: Schedule, t: number): number {
-  switch (schedule.kind) {
-    case 'constant':
-      return 1;
-    case 'step':
-      return (schedule.gamma ?? 0.1) ** Math.floor(t / schedule.stepSize);
-    case 'multistep':
-      return (schedule.gamma ?? 0.1) ** schedule.milestones.filter((m) => m <= t).length;
-    case 'cosine': {
-      const r = schedule.minRatio ?? 0;
-      return r + ((1 - r) * (1 + Math.cos((Math.PI * t) / schedule.tMax))) / 2;
-    }
-    case 'warmup': {
-      const s = schedule.startFactor ?? 1 / 3;
-      return s + ((1 - s) * Math.min(t, schedule.steps)) / schedule.steps;
-    }
-    case 'chain':
-      return schedule.parts.reduce((f, p) => f * scheduleFactor(p, t), 1);
-    case 'sequential': {
-      const k = schedule.milestones.filter((m) => m <= t).length;
-      return scheduleFactor(schedule.parts[k], t - (k === 0 ? 0 : schedule.milestones[k - 1]));
-    }
-    default:
-      throw new TypeError(`scheduleFactor: unknown schedule ${JSON.stringify(schedule)}`);
-  }
+  if (schedule === null || typeof schedule !== 'object') throw new TypeError(`scheduleFactor: the schedule must be an object { kind, ... }, got ${JSON.stringify(schedule)}`);
+  if (!Number.isSafeInteger(t) || t < 0) throw new TypeError(`scheduleFactor: t must be a non-negative integer, got ${String(t)}`);
+  return native().scheduleFactor(schedule, t) as number;
 }

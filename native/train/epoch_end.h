@@ -1,0 +1,29 @@
+// An epoch's running totals and what the end of an epoch reports: the epoch event (means over its
+// examples), the same in fit's result, and the totals as checkpoints keep them (so that a resumed
+// epoch reports all of its batches).
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace skipnorm::train {
+
+// Sums over the epoch's batches so far (examples-weighted loss, correct counts).
+struct EpochSums {
+  int64_t epoch = 0, batches = 0;
+  double loss = 0, top1 = 0, top5 = 0, examples = 0, seconds = 0;
+};
+
+// { epoch, batches, loss, top1, top5, examples, seconds }, as JavaScript and as JSON text.
+Napi::Object epochSumsToJs(Napi::Env env, const EpochSums& s);
+std::string epochSumsJson(const EpochSums& s);
+// The totals from epochSumsToJs's object (null counts, as JSON keeps NaN, read as NaN).
+EpochSums epochSumsFromJs(const Napi::Object& o);
+
+// { type: 'epoch', epoch, loss, top1, top5, seconds, complete }: `complete` when every batch of
+// the epoch (`perEpoch`) was counted, across a resume too.
+Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t perEpoch);
+
+}  // namespace skipnorm::train
