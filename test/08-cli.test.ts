@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
+import { requireFreshLib } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -13,14 +14,7 @@ const root = path.resolve(__dirname, '..');
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'lib', 'cli', 'main.js'), ...args], { cwd: root, encoding: 'utf8' });
 
 // The CLI runs lib/, which tsc makes from src/: with an older lib/ these tests would test old code.
-beforeAll(() => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { staleTypeScript } = require('../scripts/build-if-stale.js') as { staleTypeScript(): string[] };
-  const stale = staleTypeScript();
-  if (stale.length > 0) {
-    throw new Error(`lib/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? `, and ${stale.length - 3} more` : ''} changed since lib/ was built): run \`npm run build:ts\` first (\`npm test\` does)`);
-  }
-});
+beforeAll(requireFreshLib);
 
 describe('skipnorm CLI', () => {
   it('info --json prints versions, CUDA and devices', () => {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 import { native } from '../src/core/native';
+import { requireFreshLib } from './helpers';
 
 function data(n: number, seed: number): sn.TensorData {
   const g = new sn.Generator(seed);
@@ -141,6 +142,12 @@ describe('host reads', () => {
     // Reported every 10 steps: 10 reads, and the epoch end.
     const every10 = await sn.fit(model, t, { optimizer, epochs: 1, batchSize: 4, progressEvery: 10 });
     expect(every10.hostReads).toBe(11);
+    // float16 loss scaling reads once per step whether any gradient overflowed (not once per
+    // parameter): 10 steps, one report, one epoch end.
+    const small = data(40, 8);
+    const scaled = await sn.fit(model, small, { optimizer, epochs: 1, batchSize: 4, autocast: 'float16', progressEvery: 10 });
+    expect(scaled.hostReads).toBe(12);
+    sn.dispose(small);
     sn.dispose(t);
     optimizer.dispose();
     model.dispose();
@@ -174,7 +181,7 @@ function straceCanDelay(): boolean {
 
 describe('files written by the job', () => {
   it.skipIf(!straceCanDelay())('a slowed checkpoint disk: files written off the JavaScript thread, and snapshots do not pile up', async () => {
-    execFileSync('npm', ['run', 'build:ts'], { cwd: path.resolve(__dirname, '..'), stdio: 'ignore' });
+    requireFreshLib();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-slow-disk-'));
     const delayMs = 400;
     const script = path.join(dir, 'child.js');

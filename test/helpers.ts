@@ -237,3 +237,16 @@ function waitUntilStopped(pid: number): boolean {
   }
   return false;
 }
+
+/**
+ * Fails when lib/ (what the CLI and child processes run) is older than src/: the tests would test
+ * old code. `npm test` builds it first.
+ */
+export function requireFreshLib(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { staleTypeScript } = require('../scripts/build-if-stale.js') as { staleTypeScript(): string[] };
+  const stale = staleTypeScript();
+  if (stale.length > 0) {
+    throw new Error(`lib/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? `, and ${stale.length - 3} more` : ''} changed since lib/ was built): run \`npm run build:ts\` first (\`npm test\` does)`);
+  }
+}

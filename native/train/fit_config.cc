@@ -151,6 +151,7 @@ FitConfig fitConfigFromJs(const Napi::CallbackInfo& info) {
   TORCH_CHECK(c.progressEvery > 0 && c.startStep >= 0 && c.scaler.scale > 0, "fit: invalid config");
   for (const auto& h : c.hooks.hooks) TORCH_CHECK(h.every > 0, "a hook's 'every' must be positive");
   TORCH_CHECK(c.hooks.jacobian.every >= 0 && c.hooks.diagnostics.every >= 0 && c.checkpoint.every >= 0 && c.checkpoint.keep > 0, "fit: invalid config");
+  TORCH_CHECK(c.checkpoint.every == 0 || !c.checkpoint.dir.empty(), "fit: checkpoints need a folder");
   return c;
 }
 

@@ -31,7 +31,8 @@ at::Tensor TrainStep::forward(const at::Tensor& x, bool autocastCache) {
 void TrainStep::startEpoch() {
   if (!lossSum_.defined()) {
     // Allocated lazily, so that a graphed step makes them on its own stream, before the capture.
-    const auto options = at::TensorOptions().dtype(at::kDouble).device(s_.model->parameters(true).empty() ? at::Device(at::kCPU) : s_.model->parameters(true).front().device());
+    const auto params = s_.model->parameters(true);
+    const auto options = at::TensorOptions().dtype(at::kDouble).device(params.empty() ? at::Device(at::kCPU) : params.front().device());
     lossSum_ = at::zeros({}, options);
     top1Sum_ = at::zeros({}, options);
     top5Sum_ = at::zeros({}, options);
