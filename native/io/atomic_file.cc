@@ -20,7 +20,7 @@ AtomicFile::AtomicFile(const std::string& target, std::string op) : target_(targ
   char random[16];
   std::snprintf(random, sizeof(random), "%06x%06x", rd() & 0xffffffu, rd() & 0xffffffu);
   temp_ = dir_ + "/." + base + "." + std::to_string(::getpid()) + "." + random + ".tmp";
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   TORCH_CHECK(fd_ >= 0, op_, ": cannot write ", target_, ": ", std::strerror(errno));
 }
 

@@ -33,7 +33,6 @@ CheckpointWriter::~CheckpointWriter() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
-    waiting_.reset();
   }
   changed_.notify_all();
   thread_.join();
@@ -43,13 +42,19 @@ void CheckpointWriter::rethrow() {
   if (error_) std::rethrow_exception(error_);
 }
 
-void CheckpointWriter::save(int64_t step, int64_t epoch, const EpochSums& sums, io::NamedTensors tensors, const std::function<bool()>& cancelled) {
+bool CheckpointWriter::waitForRoom(const std::function<bool()>& cancelled) {
   std::unique_lock<std::mutex> lock(mutex_);
   while (waiting_ && !error_) {
-    if (cancelled && cancelled()) return;
+    if (cancelled && cancelled()) return false;
     changed_.wait_for(lock, std::chrono::milliseconds(50));
   }
   rethrow();
+  return true;
+}
+
+void CheckpointWriter::save(int64_t step, int64_t epoch, const EpochSums& sums, io::NamedTensors tensors) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  TORCH_CHECK(!waiting_, "fit: a checkpoint snapshot was queued while another one waited");
   waiting_ = Snapshot{step, epoch, sums, std::move(tensors)};
   changed_.notify_all();
 }
@@ -70,7 +75,7 @@ void CheckpointWriter::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     changed_.wait(lock, [this] { return stopping_ || waiting_; });
-    if (stopping_) return;
+    if (!waiting_ || error_) return;  // stopping, with nothing (more) to write
     Snapshot s = std::move(*waiting_);
     waiting_.reset();
     writing_ = true;
@@ -94,6 +99,8 @@ void CheckpointWriter::loop() {
 void CheckpointWriter::write(Snapshot& s) {
   char name[64];
   std::snprintf(name, sizeof name, "checkpoint-%09lld.safetensors", static_cast<long long>(s.step));
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);  // again, should it have been removed meanwhile
   const std::string file = (std::filesystem::path(options_.dir) / name).string();
   const io::Metadata metadata = {{"format", kFormat},
                                  {"step", std::to_string(s.step)},
@@ -103,7 +110,6 @@ void CheckpointWriter::write(Snapshot& s) {
   io::writeSafetensorsFile(file, std::move(s.tensors), metadata, "fit");
   // Only the newest `keep` checkpoints stay (oldest first by step).
   std::vector<std::pair<int64_t, std::filesystem::path>> all;
-  std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
     const int64_t step = checkpointStep(entry.path().filename().string());
     if (step >= 0) all.emplace_back(step, entry.path());

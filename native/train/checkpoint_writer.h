@@ -1,8 +1,9 @@
 // Checkpoints written by the training job itself, on a writer thread, so that training goes on
 // while a file is written and JavaScript's event loop never writes one. A snapshot is copied to
 // host memory on the training thread (no copy of the model piles up on a GPU), then handed to the
-// writer; at most one snapshot waits while another is written (save() waits for room), so a slow
-// disk slows training instead of filling memory. Files are `checkpoint-<step>.safetensors`, written
+// writer; the training thread makes a snapshot only when none waits (waitForRoom), so at most two
+// exist, one being written and one waiting, and a slow disk slows training instead of filling
+// memory. Files are `checkpoint-<step>.safetensors`, written
 // atomically (the format of src/train/checkpoint.ts); only the newest `keep` are kept.
 #pragma once
 
@@ -38,14 +39,17 @@ class CheckpointWriter {
   };
 
   explicit CheckpointWriter(CheckpointOptions options);
-  // Finishes the file being written (never left half-written), drops one that waits.
+  // Finishes the file being written and the snapshot that waits (a run stopped by an abort keeps
+  // its last snapshot), unless a write failed.
   ~CheckpointWriter();
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  // Queues a snapshot (already in host memory); waits while another one waits to be written,
-  // polling `cancelled`. Rethrows a failed write.
-  void save(int64_t step, int64_t epoch, const EpochSums& sums, io::NamedTensors tensors, const std::function<bool()>& cancelled);
+  // Waits until no snapshot waits, polling `cancelled`: false when it was cancelled. Rethrows a
+  // failed write.
+  bool waitForRoom(const std::function<bool()>& cancelled);
+  // Queues a snapshot in host memory (after waitForRoom).
+  void save(int64_t step, int64_t epoch, const EpochSums& sums, io::NamedTensors tensors);
   // The files written since the last call. Rethrows a failed write.
   std::vector<Written> takeWritten();
   // Waits until every queued snapshot is written. Rethrows a failed write.

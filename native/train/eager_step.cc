@@ -41,7 +41,9 @@ StepValues EagerStep::lastValues() {
 
 bool EagerStep::unscaleGradients() {
   c10::NoGradGuard noGrad;
-  // One pass per (device, dtype) group, as torch.amp.GradScaler does; one read for all of them.
+  // One read for all gradients. On a GPU one fused pass per (device, dtype) group, as
+  // torch.amp.GradScaler does; on the CPU (where the fused kernel needs LibTorch 2.3) a multiply and
+  // a check per tensor, kept on the device until the read.
   std::map<std::pair<std::string, at::ScalarType>, std::vector<at::Tensor>> groups;
   for (auto& [name, p] : s_.optimizer->params()) {
     if (p.grad().defined()) groups[{p.grad().device().str(), p.grad().scalar_type()}].push_back(p.grad());
@@ -50,7 +52,11 @@ bool EagerStep::unscaleGradients() {
   for (auto& [key, grads] : groups) {
     const auto options = at::TensorOptions().dtype(at::kFloat).device(grads.front().device());
     at::Tensor foundInf = at::zeros({1}, options);
-    at::_amp_foreach_non_finite_check_and_unscale_(grads, foundInf, at::full({1}, 1.0 / scaler_.scale, options));
+    if (grads.front().is_cuda()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, foundInf, at::full({1}, 1.0 / scaler_.scale, options));
+    } else {
+      for (auto& g : grads) foundInf.add_(g.mul_(1.0 / scaler_.scale).isfinite().all().logical_not());
+    }
     found.push_back(foundInf);
   }
   bool finite = true;

@@ -111,10 +111,13 @@ class FitJob : public Job {
         ++step;
         ++batches;
         seen += static_cast<double>(x.size(0));
+        hooks_.parameterHooks(ctx, step, *c_.step.optimizer);
         if (step % c_.progressEvery == 0 || step == total) reportStep(ctx, *trainStep, step, epoch, total, start);
-        hooks_.afterStep(ctx, step, model, *c_.step.optimizer);
+        hooks_.tracking(ctx, step, model);
         if (writer && (step % c_.checkpoint.every == 0 || step == total)) {
-          writer->save(step, epoch, sums(), snapshot(eager), [&ctx] { return ctx.cancelled(); });
+          // The snapshot is made once there is room for it (a slow disk holds training here).
+          if (!writer->waitForRoom([&ctx] { return ctx.cancelled(); })) ctx.checkCancelled();
+          writer->save(step, epoch, sums(), snapshot(eager));
         }
         if (writer) postWritten(ctx, writer->takeWritten());
       }
@@ -125,6 +128,7 @@ class FitJob : public Job {
     if (writer) {
       writer->finish();
       postWritten(ctx, writer->takeWritten());
+      ctx.checkCancelled();
     }
     steps_ = step;
     seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
@@ -170,7 +174,9 @@ class FitJob : public Job {
   io::NamedTensors snapshot(const EagerStep* eager) {
     c10::NoGradGuard noGrad;
     io::NamedTensors tensors;
-    auto copy = [](const at::Tensor& t) { return t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true); };
+    // Contiguous host copies: the writer thread then writes bytes and runs no LibTorch kernel (a
+    // parallel one there would start a second OpenMP team, which slows the training thread's).
+    auto copy = [](const at::Tensor& t) { return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous); };
     nn::Layer& model = *c_.step.model;
     for (const auto& item : model.named_parameters(true)) tensors.emplace_back("model." + item.key(), copy(item.value()));
     for (const auto& item : model.named_buffers(true)) tensors.emplace_back("model." + item.key(), copy(item.value()));

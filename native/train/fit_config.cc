@@ -138,8 +138,9 @@ FitConfig fitConfigFromJs(const Napi::CallbackInfo& info) {
   c.dataParallel = boolOption(o, "dataParallel", false);
   c.syncBatchNorm = boolOption(o, "syncBatchNorm", false);
   c.cudaGraph = boolOption(o, "cudaGraph", false);
-  // What TypeScript cannot see: the optimiser's and the layers' kinds.
   if (c.cudaGraph) {
+    TORCH_CHECK(!c.dataParallel, "cudaGraph does not combine with distributed training");
+    TORCH_CHECK(c.step.autocast != at::kHalf, "cudaGraph does not combine with float16 autocast (its loss scaling decides on the host every step): use bfloat16");
     TORCH_CHECK(dynamic_cast<Sgd*>(c.step.optimizer.get()) != nullptr, "cudaGraph supports the SGD optimiser (Adam's bias corrections change on the host every step)");
     for (const auto& m : c.step.model->modules(true)) {
       auto bn = std::dynamic_pointer_cast<nn::BatchNorm>(m);
@@ -147,6 +148,8 @@ FitConfig fitConfigFromJs(const Napi::CallbackInfo& info) {
     }
   }
   // Invariants of the config TypeScript builds (a direct caller gets an error, not a crash).
+  TORCH_CHECK(!c.step.clipNorm || (std::isfinite(*c.step.clipNorm) && *c.step.clipNorm > 0), "clipGradNorm must be a positive number");
+  TORCH_CHECK(!c.syncBatchNorm || c.dataParallel, "syncBatchNorm needs data parallelism");
   TORCH_CHECK((c.epochs > 0) != (c.steps > 0), "give exactly one of epochs and steps (a positive integer)");
   TORCH_CHECK(c.progressEvery > 0 && c.startStep >= 0 && c.scaler.scale > 0, "fit: invalid config");
   for (const auto& h : c.hooks.hooks) TORCH_CHECK(h.every > 0, "a hook's 'every' must be positive");

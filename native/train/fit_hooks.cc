@@ -115,12 +115,15 @@ void FitHooks::parameterStats(JobContext& ctx, const char* name, int64_t step, c
   });
 }
 
-void FitHooks::afterStep(JobContext& ctx, int64_t step, nn::Layer& model, const Optimizer& optimizer) {
+void FitHooks::parameterHooks(JobContext& ctx, int64_t step, const Optimizer& optimizer) {
   for (const auto& hook : o_.hooks) {
     if (step % hook.every != 0) continue;
     const bool grads = hook.kind == HookKind::GradNorms;
     parameterStats(ctx, grads ? "gradNorms" : "parameterStats", step, optimizer.params(), grads);
   }
+}
+
+void FitHooks::tracking(JobContext& ctx, int64_t step, nn::Layer& model) {
   const auto& jacobian = o_.jacobian;
   if (jacobian.every > 0 && step % jacobian.every == 0) {
     auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*jacobian.model, jacobian.input, jacobian.request, &ctx));

@@ -57,7 +57,10 @@ class FitHooks {
 
   // Opens the track file (on the job's thread, when the run starts).
   void open();
-  void afterStep(JobContext& ctx, int64_t step, nn::Layer& model, const Optimizer& optimizer);
+  // After a step: the hooks due (per-parameter statistics or gradient norms), then, after the
+  // step's progress report, the tracking due (spectrum, diagnostics).
+  void parameterHooks(JobContext& ctx, int64_t step, const Optimizer& optimizer);
+  void tracking(JobContext& ctx, int64_t step, nn::Layer& model);
   // The tensors it reads (JavaScript may not write them while the job runs).
   std::vector<at::Tensor> tensors() const;
 

@@ -47,19 +47,20 @@ void TrainStep::record(const at::Tensor& loss, const at::Tensor& out, const at::
   c10::NoGradGuard noGrad;
   batch_ = static_cast<double>(labels.size(0));
   lastLoss_ = loss.detach();
-  lossSum_.add_(lastLoss_.to(at::kDouble).mul(batch_));  // float64 loss x n, as summed on the host before
+  // float64 loss x n, as summed on the host before (to the sums' device: a model may span several)
+  lossSum_.add_(lastLoss_.to(lossSum_.device(), at::kDouble).mul(batch_));
   counted_ = isClassification(out, labels);
   if (counted_) {
     std::tie(lastTop1_, lastTop5_) = correctCounts(out, labels);
-    top1Sum_.add_(lastTop1_);
-    top5Sum_.add_(lastTop5_);
+    top1Sum_.add_(lastTop1_.to(top1Sum_.device()));
+    top5Sum_.add_(lastTop5_.to(top5Sum_.device()));
   }
 }
 
 std::vector<double> TrainStep::read(const std::vector<at::Tensor>& values) {
   c10::NoGradGuard noGrad;
   std::vector<at::Tensor> doubles;
-  for (const auto& v : values) doubles.push_back(v.to(at::kDouble).reshape({1}));
+  for (const auto& v : values) doubles.push_back(v.to(values.front().device(), at::kDouble).reshape({1}));
   const at::Tensor host = at::cat(doubles).cpu();
   ++hostReads_;
   return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());

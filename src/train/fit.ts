@@ -142,6 +142,10 @@ export interface FitOptions {
   checkpoint?: { dir: string; every: number; keep?: number };
   /** Continue from the newest checkpoint in checkpoint.dir, if there is one (bit-identical on CPU). */
   resume?: boolean;
+  /**
+   * Called once a checkpoint file is written. The job writes it on its own thread while training
+   * goes on, so this may come after later steps' events (and after the last epoch's).
+   */
   onCheckpoint?: (event: { step: number; file: string }) => void;
   onStep?: (event: StepEvent) => void;
   onEpoch?: (event: EpochEvent) => void;
@@ -315,12 +319,13 @@ export interface EvaluateResult {
 export async function evaluate(
   model: Module,
   data: FitData,
-  options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; transforms?: Transform[]; loaderThreads?: number; signal?: AbortSignal } = {},
+  options: { batchSize?: number; loss?: 'cross-entropy' | 'mse'; transforms?: Transform[]; loaderThreads?: number; prefetch?: number; channelsLast?: boolean; signal?: AbortSignal } = {},
 ): Promise<EvaluateResult> {
   const op = 'evaluate';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-  for (const key of Object.keys(options)) if (!['batchSize', 'loss', 'transforms', 'loaderThreads', 'signal'].includes(key)) throw new TypeError(`${op}: unknown option '${key}'`);
+  const known = ['batchSize', 'loss', 'transforms', 'loaderThreads', 'prefetch', 'channelsLast', 'signal'];
+  for (const key of Object.keys(options)) if (!known.includes(key)) throw new TypeError(`${op}: unknown option '${key}' (options: ${known.join(', ')})`);
   positiveInteger(options.batchSize, 'batchSize', op);
   positiveInteger(options.loaderThreads, 'loaderThreads', op);
   choice(options.loss, ['cross-entropy', 'mse'], 'loss', op);

@@ -23,7 +23,15 @@ function fail(op: string, message: string): never {
 }
 
 function shown(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value);
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value !== 'object' || value === null) return String(value); // NaN, Infinity, BigInt as themselves
+  if (value instanceof Tensor) return 'a Tensor';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return `a ${value.constructor?.name ?? 'object'}`; // circular
+  }
 }
 
 /** @internal A positive integer, when given. */
@@ -92,13 +100,13 @@ export function fitConfig(model: Module, options: FitOptions, op = 'fit'): Recor
   positiveInteger(o.steps, 'steps', op);
   positiveInteger(o.batchSize, 'batchSize', op);
   boolean(o.shuffle, 'shuffle', op);
-  nonNegativeInteger(o.seed, 'seed', op);
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) fail(op, `seed must be an integer, got ${shown(o.seed)}`);
   boolean(o.dropLast, 'dropLast', op);
   if (o.transforms !== undefined && !Array.isArray(o.transforms)) fail(op, `transforms must be an array of transforms, got ${shown(o.transforms)}`);
   positiveInteger(o.loaderThreads, 'loaderThreads', op);
-  positiveInteger(o.prefetch, 'prefetch', op);
+  nonNegativeInteger(o.prefetch, 'prefetch', op);
   choice(o.loss, ['cross-entropy', 'mse'], 'loss', op);
-  finite(o.labelSmoothing, 'labelSmoothing', op, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
+  finite(o.labelSmoothing, 'labelSmoothing', op, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   checkSchedule(o.schedule, op);
   choice(o.scheduleUnit, ['epoch', 'step'], 'scheduleUnit', op);
   finite(o.clipGradNorm, 'clipGradNorm', op, (v) => v > 0, 'a positive number');
