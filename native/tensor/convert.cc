@@ -59,16 +59,6 @@ Napi::Value ToBufferAsync(const Napi::CallbackInfo& info) {
   return submitJob(info.Env(), std::make_unique<ToBufferJob>(tensorArg(info, 0)), info.Env().Undefined());
 }
 
-// toBytes(t) -> Uint8Array of the exact little-endian bytes of a contiguous CPU copy (float16 and
-// bfloat16 stay 2 bytes, bool 1 byte): what file formats like safetensors store.
-Napi::Value ToBytes(const Napi::CallbackInfo& info) {
-  at::Tensor host = tensorArg(info, 0).detach().resolve_conj().to(at::kCPU).contiguous();
-  const size_t bytes = host.numel() * host.element_size();
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
-  if (bytes > 0) std::memcpy(buffer.Data(), host.data_ptr(), bytes);
-  return Napi::Uint8Array::New(info.Env(), bytes, buffer, 0);
-}
-
 // fromBytes(uint8Array, shape, dtype) -> a tensor holding a copy of those bytes as that dtype.
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -154,7 +144,6 @@ void registerConvert(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "toBuffer", ToBuffer);
   exportFunction(env, exports, "toBufferAsync", ToBufferAsync);
   exportFunction(env, exports, "meta", Meta);
-  exportFunction(env, exports, "toBytes", ToBytes);
   exportFunction(env, exports, "fromBytes", FromBytes);
   exportFunction(env, exports, "item", Item);
   exportFunction(env, exports, "to", To);

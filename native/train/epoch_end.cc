@@ -7,18 +7,6 @@
 
 namespace skipnorm::train {
 
-Napi::Object epochSumsToJs(Napi::Env env, const EpochSums& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("epoch", Napi::Number::New(env, static_cast<double>(s.epoch)));
-  o.Set("batches", Napi::Number::New(env, static_cast<double>(s.batches)));
-  o.Set("loss", Napi::Number::New(env, s.loss));
-  o.Set("top1", Napi::Number::New(env, s.top1));
-  o.Set("top5", Napi::Number::New(env, s.top5));
-  o.Set("examples", Napi::Number::New(env, s.examples));
-  o.Set("seconds", Napi::Number::New(env, s.seconds));
-  return o;
-}
-
 std::string epochSumsJson(const EpochSums& s) {
   std::string out = "{\"epoch\":";
   json::appendInt(out, s.epoch);

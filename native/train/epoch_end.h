@@ -16,10 +16,9 @@ struct EpochSums {
   double loss = 0, top1 = 0, top5 = 0, examples = 0, seconds = 0;
 };
 
-// { epoch, batches, loss, top1, top5, examples, seconds }, as JavaScript and as JSON text.
-Napi::Object epochSumsToJs(Napi::Env env, const EpochSums& s);
+// { epoch, batches, loss, top1, top5, examples, seconds } as JSON text (checkpoints keep it).
 std::string epochSumsJson(const EpochSums& s);
-// The totals from epochSumsToJs's object (null counts, as JSON keeps NaN, read as NaN).
+// The totals from that object as JavaScript read it back (null counts, as JSON keeps NaN, read as NaN).
 EpochSums epochSumsFromJs(const Napi::Object& o);
 
 // { type: 'epoch', epoch, loss, top1, top5, seconds, complete }: `complete` when every batch of
