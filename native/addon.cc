@@ -13,6 +13,7 @@ namespace skipnorm {
 
 void registerInfo(Napi::Env env, Napi::Object exports);
 void registerModules(Napi::Env env, Napi::Object exports);
+void registerGraphs(Napi::Env env, Napi::Object exports);
 void registerSpectra(Napi::Env env, Napi::Object exports);
 void registerData(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
@@ -45,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerLinalg(env, exports);
   registerFunctional(env, exports);
   registerModules(env, exports);
+  registerGraphs(env, exports);
   registerOptimizers(env, exports);
   registerTraining(env, exports);
   registerEvaluate(env, exports);

@@ -52,3 +52,4 @@ export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCh
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
 export { readSafetensors, readSafetensorsMetadata, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';
+export { save, load, hasArchitecture, architectureOf, type ArchitectureSpec } from './io/model_file';

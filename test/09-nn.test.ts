@@ -244,7 +244,7 @@ describe('module misuse', () => {
       m.dispose();
       return sn.scope(() => m.forward(sn.ones([1])));
     }, /^forward: the module was disposed/],
-    ['weight norm of a batch norm', () => nn.weightNorm(new nn.BatchNorm2d(2) as unknown as nn.Linear), /^weightNorm: expected a Linear or Conv2d layer/],
+    ['weight norm of a batch norm', () => nn.weightNorm(new nn.BatchNorm2d(2) as unknown as nn.Linear), /^weightNorm: expected a Linear, Conv1d or Conv2d layer/],
     ['an unknown depth', () => sn.models.preactResNet({ depth: 20 as 18 }), /^preactResNet: depth must be one of 18, 34, 50, 101, 152/],
     ['an unknown BNNet variant', () => sn.models.bnnet({ variant: 'd' as 'a' }), /^bnnet: variant must be 'a', 'b' or 'c'/],
     ['a state dict with a non-tensor', () => new nn.Linear(1, 1).loadStateDict({ weight: [[1]] as unknown as sn.Tensor }), /^loadStateDict: 'weight' is not a Tensor/],

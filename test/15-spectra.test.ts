@@ -156,7 +156,7 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     sn.manualSeed(0);
     const model = sn.models.bnnet();
     const x = input();
-    await expect(sn.spectra.jacobianSpectrum(model, x, { cut: 'Block9' })).rejects.toThrow(/unknown cut 'Block9'; cuts are 'stem' or a top-level layer: conv, avg, Block1, Block2, bn, relu, lin/);
+    await expect(sn.spectra.jacobianSpectrum(model, x, { cut: 'Block9' })).rejects.toThrow(/unknown cut 'Block9'; the nearest module names: Block1, Block2, /);
     await expect(sn.spectra.jacobianSpectrum(model, x, { cut: 'lin' })).rejects.toThrow(/is the last layer/);
     await expect(sn.spectra.jacobianSpectrum(model, x, { mode: 'test' as 'train' })).rejects.toThrow(/mode must be 'train' or 'eval'/);
     const one = x.narrow(0, 0, 1);

@@ -19,6 +19,7 @@ describe('examples and API reference', () => {
     'residual-network.js': /total parameters: 2,580[\s\S]*without the skip, logits \[ 4, 10 \]/,
     'train.js': /test accuracy 0\.\d+ on 2000 held-out digits/,
     'spectra.js': /step 20: 320 singular values[\s\S]*top Hessian eigenvalue/,
+    'own-networks.js': /ReZeroNet: 3917 parameters, test accuracy 0\.\d+\n  after stem [\s\S]*after blocks\.2 [\s\S]*DenseNet: 2434 parameters[\s\S]*after block1\.1 [\s\S]*after transition [\s\S]*after bn /,
   };
   it('every example runs', () => {
     expect(fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.js')).sort()).toEqual(Object.keys(expected).sort());

@@ -175,4 +175,10 @@ Napi::Value wrapTensors(Napi::Env env, const std::vector<at::Tensor>& tensors) {
   return out;
 }
 
+at::Tensor wrappedScalar(const at::Scalar& s, at::Device device) {
+  at::Tensor t = c10::scalar_to_tensor(s, device);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
+
 }  // namespace skipnorm

@@ -35,6 +35,9 @@ std::optional<at::Generator> optionalGeneratorArg(const Napi::CallbackInfo& info
 bool isMissing(const Napi::CallbackInfo& info, size_t index);
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);
+
+// A JavaScript number as a tensor that promotes like a Python scalar ("wrapped number").
+at::Tensor wrappedScalar(const at::Scalar& s, at::Device device);
 Napi::Value wrapTensors(Napi::Env env, const std::vector<at::Tensor>& tensors);
 
 // The dtypes JavaScript may name, by their at::ScalarType codes (src/tensor/dtype.ts mirrors them).

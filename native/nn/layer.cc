@@ -6,6 +6,7 @@ namespace skipnorm::nn {
 
 namespace {
 thread_local ShapeRecorder* t_recorder = nullptr;
+thread_local OutputHook* t_outputHook = nullptr;
 }
 
 ShapeRecorder::ShapeRecorder() : previous_(t_recorder) { t_recorder = this; }
@@ -17,10 +18,17 @@ void ShapeRecorder::record(const Layer* layer, const at::Tensor& input, const at
   t_recorder->inputs_.emplace_back(layer, input.sizes().vec());
 }
 
+OutputHook::OutputHook(Visit visit) : visit_(std::move(visit)), previous_(t_outputHook) { t_outputHook = this; }
+OutputHook::~OutputHook() { t_outputHook = previous_; }
+
+at::Tensor OutputHook::apply(const Layer& layer, at::Tensor output) {
+  return t_outputHook == nullptr ? output : t_outputHook->visit_(layer, output);
+}
+
 at::Tensor Layer::operator()(const at::Tensor& x) {
   at::Tensor out = forward(x);
   ShapeRecorder::record(this, x, out);
-  return out;
+  return OutputHook::apply(*this, std::move(out));
 }
 
 at::Tensor runAll(const NamedLayers& layers, at::Tensor x) {

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,9 @@ class Layer : public torch::nn::Module {
   const std::string& kind() const { return name(); }
   // One line of constructor arguments for summaries, e.g. "5 -> 20, kernel 3x3, stride 2".
   virtual std::string describe() const { return ""; }
+  // Whether the layer only composes its children (Sequential, a traced graph), so that layer-wise
+  // measurements look inside it for cut points (spectra/cuts.h); a block such as Residual does not.
+  virtual bool isContainer() const { return false; }
 };
 
 using LayerPtr = std::shared_ptr<Layer>;
@@ -43,6 +47,24 @@ class ShapeRecorder {
  private:
   std::vector<std::pair<const Layer*, std::vector<int64_t>>> records_, inputs_;
   ShapeRecorder* previous_;
+};
+
+// While installed on this thread, every layer's output passes through `visit` before the layer
+// returns it, and what `visit` returns goes on in its place: the Jacobian probe makes a cut's output
+// a free variable this way, wherever the cut sits in the model, and its probe pass records which
+// layers run. The innermost installed hook sees the calls.
+class OutputHook {
+ public:
+  using Visit = std::function<at::Tensor(const Layer& layer, const at::Tensor& output)>;
+  explicit OutputHook(Visit visit);
+  ~OutputHook();
+  OutputHook(const OutputHook&) = delete;
+  OutputHook& operator=(const OutputHook&) = delete;
+  static at::Tensor apply(const Layer& layer, at::Tensor output);
+
+ private:
+  Visit visit_;
+  OutputHook* previous_;
 };
 
 // Runs a list of named layers in order.

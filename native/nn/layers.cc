@@ -133,6 +133,39 @@ std::string Conv2d::describe() const {
   return s.str();
 }
 
+// ---- Conv1d ------------------------------------------------------------------------------------
+
+Conv1d::Conv1d(Conv1dOptions options) : Affine("Conv1d"), options_(std::move(options)) {
+  const auto& o = options_;
+  TORCH_CHECK(o.in > 0 && o.out > 0 && o.kernel > 0, "Conv1d: channels and kernel size must be positive");
+  TORCH_CHECK(o.groups > 0 && o.in % o.groups == 0 && o.out % o.groups == 0, "Conv1d: groups (", o.groups,
+              ") must divide in_channels (", o.in, ") and out_channels (", o.out, ")");
+  createParameters({o.out, o.in / o.groups, o.kernel}, (o.in / o.groups) * o.kernel, o.bias);
+}
+
+at::Tensor Conv1d::forward(const at::Tensor& x) {
+  const auto& o = options_;
+  checkInputDims(x, {2, 3}, "Conv1d");
+  TORCH_CHECK(x.size(-2) == o.in, "Conv1d(", o.in, " -> ", o.out, "): expected input with ", o.in, " channels, got shape ", x.sizes());
+  std::optional<at::Tensor> bias = bias_.defined() ? std::optional<at::Tensor>(bias_) : std::nullopt;
+  if (!o.paddingMode.empty()) return at::conv1d(x, weight(), bias, o.stride, o.paddingMode, o.dilation, o.groups);
+  return at::conv1d(x, weight(), bias, o.stride, o.padding, o.dilation, o.groups);
+}
+
+std::string Conv1d::describe() const {
+  const auto& o = options_;
+  std::ostringstream s;
+  s << o.in << " -> " << o.out << ", kernel " << o.kernel;
+  if (o.stride != 1) s << ", stride " << o.stride;
+  if (!o.paddingMode.empty()) s << ", padding " << o.paddingMode;
+  else if (o.padding != 0) s << ", padding " << o.padding;
+  if (o.dilation != 1) s << ", dilation " << o.dilation;
+  if (o.groups != 1) s << ", groups " << o.groups;
+  if (!o.bias) s << ", no bias";
+  if (weightNormalised()) s << ", weight norm";
+  return s.str();
+}
+
 // ---- normalisation -----------------------------------------------------------------------------
 
 BatchNorm::BatchNorm(int dims, int64_t features, double eps, std::optional<double> momentum, bool affine, bool trackRunningStats)
@@ -213,6 +246,39 @@ at::Tensor GroupNorm::forward(const at::Tensor& x) {
   return at::group_norm(x, groups_, opt(weight_), opt(bias_), eps_);
 }
 
+// ---- Embedding ---------------------------------------------------------------------------------
+
+Embedding::Embedding(int64_t count, int64_t dim, std::optional<int64_t> paddingIdx) : Layer("Embedding"), count_(count), dim_(dim) {
+  TORCH_CHECK(count > 0 && dim > 0, "Embedding: sizes must be positive, got ", count, " x ", dim);
+  if (paddingIdx) {
+    TORCH_CHECK(*paddingIdx >= -count && *paddingIdx < count, "Embedding: padding_idx must be within num_embeddings (", count, "), got ", *paddingIdx);
+    paddingIdx_ = *paddingIdx < 0 ? *paddingIdx + count : *paddingIdx;  // PyTorch keeps it non-negative
+  }
+  c10::NoGradGuard noGrad;
+  weight_ = register_parameter("weight", at::empty({count, dim}).normal_());
+  if (paddingIdx_) weight_[*paddingIdx_].fill_(0);
+}
+
+at::Tensor Embedding::forward(const at::Tensor& x) {
+  TORCH_CHECK(x.scalar_type() == at::kLong || x.scalar_type() == at::kInt, "Embedding(", count_, " x ", dim_,
+              "): expected integer indices (int64 or int32), got ", x.scalar_type());
+  // On the CPU a clear message for an index out of range (a GPU check would wait for the device).
+  if (!x.is_cuda() && x.numel() > 0) {
+    auto [low, high] = at::aminmax(x);
+    const int64_t lo = low.item<int64_t>(), hi = high.item<int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < count_, "Embedding(", count_, " x ", dim_, "): index out of range: indices run from ", lo, " to ", hi,
+                ", the table has rows 0 to ", count_ - 1);
+  }
+  return at::embedding(weight_, x, paddingIdx_.value_or(-1));
+}
+
+std::string Embedding::describe() const {
+  std::ostringstream s;
+  s << count_ << " x " << dim_;
+  if (paddingIdx_) s << ", padding index " << *paddingIdx_;
+  return s.str();
+}
+
 // ---- parameter-free ----------------------------------------------------------------------------
 
 Activation::Activation(const std::string& kind) : Layer(kind) {
@@ -245,6 +311,18 @@ at::Tensor Activation::forward(const at::Tensor& x) {
   }
   return x;
 }
+
+LeakyReLU::LeakyReLU(double negativeSlope) : Layer("LeakyReLU"), negativeSlope_(negativeSlope) {}
+at::Tensor LeakyReLU::forward(const at::Tensor& x) { return at::leaky_relu(x, negativeSlope_); }
+std::string LeakyReLU::describe() const {
+  std::ostringstream s;
+  s << "negative slope " << negativeSlope_;
+  return s.str();
+}
+
+Softmax::Softmax(int64_t dim, bool log) : Layer(log ? "LogSoftmax" : "Softmax"), dim_(dim), log_(log) {}
+at::Tensor Softmax::forward(const at::Tensor& x) { return log_ ? at::log_softmax(x, dim_) : at::softmax(x, dim_); }
+std::string Softmax::describe() const { return "dim " + std::to_string(dim_); }
 
 Dropout::Dropout(double p) : Layer("Dropout"), p_(p) { TORCH_CHECK(p >= 0 && p <= 1, "Dropout: p must be in [0, 1], got ", p); }
 at::Tensor Dropout::forward(const at::Tensor& x) { return at::dropout(x, p_, is_training()); }

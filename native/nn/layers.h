@@ -1,7 +1,8 @@
-// The layers: affine (Linear, Conv2d, optionally weight-normalised), normalisation, activations,
-// pooling, reshaping, the identity-like shortcut path, and Sequential. Initialisation follows
-// PyTorch's defaults and draws from LibTorch's default generator in PyTorch's order, so a model
-// built after manualSeed(s) holds the same weights as PyTorch's after torch.manual_seed(s).
+// The layers: affine (Linear, Conv1d, Conv2d, optionally weight-normalised), normalisation,
+// embeddings, activations, softmax, pooling, reshaping, the identity-like shortcut path, and
+// Sequential. Initialisation follows PyTorch's defaults and draws from LibTorch's default
+// generator in PyTorch's order, so a model built after manualSeed(s) holds the same weights as
+// PyTorch's after torch.manual_seed(s).
 #pragma once
 
 #include <optional>
@@ -12,8 +13,9 @@
 
 namespace skipnorm::nn {
 
-// Linear and Conv2d. With weight normalisation (torch.nn.utils.weight_norm, dim 0) the weight is
-// w = g * v / ||v|| (norm over all dimensions but the first), parameters `weight_g`, `weight_v`.
+// Linear, Conv1d and Conv2d. With weight normalisation (torch.nn.utils.weight_norm, dim 0) the
+// weight is w = g * v / ||v|| (norm over all dimensions but the first), parameters `weight_g`,
+// `weight_v`.
 class Affine : public Layer {
  public:
   using Layer::Layer;
@@ -61,6 +63,24 @@ class Conv2d : public Affine {
   Conv2dOptions options_;
 };
 
+struct Conv1dOptions {
+  int64_t in = 1, out = 1, kernel = 1, stride = 1, padding = 0, dilation = 1, groups = 1;
+  std::string paddingMode;  // "same" or "valid" instead of a number
+  bool bias = true;
+};
+
+// Conv1d over [N, C, L] or unbatched [C, L] inputs.
+class Conv1d : public Affine {
+ public:
+  explicit Conv1d(Conv1dOptions options);
+  at::Tensor forward(const at::Tensor& x) override;
+  std::string describe() const override;
+  const Conv1dOptions& options() const { return options_; }
+
+ private:
+  Conv1dOptions options_;
+};
+
 // BatchNorm1d (2-d or 3-d input) and BatchNorm2d (4-d input), exactly as PyTorch's _BatchNorm:
 // in training, num_batches_tracked counts batches and momentum (or, without one, the cumulative
 // average 1/num_batches_tracked) updates the running statistics; in eval they normalise.
@@ -104,6 +124,21 @@ class GroupNorm : public Layer {
   at::Tensor weight_, bias_;
 };
 
+// A lookup table: integer indices (int64 or int32) of any shape -> [..., embeddingDim]. The
+// weight is drawn from N(0, 1) as in PyTorch, with the padding row zeroed; at::embedding gives that
+// row no gradient.
+class Embedding : public Layer {
+ public:
+  Embedding(int64_t count, int64_t dim, std::optional<int64_t> paddingIdx);
+  at::Tensor forward(const at::Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  int64_t count_, dim_;
+  std::optional<int64_t> paddingIdx_;  // in [0, count)
+  at::Tensor weight_;
+};
+
 // Parameter-free layers, described by a kind and numbers.
 class Activation : public Layer {
  public:
@@ -114,6 +149,28 @@ class Activation : public Layer {
  private:
   enum class Function { ReLU, GELU, GELUTanh, Tanh, Sigmoid, Identity };
   Function function_ = Function::Identity;  // read from the kind once, not compared per call
+};
+
+class LeakyReLU : public Layer {
+ public:
+  explicit LeakyReLU(double negativeSlope);
+  at::Tensor forward(const at::Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  double negativeSlope_;
+};
+
+// Softmax or LogSoftmax along one dimension (kind "Softmax" or "LogSoftmax").
+class Softmax : public Layer {
+ public:
+  Softmax(int64_t dim, bool log);
+  at::Tensor forward(const at::Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  int64_t dim_;
+  bool log_;
 };
 
 class Dropout : public Layer {
@@ -201,6 +258,7 @@ class Sequential : public Layer {
   explicit Sequential(NamedLayers children);
   at::Tensor forward(const at::Tensor& x) override;
   const NamedLayers& children() const { return children_; }
+  bool isContainer() const override { return true; }
 
  private:
   NamedLayers children_;

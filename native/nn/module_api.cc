@@ -87,6 +87,25 @@ LayerPtr buildLayer(const std::string& kind, const Napi::Object& o) {
     c.bias = boolOption(o, "bias", true);
     return std::make_shared<nn::Conv2d>(c);
   }
+  if (kind == "Conv1d") {
+    nn::Conv1dOptions c;
+    c.in = intOption(o, "in");
+    c.out = intOption(o, "out");
+    c.kernel = intOption(o, "kernel");
+    c.stride = intOption(o, "stride", 1);
+    Napi::Value padding = field(o, "padding");
+    if (padding.IsString()) c.paddingMode = padding.As<Napi::String>().Utf8Value();
+    else c.padding = intOption(o, "padding", 0);
+    c.dilation = intOption(o, "dilation", 1);
+    c.groups = intOption(o, "groups", 1);
+    c.bias = boolOption(o, "bias", true);
+    return std::make_shared<nn::Conv1d>(c);
+  }
+  if (kind == "Embedding") {
+    Napi::Value padding = field(o, "paddingIdx");
+    std::optional<int64_t> paddingIdx = padding.IsUndefined() || padding.IsNull() ? std::nullopt : std::optional<int64_t>(intOption(o, "paddingIdx"));
+    return std::make_shared<nn::Embedding>(intOption(o, "count"), intOption(o, "dim"), paddingIdx);
+  }
   if (kind == "BatchNorm1d" || kind == "BatchNorm2d") {
     Napi::Value m = field(o, "momentum");
     std::optional<double> momentum = m.IsNull() ? std::nullopt : std::optional<double>(numberOption(o, "momentum", 0.1));
@@ -97,6 +116,8 @@ LayerPtr buildLayer(const std::string& kind, const Napi::Object& o) {
   if (kind == "GroupNorm") {
     return std::make_shared<nn::GroupNorm>(intOption(o, "groups"), intOption(o, "channels"), numberOption(o, "eps", 1e-5), boolOption(o, "affine", true));
   }
+  if (kind == "LeakyReLU") return std::make_shared<nn::LeakyReLU>(numberOption(o, "negativeSlope", 0.01));
+  if (kind == "Softmax" || kind == "LogSoftmax") return std::make_shared<nn::Softmax>(intOption(o, "dim"), kind == "LogSoftmax");
   if (kind == "Dropout") return std::make_shared<nn::Dropout>(numberOption(o, "p", 0.5));
   if (kind == "AvgPool2d") return std::make_shared<nn::AvgPool2d>(poolOptions(o));
   if (kind == "MaxPool2d") return std::make_shared<nn::MaxPool2d>(poolOptions(o));
@@ -286,7 +307,7 @@ Napi::Value GetShortcut(const Napi::CallbackInfo& info) {
 
 Napi::Value ApplyWeightNorm(const Napi::CallbackInfo& info) {
   auto affine = std::dynamic_pointer_cast<nn::Affine>(moduleArg(info, 0));
-  if (!affine) throwTypeError(info.Env(), "weight normalisation applies to Linear and Conv2d");
+  if (!affine) throwTypeError(info.Env(), "weight normalisation applies to Linear, Conv1d and Conv2d");
   affine->applyWeightNorm();
   return info.Env().Undefined();
 }

@@ -1,7 +1,9 @@
 // The paper's measurement (PAPER.md section 2): the singular values of the Jacobian of the network
 // after a cut point with respect to the cut's output, over a whole batch, with batch norm in train
 // mode by default (samples coupled through the batch statistics, as gradient descent sees them;
-// running statistics are restored afterwards). Exact: the rows of J (one vector-Jacobian product
+// running statistics are restored afterwards). The cut is any module (spectra/cuts.h): its output
+// becomes a free variable, and everything that does not depend on it (a skip connection around
+// it) is a constant. Exact: the rows of J (one vector-Jacobian product
 // per output entry, N*K of them: one per backward pass, or many per pass through stacked copies
 // of the batch, the GPU default) and the eigenvalues of the smaller Gram matrix, J Jᵀ or JᵀJ, in
 // float64. Cost: N*K row products through the layers after the cut, plus an m x m eigensolve
@@ -12,8 +14,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
-#include <unordered_set>
 
 #include "core/addon.h"
 #include "core/args.h"
@@ -24,6 +26,7 @@
 #include "nn/in_use.h"
 #include "nn/layers.h"
 #include "nn/replicas.h"
+#include "spectra/cuts.h"
 #include "spectra/jacobian.h"
 
 namespace skipnorm {
@@ -134,12 +137,14 @@ void jacobianByRows(JobContext* ctx, const JacobianRequest& request, const at::T
   }
 }
 
-// `copies` rows per pass: the layers after the cut run once on that many copies of the cut's
+// The model's output from k copies of the cut's output stacked along the batch (`stacked`).
+using CopiesForward = std::function<at::Tensor(const at::Tensor& stacked, int64_t copies)>;
+
+// `copies` rows per pass: the model after the cut runs once on that many copies of the cut's
 // output stacked along the batch (batch norm giving each copy its own statistics: nn/replicas.h),
 // and one backward pass with one one-hot cotangent per copy gives that many rows. Fewer, larger
 // kernels than a pass per row: what a GPU wants.
-void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn::NamedLayers& children, int64_t cut, const at::Tensor& z, int64_t copies,
-                      at::Tensor& jacobian) {
+void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const CopiesForward& forward, const at::Tensor& z, int64_t copies, at::Tensor& jacobian) {
   const int64_t rows = jacobian.size(0), cols = jacobian.size(1);
   std::vector<int64_t> tile(static_cast<size_t>(z.dim()), 1);
   for (int64_t start = 0; start < rows;) {
@@ -148,10 +153,10 @@ void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn:
     try {
       tile[0] = k;
       at::Tensor stacked = z.repeat(tile).requires_grad_(true);
-      at::Tensor y = stacked;
+      at::Tensor y;
       {
         nn::ReplicaScope scope(k);
-        for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) y = (*children[i].second)(y);
+        y = forward(stacked, k);
       }
       // Copy i selects row start + i of its own output.
       at::Tensor cotangent = at::zeros({k, rows}, y.options());
@@ -172,16 +177,48 @@ void jacobianByCopies(JobContext* ctx, const JacobianRequest& request, const nn:
 
 // Whether rows must all come from the one forward pass the probe made: dropout in training draws
 // a mask there that every row has to share, and synchronised batch norm all-reduces, which every
-// rank must do alike.
-bool rowsShareOneForward(const nn::NamedLayers& children, int64_t cut) {
+// rank must do alike. `rerun`: what the batched rows run again (the layers after a top-level cut,
+// else the whole model).
+bool rowsShareOneForward(const std::vector<const torch::nn::Module*>& rerun) {
   if (distributed::syncBatchNormActive()) return true;
-  for (size_t i = static_cast<size_t>(cut); i < children.size(); ++i) {
-    for (const auto& m : children[i].second->modules(/*include_self=*/true)) {
-      const auto* dropout = dynamic_cast<const nn::Dropout*>(m.get());
-      if (dropout && dropout->is_training() && dropout->p() > 0) return true;
+  auto activeDropout = [](const torch::nn::Module* m) {
+    const auto* dropout = dynamic_cast<const nn::Dropout*>(m);
+    return dropout && dropout->is_training() && dropout->p() > 0;
+  };
+  for (const auto* root : rerun) {
+    if (activeDropout(root)) return true;
+    for (const auto& m : root->modules(/*include_self=*/false)) {
+      if (activeDropout(m.get())) return true;
     }
   }
   return false;
+}
+
+// A cut must run exactly once in a forward pass: its output is then one well-defined variable.
+void checkRunsOnce(const std::string& cut, int64_t calls) {
+  TORCH_CHECK(calls != 0, "the cut '", cut, "' never runs in a forward pass of this model on this input (a path its block does not use?): choose a module that runs");
+  TORCH_CHECK(calls == 1, "the cut '", cut, "' runs ", calls, " times in one forward pass (a module used more than once, as shared weights are): a cut must run once");
+}
+
+// One forward pass of the whole model in which the cut's output is replaced by what `replace`
+// makes of it. Only what follows the cut records a graph: everything before it, and everything
+// that does not depend on it, is a constant of the Jacobian.
+at::Tensor forwardWithCut(nn::Layer& model, const at::Tensor& input, const nn::Layer& cut, const std::string& name,
+                          const std::function<at::Tensor(const at::Tensor&)>& replace) {
+  int64_t calls = 0;
+  nn::OutputHook hook([&](const nn::Layer& layer, const at::Tensor& out) {
+    if (&layer != &cut || ++calls > 1) return out;
+    at::Tensor replaced = replace(out);
+    c10::GradMode::set_enabled(true);  // until the pass ends (the guard below restores the mode)
+    return replaced;
+  });
+  at::Tensor y;
+  {
+    c10::NoGradGuard noGrad;
+    y = model(input);
+  }
+  checkRunsOnce(name, calls);
+  return y;
 }
 
 // Rows per pass: as asked, else one on the CPU (per-pass overhead is small there and a large
@@ -190,8 +227,8 @@ bool rowsShareOneForward(const nn::NamedLayers& children, int64_t cut) {
 // pass of the layers after the cut took.
 int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int64_t rows, int64_t forwardBytes, bool oneForward) {
   TORCH_CHECK(request.rowsPerPass <= 1 || !oneForward, "rowsPerPass ", request.rowsPerPass,
-              " runs the layers after the cut again for each batch of rows, but there they draw dropout masks (or synchronise batch norm) that every row must share: "
-              "use rowsPerPass 1, or mode 'eval'");
+              " runs the layers after the cut (the whole model, for a cut inside it) again for each batch of rows, but there they draw dropout masks "
+              "(or synchronise batch norm) that every row must share: use rowsPerPass 1, or mode 'eval'");
   if (request.rowsPerPass > 0) return std::min(request.rowsPerPass, rows);
   if (!z.is_cuda() || oneForward) return 1;
   const int64_t perCopy = std::max<int64_t>(forwardBytes, 0) + 2 * static_cast<int64_t>(z.nbytes());
@@ -201,10 +238,20 @@ int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int6
 
 }  // namespace
 
-JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx) {
-  const auto& children = model.children();
-  const int64_t cut = request.cut;
-  TORCH_CHECK(cut >= 1 && cut < static_cast<int64_t>(children.size()), "the cut must leave layers on both sides");
+JacobianSpectrumResult jacobianSpectrumOf(nn::Layer& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx) {
+  const std::string& name = request.cut;
+  const std::shared_ptr<nn::Layer> cutLayer = layerNamed(model, name);
+  // A top-level layer of a Sequential: the layers before it run once, and only those after it run
+  // for the rows (fewest operations). Any other cut: forward passes of the whole model with the
+  // cut's output replaced (forwardWithCut).
+  const auto* sequential = dynamic_cast<const nn::Sequential*>(&model);
+  const nn::NamedLayers noChildren;
+  const nn::NamedLayers& children = sequential ? sequential->children() : noChildren;
+  size_t top = 0;  // the top-level cut's index + 1; 0: none
+  for (size_t i = 0; i < children.size() && top == 0; ++i) {
+    if (children[i].first == name) top = i + 1;
+  }
+  TORCH_CHECK(top != children.size() || top == 0, "the cut '", name, "' is the last layer: nothing comes after it");
   // What the measurement must not change: modes, buffers (running statistics), dtypes; restored
   // in reverse order when this function ends, however it ends.
   nn::ModeSnapshot modes(model);
@@ -239,18 +286,37 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       }
     }
     model.train(request.train);
-    at::Tensor z;
-    {
-      c10::NoGradGuard noGrad;
-      z = request.float64 ? input.to(at::kDouble) : input;
-      for (int64_t i = 0; i < cut; ++i) z = (*children[i].second)(z);
+    const at::Tensor x = request.float64 ? input.to(at::kDouble) : input;
+    TORCH_CHECK(!request.train || (x.dim() > 0 && x.size(0) > 1), "the Jacobian with batch norm in train mode needs a batch of more than one input");
+    at::Tensor z, y;
+    int64_t forwardBytes = 0;
+    // Runs the layers after a top-level cut.
+    auto rest = [&](at::Tensor h) {
+      for (size_t i = top; i < children.size(); ++i) h = (*children[i].second)(h);
+      return h;
+    };
+    if (top > 0) {
+      int64_t calls = 0;  // a layer listed twice (shared) would be a second variable
+      nn::OutputHook count([&](const nn::Layer& layer, const at::Tensor& out) {
+        calls += &layer == cutLayer.get();
+        return out;
+      });
+      {
+        c10::NoGradGuard noGrad;
+        z = x;
+        for (size_t i = 0; i < top; ++i) z = (*children[i].second)(z);
+      }
+      z = z.detach().requires_grad_(true);
+      const int64_t allocatedBefore = allocatedBytesOn(z.device());
+      y = rest(z);
+      forwardBytes = allocatedBytesOn(z.device()) - allocatedBefore;
+      checkRunsOnce(name, calls);
+    } else {
+      const int64_t allocatedBefore = allocatedBytesOn(x.device());
+      y = forwardWithCut(model, x, *cutLayer, name, [&](const at::Tensor& out) { return z = out.detach().requires_grad_(true); });
+      forwardBytes = allocatedBytesOn(x.device()) - allocatedBefore;
+      TORCH_CHECK(!y.is_same(z), "the cut '", name, "' gives the model's output: nothing comes after it");
     }
-    z = z.detach().requires_grad_(true);
-    TORCH_CHECK(!request.train || z.size(0) > 1, "the Jacobian with batch norm in train mode needs a batch of more than one input");
-    const int64_t allocatedBefore = allocatedBytesOn(z.device());
-    at::Tensor y = z;
-    for (size_t i = cut; i < children.size(); ++i) y = (*children[i].second)(y);
-    const int64_t forwardBytes = allocatedBytesOn(z.device()) - allocatedBefore;
     const int64_t rows = y.numel(), cols = z.numel();
     result.shape = {rows, cols};
     TORCH_CHECK(y.isfinite().all().item<bool>(), "the network's output is not finite: are there NaN or infinite weights or inputs?");
@@ -260,12 +326,30 @@ JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tenso
       TORCH_CHECK(std::min(rows, cols) <= kMaxExactGram, "the exact spectrum needs a ", std::min(rows, cols), " x ", std::min(rows, cols),
                   " eigenproblem, more than the ", kMaxExactGram, " allowed: use fewer inputs or a matrix-free method");
       at::Tensor jacobian = at::empty({rows, cols}, y.options());
-      const int64_t rowsPerPass = graph ? 1 : rowsPerPassFor(request, z, rows, forwardBytes, rowsShareOneForward(children, cut));
+      std::vector<const torch::nn::Module*> rerun{&model};
+      if (top > 0) {
+        rerun.clear();
+        for (size_t i = top; i < children.size(); ++i) rerun.push_back(children[i].second.get());
+      }
+      const int64_t rowsPerPass = graph ? 1 : rowsPerPassFor(request, z, rows, forwardBytes, rowsShareOneForward(rerun));
       if (rowsPerPass == 1) {
         jacobianByRows(ctx, request, y, z, graph ? &*graph : nullptr, jacobian);
       } else {
         y.reset();  // the copies make their own forward passes: free this one's graph first
-        jacobianByCopies(ctx, request, children, cut, z.detach(), rowsPerPass, jacobian);
+        CopiesForward copiesForward = [&](const at::Tensor& stacked, int64_t /*copies*/) { return rest(stacked); };
+        if (top == 0) {
+          // The whole model on k copies of the input, the cut's output replaced by the stacked copies.
+          copiesForward = [&](const at::Tensor& stacked, int64_t k) {
+            std::vector<int64_t> tile(static_cast<size_t>(x.dim()), 1);
+            tile[0] = k;
+            return forwardWithCut(model, x.repeat(tile), *cutLayer, name, [&](const at::Tensor& out) {
+              TORCH_CHECK(out.sizes() == stacked.sizes(), "on ", k, " copies of the batch the cut '", name, "' gives shape ", out.sizes(), ", not ", stacked.sizes(),
+                          ": the batch is not its first dimension; use rowsPerPass 1");
+              return stacked;
+            });
+          };
+        }
+        jacobianByCopies(ctx, request, copiesForward, z.detach(), rowsPerPass, jacobian);
       }
       c10::NoGradGuard noGrad;
       at::Tensor j = jacobian.to(at::kDouble);
@@ -286,7 +370,7 @@ namespace {
 
 class JacobianSpectrumJob : public Job {
  public:
-  std::shared_ptr<nn::Sequential> model;
+  std::shared_ptr<nn::Layer> model;
   at::Tensor input;
   JacobianRequest request;
   nn::InUseMarks marks;
@@ -311,22 +395,19 @@ class JacobianSpectrumJob : public Job {
   JacobianSpectrumResult result_;
 };
 
-// jacobianSpectrum(model, input, cut, train, float64, onProgress, lanczosSteps|null, cudaGraph, rowsPerPass|null) -> [promise, jobId]
+// jacobianSpectrum(model, input, cut (a module name), train, float64, onProgress, lanczosSteps|null, cudaGraph, rowsPerPass|null) -> [promise, jobId]
 Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = nn::moduleByHandle(env, numberArg(info, 0), "model");
-  auto sequential = std::dynamic_pointer_cast<nn::Sequential>(model);
-  if (!sequential) throwTypeError(env, "the model must be a Sequential (cut points are its top-level layers)");
   auto job = std::make_unique<JacobianSpectrumJob>();
-  job->model = sequential;
+  job->model = nn::moduleByHandle(env, numberArg(info, 0), "model");
   job->input = tensorArg(info, 1);
-  job->request.cut = intArg(info, 2);
+  job->request.cut = stringArg(info, 2);
   job->request.train = boolArg(info, 3);
   job->request.float64 = boolArg(info, 4);
   job->request.lanczosSteps = isMissing(info, 6) ? 0 : intArg(info, 6);
   job->request.cudaGraph = !isMissing(info, 7) && boolArg(info, 7);
   job->request.rowsPerPass = isMissing(info, 8) ? 0 : intArg(info, 8);
-  job->marks.mark(env, *sequential);
+  job->marks.mark(env, *job->model);
   job->marks.markTensor(env, job->input);
   return submitJob(env, std::move(job), info.Length() > 5 ? info[5] : env.Undefined());
 }
@@ -335,9 +416,11 @@ Napi::Value JacobianSpectrum(const Napi::CallbackInfo& info) {
 
 void registerWeightSpectra(Napi::Env env, Napi::Object exports);
 void registerDiagnostics(Napi::Env env, Napi::Object exports);
+void registerCuts(Napi::Env env, Napi::Object exports);
 
 void registerSpectra(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "jacobianSpectrum", JacobianSpectrum);
+  registerCuts(env, exports);
   registerWeightSpectra(env, exports);
   registerDiagnostics(env, exports);
 }

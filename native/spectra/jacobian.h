@@ -4,15 +4,18 @@
 
 #include <ATen/ATen.h>
 
+#include <string>
 #include <vector>
 
 #include "core/jobs.h"
-#include "nn/layers.h"
+#include "nn/layer.h"
 
 namespace skipnorm {
 
 struct JacobianRequest {
-  int64_t cut = 1;  // children [0, cut) form the prefix; the Jacobian is of children [cut, end)
+  // The module whose output is the cut, by dotted name (spectra/cuts.h): the Jacobian is that of
+  // the model's output with respect to this output.
+  std::string cut;
   bool train = true;
   bool float64 = true;
   int64_t lanczosSteps = 0;  // 0: exact
@@ -30,6 +33,6 @@ struct JacobianSpectrumResult {
 };
 
 // Leaves the model as it was (modes, running statistics, dtypes); ctx may be null.
-JacobianSpectrumResult jacobianSpectrumOf(nn::Sequential& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx);
+JacobianSpectrumResult jacobianSpectrumOf(nn::Layer& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx);
 
 }  // namespace skipnorm

@@ -36,13 +36,6 @@ Napi::Value names(Napi::Env env, const Op<Fn> (&table)[N]) {
   return out;
 }
 
-// A JavaScript number as a tensor that promotes like a Python scalar ("wrapped number").
-at::Tensor wrappedScalar(const at::Scalar& s, at::Device device) {
-  at::Tensor t = c10::scalar_to_tensor(s, device);
-  t.unsafeGetTensorImpl()->set_wrapped_number(true);
-  return t;
-}
-
 // The second operand: a tensor handle, or a scalar when `scalar` is true.
 at::Tensor otherArg(const Napi::CallbackInfo& info, size_t index, const at::Tensor& like) {
   if (!isMissing(info, index + 1) && boolArg(info, index + 1)) return wrappedScalar(scalarArg(info, index), like.device());

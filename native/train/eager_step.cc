@@ -8,9 +8,9 @@
 
 namespace skipnorm::train {
 
-void EagerStep::run(const at::Tensor& x, const at::Tensor& y, double lr) {
+void EagerStep::run(const at::Tensor& x, const at::Tensor& y, double lrFactor) {
   Optimizer& optimizer = *s_.optimizer;
-  optimizer.setLr(lr);
+  optimizer.setLrFactor(lrFactor);
   optimizer.zeroGrad();
   if (parallel_) parallel_->beforeForward();
   at::Tensor out = forward(x, /*autocastCache=*/true);

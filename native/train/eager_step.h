@@ -20,7 +20,7 @@ class EagerStep : public TrainStep {
   EagerStep(StepSettings settings, distributed::DataParallel* parallel, LossScaler scaler)
       : TrainStep(std::move(settings)), parallel_(parallel), scaler_(scaler) {}
 
-  void run(const at::Tensor& input, const at::Tensor& labels, double lr) override;
+  void run(const at::Tensor& input, const at::Tensor& labels, double lrFactor) override;
   StepValues lastValues() override;
   const LossScaler& scaler() const { return scaler_; }
 

@@ -107,7 +107,7 @@ class FitJob : public Job {
         }
         if (c_.channelsLast && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         const int64_t t = c_.scheduleUnit == ScheduleUnit::Step ? step : epoch;
-        trainStep->run(x, y, c_.step.optimizer->baseLr() * c_.schedule.factor(t));
+        trainStep->run(x, y, c_.schedule.factor(t));
         ++step;
         ++batches;
         seen += static_cast<double>(x.size(0));

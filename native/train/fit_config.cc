@@ -31,11 +31,20 @@ std::optional<Napi::Object> objectOption(const Napi::Object& o, const char* key)
 
 JacobianTracking jacobianFromJs(const Napi::Object& t, const std::shared_ptr<nn::Layer>& model) {
   JacobianTracking j;
-  j.model = std::dynamic_pointer_cast<nn::Sequential>(model);
-  TORCH_CHECK(j.model, "tracking the Jacobian spectrum needs a Sequential model");
+  j.model = model;
   j.input = tensorOption(t, "input").detach();
   j.every = intOption(t, "every");
-  j.request.cut = intOption(t, "cut");
+  // [[label, module name], ...]: the cuts TypeScript resolved ('stem', 'all').
+  const Napi::Value cuts = t.Get("cuts");
+  if (!cuts.IsArray()) throwTypeError(t.Env(), "trackJacobian.cuts must be an array of [label, module]");
+  for (uint32_t i = 0; i < cuts.As<Napi::Array>().Length(); ++i) {
+    const Napi::Value pair = cuts.As<Napi::Array>().Get(i);
+    if (!pair.IsArray() || !pair.As<Napi::Array>().Get(0u).IsString() || !pair.As<Napi::Array>().Get(1u).IsString()) {
+      throwTypeError(t.Env(), "trackJacobian.cuts must be an array of [label, module]");
+    }
+    j.cuts.emplace_back(pair.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value(), pair.As<Napi::Array>().Get(1u).As<Napi::String>().Utf8Value());
+  }
+  TORCH_CHECK(!j.cuts.empty(), "trackJacobian needs at least one cut");
   j.request.train = boolOption(t, "train", true);
   j.request.float64 = boolOption(t, "float64", true);
   j.request.lanczosSteps = intOption(t, "lanczosSteps", 0);

@@ -12,22 +12,27 @@ namespace skipnorm::train {
 
 namespace {
 
-// A hook event for JavaScript: { type: 'hook', name, step, values }.
-Napi::Value hookEvent(Napi::Env env, const char* name, int64_t step, Napi::Value values) {
+// A hook event for JavaScript: { type: 'hook', name, step, cut?, values }.
+Napi::Value hookEvent(Napi::Env env, const char* name, int64_t step, Napi::Value values, const std::string* cut = nullptr) {
   Napi::Object event = Napi::Object::New(env);
   event.Set("type", "hook");
   event.Set("name", name);
   event.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+  if (cut) event.Set("cut", *cut);
   event.Set("values", values);
   return event;
 }
 
 // The same event as a JSON line's start, up to the values.
-std::string lineStart(const char* name, int64_t step) {
+std::string lineStart(const char* name, int64_t step, const std::string* cut = nullptr) {
   std::string line = "{\"type\":\"hook\",\"name\":\"";
   line += name;
   line += "\",\"step\":";
   json::appendInt(line, step);
+  if (cut) {
+    line += ",\"cut\":";
+    json::appendString(line, *cut);
+  }
   return line + ",\"values\":";
 }
 
@@ -124,12 +129,14 @@ void FitHooks::parameterHooks(JobContext& ctx, int64_t step, const Optimizer& op
 }
 
 void FitHooks::tracking(JobContext& ctx, int64_t step, nn::Layer& model) {
-  const auto& jacobian = o_.jacobian;
-  if (jacobian.every > 0 && step % jacobian.every == 0) {
+  auto& jacobian = o_.jacobian;
+  for (size_t c = 0; jacobian.every > 0 && step % jacobian.every == 0 && c < jacobian.cuts.size(); ++c) {
+    auto label = std::make_shared<std::string>(jacobian.cuts[c].first);
+    jacobian.request.cut = jacobian.cuts[c].second;
     auto spectrum = std::make_shared<JacobianSpectrumResult>(jacobianSpectrumOf(*jacobian.model, jacobian.input, jacobian.request, &ctx));
     const at::Tensor& v = spectrum->values;
     if (file_) {
-      std::string line = lineStart("jacobianSpectrum", step) + "[";
+      std::string line = lineStart("jacobianSpectrum", step, label.get()) + "[";
       for (int64_t i = 0; i < v.numel(); ++i) {
         if (i > 0) line += ',';
         json::appendNumber(line, v.data_ptr<double>()[i]);
@@ -137,11 +144,11 @@ void FitHooks::tracking(JobContext& ctx, int64_t step, nn::Layer& model) {
       append(line + "]}");
     }
     if (o_.postEvents) {
-      ctx.post([spectrum, step](Napi::Env env) -> Napi::Value {
+      ctx.post([spectrum, step, label](Napi::Env env) -> Napi::Value {
         const at::Tensor& values = spectrum->values;
         Napi::Float64Array array = Napi::Float64Array::New(env, values.numel());
         std::memcpy(array.Data(), values.data_ptr<double>(), values.numel() * sizeof(double));
-        return hookEvent(env, "jacobianSpectrum", step, array);
+        return hookEvent(env, "jacobianSpectrum", step, array, label.get());
       });
     }
   }

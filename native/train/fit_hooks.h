@@ -28,10 +28,13 @@ struct Hook {
 };
 
 struct JacobianTracking {
-  std::shared_ptr<nn::Sequential> model;  // set when tracking
+  std::shared_ptr<nn::Layer> model;  // set when tracking
   at::Tensor input;
   int64_t every = 0;  // 0: not tracked
-  JacobianRequest request;
+  JacobianRequest request;  // its cut is set from `cuts` in turn
+  // (label, module name) of each cut, measured in this order; the label ('stem' or the name)
+  // goes with the values.
+  std::vector<std::pair<std::string, std::string>> cuts;
 };
 
 struct DiagnosticsTracking {

@@ -43,9 +43,8 @@ GraphedTrainStep::GraphedTrainStep(StepSettings settings, at::Device device)
     : TrainStep(std::move(settings)),
       graph_(device, [this](const at::Tensor& x, const at::Tensor& y) { step(x, y); }, 3, [this] { s_.optimizer->zeroGrad(); }) {}
 
-void GraphedTrainStep::run(const at::Tensor& input, const at::Tensor& labels, double lr) {
-  if (lr != s_.optimizer->lr()) graph_.invalidate();
-  s_.optimizer->setLr(lr);
+void GraphedTrainStep::run(const at::Tensor& input, const at::Tensor& labels, double lrFactor) {
+  if (s_.optimizer->setLrFactor(lrFactor)) graph_.invalidate();
   graph_.run(input, labels);
 }
 

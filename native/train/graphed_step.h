@@ -50,7 +50,7 @@ class GraphedStep {
 class GraphedTrainStep : public TrainStep {
  public:
   GraphedTrainStep(StepSettings settings, at::Device device);
-  void run(const at::Tensor& input, const at::Tensor& labels, double lr) override;
+  void run(const at::Tensor& input, const at::Tensor& labels, double lrFactor) override;
 
  private:
   void step(const at::Tensor& input, const at::Tensor& labels);

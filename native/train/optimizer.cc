@@ -59,9 +59,21 @@ class SavedState {
 
 }  // namespace
 
-Optimizer::Optimizer(const nn::Layer& module) {
-  for (const auto& item : module.named_parameters(true)) {
-    if (item.value().requires_grad()) params_.emplace_back(item.key(), item.value());
+Optimizer::Optimizer(const nn::Layer& module, const GroupNames& groups) : rates_(groups.size() + 1, Rate{0, 0}) {
+  const auto named = module.named_parameters(true);
+  std::unordered_map<std::string, size_t> groupOfName;
+  for (size_t k = 0; k < groups.size(); ++k) {
+    for (const auto& name : groups[k]) {
+      TORCH_CHECK(named.contains(name), "paramGroups[", k, "] names '", name, "', which is not a parameter of the model");
+      auto [it, added] = groupOfName.emplace(name, k + 1);
+      TORCH_CHECK(added || it->second == k + 1, "parameter '", name, "' is in two parameter groups (paramGroups[", it->second - 1, "] and [", k, "])");
+    }
+  }
+  for (const auto& item : named) {
+    if (!item.value().requires_grad()) continue;
+    auto it = groupOfName.find(item.key());
+    params_.emplace_back(item.key(), item.value());
+    groupOf_.push_back(it == groupOfName.end() ? 0 : it->second);
   }
 }
 
@@ -69,54 +81,81 @@ void Optimizer::zeroGrad() {
   for (auto& [name, p] : params_) p.mutable_grad().reset();
 }
 
+bool Optimizer::setLrFactor(double factor) {
+  bool changed = false;
+  for (auto& r : rates_) {
+    const double lr = r.base * factor;
+    changed = changed || lr != r.lr;
+    r.lr = lr;
+  }
+  return changed;
+}
+
+std::string Optimizer::where(size_t group) { return group == 0 ? std::string() : c10::str(" in paramGroups[", group - 1, "]"); }
+
 // ---- SGD ---------------------------------------------------------------------------------------
 
-Sgd::Sgd(const nn::Layer& module, SgdOptions options) : Optimizer(module), options_(options), momentum_(params_.size()) {
-  TORCH_CHECK(options.lr >= 0, "SGD: invalid learning rate ", options.lr);
-  TORCH_CHECK(options.momentum >= 0, "SGD: invalid momentum ", options.momentum);
-  TORCH_CHECK(options.weightDecay >= 0, "SGD: invalid weight decay ", options.weightDecay);
-  TORCH_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD: Nesterov momentum requires a momentum and zero dampening");
-  setBaseLr(options.lr);
+Sgd::Sgd(const nn::Layer& module, std::vector<SgdOptions> options, const GroupNames& groups)
+    : Optimizer(module, groups), options_(std::move(options)), momentum_(params_.size()) {
+  TORCH_CHECK(options_.size() == groups.size() + 1, "SGD: one set of options per parameter group");
+  for (size_t g = 0; g < options_.size(); ++g) {
+    const SgdOptions& o = options_[g];
+    TORCH_CHECK(o.lr >= 0, "SGD: invalid learning rate ", o.lr, where(g));
+    TORCH_CHECK(o.momentum >= 0, "SGD: invalid momentum ", o.momentum, where(g));
+    TORCH_CHECK(o.weightDecay >= 0, "SGD: invalid weight decay ", o.weightDecay, where(g));
+    TORCH_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD: Nesterov momentum requires a momentum and zero dampening", where(g));
+    setBaseLr(o.lr, g);
+  }
+}
+
+Hyperparameters Sgd::hyperparameters(size_t group) const {
+  const SgdOptions& o = options_.at(group);
+  return {{"lr", baseLr(group)}, {"momentum", o.momentum}, {"dampening", o.dampening}, {"weightDecay", o.weightDecay}, {"nesterov", o.nesterov ? 1.0 : 0.0}};
 }
 
 void Sgd::step() {
   c10::NoGradGuard noGrad;
   bool allCuda = true;
   for (const auto& [name, p] : params_) allCuda = allCuda && (!p.grad().defined() || p.is_cuda());
-  if (allCuda) return stepForeach();
+  if (allCuda) {
+    for (size_t g = 0; g < groupCount(); ++g) stepForeach(g);
+    return;
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].second;
     if (!p.grad().defined()) continue;
+    const SgdOptions& o = options_[groupOf_[i]];
     at::Tensor grad = p.grad();
-    if (options_.weightDecay != 0) grad = grad.add(p, options_.weightDecay);
-    if (options_.momentum != 0) {
+    if (o.weightDecay != 0) grad = grad.add(p, o.weightDecay);
+    if (o.momentum != 0) {
       at::Tensor& buf = momentum_[i];
       if (!buf.defined()) {
         buf = grad.clone().detach();
       } else {
-        buf.mul_(options_.momentum).add_(grad, 1 - options_.dampening);
+        buf.mul_(o.momentum).add_(grad, 1 - o.dampening);
       }
-      grad = options_.nesterov ? grad.add(buf, options_.momentum) : buf;
+      grad = o.nesterov ? grad.add(buf, o.momentum) : buf;
     }
-    p.add_(grad, -lr_);
+    p.add_(grad, -lr(groupOf_[i]));
   }
 }
 
-// torch.optim.SGD's multi-tensor ("foreach") update, which PyTorch uses by default when every
-// parameter is on a GPU: the same formulas over all parameters in a handful of kernel launches
-// instead of a few per parameter.
-void Sgd::stepForeach() {
+// torch.optim.SGD's multi-tensor ("foreach") update of one group, which PyTorch uses by default
+// when every parameter is on a GPU: the same formulas over all the group's parameters in a handful
+// of kernel launches instead of a few per parameter.
+void Sgd::stepForeach(size_t group) {
+  const SgdOptions& o = options_[group];
   std::vector<at::Tensor> params, grads, bufs;
   std::vector<size_t> index;
   for (size_t i = 0; i < params_.size(); ++i) {
-    if (!params_[i].second.grad().defined()) continue;
+    if (groupOf_[i] != group || !params_[i].second.grad().defined()) continue;
     params.push_back(params_[i].second);
     grads.push_back(params_[i].second.grad());
     index.push_back(i);
   }
   if (params.empty()) return;
-  if (options_.weightDecay != 0) grads = at::_foreach_add(grads, params, options_.weightDecay);
-  if (options_.momentum != 0) {
+  if (o.weightDecay != 0) grads = at::_foreach_add(grads, params, o.weightDecay);
+  if (o.momentum != 0) {
     bool first = false;
     for (size_t k = 0; k < index.size(); ++k) first = first || !momentum_[index[k]].defined();
     if (first) {
@@ -124,21 +163,21 @@ void Sgd::stepForeach() {
       for (size_t k = 0; k < index.size(); ++k) {
         at::Tensor& buf = momentum_[index[k]];
         if (!buf.defined()) buf = grads[k].clone().detach();
-        else buf.mul_(options_.momentum).add_(grads[k], 1 - options_.dampening);
+        else buf.mul_(o.momentum).add_(grads[k], 1 - o.dampening);
       }
     }
     for (size_t k = 0; k < index.size(); ++k) bufs.push_back(momentum_[index[k]]);
     if (!first) {
-      at::_foreach_mul_(bufs, options_.momentum);
-      at::_foreach_add_(bufs, grads, 1 - options_.dampening);
+      at::_foreach_mul_(bufs, o.momentum);
+      at::_foreach_add_(bufs, grads, 1 - o.dampening);
     }
-    if (options_.nesterov) {
-      grads = at::_foreach_add(grads, bufs, options_.momentum);
+    if (o.nesterov) {
+      grads = at::_foreach_add(grads, bufs, o.momentum);
     } else {
       grads = bufs;
     }
   }
-  at::_foreach_add_(params, grads, -lr_);
+  at::_foreach_add_(params, grads, -lr(group));
 }
 
 std::vector<NamedTensor> Sgd::state() const {
@@ -150,10 +189,15 @@ std::vector<NamedTensor> Sgd::state() const {
 }
 
 void Sgd::loadState(const std::vector<NamedTensor>& state, bool apply) {
-  SavedState saved(state, options_.momentum != 0 ? "SGD optimiser with momentum" : "SGD optimiser without momentum");
+  bool some = false, all = true;
+  for (const auto& o : options_) {
+    some = some || o.momentum != 0;
+    all = all && o.momentum != 0;
+  }
+  SavedState saved(state, all ? "SGD optimiser with momentum" : some ? "SGD optimiser with momentum in some parameter groups" : "SGD optimiser without momentum");
   std::vector<at::Tensor> momentum(params_.size());
-  if (options_.momentum != 0) {
-    for (size_t i = 0; i < params_.size(); ++i) momentum[i] = saved.take("momentum_buffer." + params_[i].first, params_[i].second);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (options_[groupOf_[i]].momentum != 0) momentum[i] = saved.take("momentum_buffer." + params_[i].first, params_[i].second);
   }
   saved.checkAllTaken();
   if (apply) momentum_ = std::move(momentum);  // only once everything checked out
@@ -161,23 +205,33 @@ void Sgd::loadState(const std::vector<NamedTensor>& state, bool apply) {
 
 // ---- Adam / AdamW ------------------------------------------------------------------------------
 
-Adam::Adam(const nn::Layer& module, AdamOptions options)
-    : Optimizer(module), options_(options), expAvg_(params_.size()), expAvgSq_(params_.size()), maxExpAvgSq_(params_.size()),
+Adam::Adam(const nn::Layer& module, std::vector<AdamOptions> options, const GroupNames& groups)
+    : Optimizer(module, groups), options_(std::move(options)), expAvg_(params_.size()), expAvgSq_(params_.size()), maxExpAvgSq_(params_.size()),
       steps_(params_.size(), 0) {
-  const char* name = options.decoupled ? "AdamW" : "Adam";
-  TORCH_CHECK(options.lr >= 0, name, ": invalid learning rate ", options.lr);
-  TORCH_CHECK(options.eps >= 0, name, ": invalid epsilon ", options.eps);
-  TORCH_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1, name, ": betas must be in [0, 1)");
-  TORCH_CHECK(options.weightDecay >= 0, name, ": invalid weight decay ", options.weightDecay);
-  setBaseLr(options.lr);
+  TORCH_CHECK(options_.size() == groups.size() + 1, "Adam: one set of options per parameter group");
+  const char* name = options_[0].decoupled ? "AdamW" : "Adam";
+  for (size_t g = 0; g < options_.size(); ++g) {
+    const AdamOptions& o = options_[g];
+    TORCH_CHECK(o.lr >= 0, name, ": invalid learning rate ", o.lr, where(g));
+    TORCH_CHECK(o.eps >= 0, name, ": invalid epsilon ", o.eps, where(g));
+    TORCH_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, name, ": betas must be in [0, 1)", where(g));
+    TORCH_CHECK(o.weightDecay >= 0, name, ": invalid weight decay ", o.weightDecay, where(g));
+    setBaseLr(o.lr, g);
+  }
+}
+
+Hyperparameters Adam::hyperparameters(size_t group) const {
+  const AdamOptions& o = options_.at(group);
+  return {{"lr", baseLr(group)}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weightDecay", o.weightDecay}, {"amsgrad", o.amsgrad ? 1.0 : 0.0}};
 }
 
 void Adam::step() {
   c10::NoGradGuard noGrad;
-  const auto& o = options_;
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].second;
     if (!p.grad().defined()) continue;
+    const AdamOptions& o = options_[groupOf_[i]];
+    const double rate = lr(groupOf_[i]);
     at::Tensor grad = p.grad();
     if (!expAvg_[i].defined()) {
       expAvg_[i] = at::zeros_like(p, at::MemoryFormat::Preserve);
@@ -186,14 +240,14 @@ void Adam::step() {
     }
     const int64_t step = ++steps_[i];
     if (o.weightDecay != 0) {
-      if (o.decoupled) p.mul_(1 - lr_ * o.weightDecay);
+      if (o.decoupled) p.mul_(1 - rate * o.weightDecay);
       else grad = grad.add(p, o.weightDecay);
     }
     expAvg_[i].lerp_(grad, 1 - o.beta1);
     expAvgSq_[i].mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
     const double biasCorrection1 = 1 - std::pow(o.beta1, static_cast<double>(step));
     const double biasCorrection2 = 1 - std::pow(o.beta2, static_cast<double>(step));
-    const double stepSize = lr_ / biasCorrection1;
+    const double stepSize = rate / biasCorrection1;
     const double biasCorrection2Sqrt = std::sqrt(biasCorrection2);
     at::Tensor denom;
     if (o.amsgrad) {
@@ -220,7 +274,14 @@ std::vector<NamedTensor> Adam::state() const {
 }
 
 void Adam::loadState(const std::vector<NamedTensor>& state, bool apply) {
-  SavedState saved(state, options_.decoupled ? (options_.amsgrad ? "AdamW optimiser with AMSGrad" : "AdamW optimiser") : (options_.amsgrad ? "Adam optimiser with AMSGrad" : "Adam optimiser"));
+  bool some = false, all = true;
+  for (const auto& o : options_) {
+    some = some || o.amsgrad;
+    all = all && o.amsgrad;
+  }
+  const std::string kind = options_[0].decoupled ? "AdamW optimiser" : "Adam optimiser";
+  const std::string description = all ? kind + " with AMSGrad" : some ? kind + " with AMSGrad in some parameter groups" : kind;
+  SavedState saved(state, description.c_str());
   std::vector<at::Tensor> expAvg(params_.size()), expAvgSq(params_.size()), maxExpAvgSq(params_.size());
   std::vector<int64_t> steps(params_.size(), 0);
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -228,11 +289,12 @@ void Adam::loadState(const std::vector<NamedTensor>& state, bool apply) {
     const at::Tensor& p = params_[i].second;
     expAvg[i] = saved.take("exp_avg." + name, p);
     expAvgSq[i] = saved.take("exp_avg_sq." + name, p);
-    if (options_.amsgrad) maxExpAvgSq[i] = saved.take("max_exp_avg_sq." + name, p);
+    const bool amsgrad = options_[groupOf_[i]].amsgrad;
+    if (amsgrad) maxExpAvgSq[i] = saved.take("max_exp_avg_sq." + name, p);
     const auto step = saved.takeStep("step." + name);
     TORCH_CHECK(expAvg[i].defined() == expAvgSq[i].defined() && expAvg[i].defined() == step.has_value(), "optimizer state for '", name, "' is incomplete");
     steps[i] = step.value_or(0);
-    if (options_.amsgrad && expAvg[i].defined() && !maxExpAvgSq[i].defined()) maxExpAvgSq[i] = at::zeros_like(p);
+    if (amsgrad && expAvg[i].defined() && !maxExpAvgSq[i].defined()) maxExpAvgSq[i] = at::zeros_like(p);
   }
   saved.checkAllTaken();
   if (!apply) return;

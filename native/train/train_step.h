@@ -41,8 +41,9 @@ class TrainStep {
   explicit TrainStep(StepSettings settings) : s_(std::move(settings)) {}
   virtual ~TrainStep() = default;
 
-  // One step on a batch at learning rate `lr`.
-  virtual void run(const at::Tensor& input, const at::Tensor& labels, double lr) = 0;
+  // One step on a batch, every parameter group at its base learning rate times `lrFactor` (the
+  // schedule's multiplier).
+  virtual void run(const at::Tensor& input, const at::Tensor& labels, double lrFactor) = 0;
   // The last step's values (one read from the device).
   virtual StepValues lastValues();
   // Sums over the epoch's steps so far: loss x batch size, top-1 and top-5 correct (one read).

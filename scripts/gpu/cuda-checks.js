@@ -174,6 +174,29 @@ const gpuCopyOf = (source) => {
   fs.rmSync(dir, { recursive: true, force: true });
   console.log('ok  skipnorm train --device cuda, alone and as a launched NCCL worker with --sync-bn');
 
+  // A network written by subclassing (examples/own-networks.js), traced into a native graph: its
+  // graph on cuda:0 against its eager forward on the CPU, then fit with CUDA graphs and bfloat16
+  // autocast (the graph runs inside the captured step).
+  {
+    const { ReZeroNet } = require('../../examples/own-networks.js').networks(sn);
+    sn.manualSeed(4);
+    const cpuNet = new ReZeroNet();
+    const gpuNet = new ReZeroNet();
+    gpuNet.loadStateDict(cpuNet.stateDict());
+    gpuNet.to('cuda:0');
+    const x = sn.randn([32, 1, 28, 28]);
+    close(sn.nn.forwardNative(gpuNet, x.to('cuda:0')), cpuNet.forward(x), 1e-4, 'traced ReZero graph on cuda:0 vs its eager forward on the CPU');
+    const y = sn.randint(0, 10, [32]);
+    const losses = [];
+    const sgd = new sn.optim.SGD(gpuNet, { lr: 0.05, momentum: 0.9 });
+    const r = await sn.fit(gpuNet, { input: x.to('cuda:0'), labels: y.to('cuda:0') }, { optimizer: sgd, steps: 12, batchSize: 32, cudaGraph: true, autocast: 'bfloat16', onStep: (e) => losses.push(e.loss) });
+    assert.ok(r.steps === 12 && losses.every(Number.isFinite), `traced fit with cudaGraph and bfloat16: ${JSON.stringify(losses)}`);
+    console.log(`ok  traced ReZero through fit with cudaGraph and bfloat16 autocast: loss ${losses[0].toFixed(3)} -> ${losses.at(-1).toFixed(3)}`);
+    sgd.dispose();
+    cpuNet.dispose();
+    gpuNet.dispose();
+  }
+
   // Memory statistics see an allocation; cuDNN benchmark mode switches.
   sn.cuda.resetPeakMemoryStats();
   const big = sn.zeros([4096, 4096], { device: 'cuda:0' });

@@ -33,8 +33,11 @@ Commands:
         [--label-smoothing X] [--clip-grad-norm X] [--weights INIT] --seed S
         [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume] [--out FINAL.safetensors] [--json]
                     trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
-  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME [--method exact|lanczos] [--k K] [--eval] --out S.json
-                    the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input'
+  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME[,NAME..] [--cut-depth D] [--stem NAME]
+        [--method exact|lanczos] [--k K] [--eval] --out S.json
+                    the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input' at a cut:
+                    any module's dotted name (layer2.1.bn2), the stem, or all blocks from the stem on
+                    (containers looked inside to --cut-depth levels, default 2)
   weight-spectra <model> --weights FILE --method circular-exact|power|reshape --input-size H,W [--k K] --out W.json
                     every layer's weight spectrum (convolutions as operators on their input size)
   data stats --format mnist|cifar10|cifar100|folder|packed|digits [--root DIR] [--split train|test]

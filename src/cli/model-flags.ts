@@ -4,7 +4,11 @@
  *   --model preact-resnet --depth 18|34|50|101|152 --shortcut orig|mod|none [--classes N] [--input cifar|imagenet]
  *   --model resnet --depth D [--no-skip] [--classes N]
  */
-import type { ModelSpec } from '../models/index';
+import { dispose } from '../core/memory';
+import { hasArchitecture, load } from '../io/model_file';
+import { readSafetensors } from '../io/safetensors';
+import { buildModel, type ModelSpec } from '../models/index';
+import type { Module } from '../nn/module';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -96,4 +100,34 @@ export function inputFileFromFlags(input: string[] | undefined): string {
 export function required(value: string | undefined, flag: string): string {
   if (!value) throw new UsageError(`--${flag} is required`);
   return value;
+}
+
+/**
+ * The model a command works on: from the model flags (then the weights file's tensors loaded into
+ * it, strictly), or, with no --model, rebuilt from a weights file that records its architecture
+ * (saved by `sn.save` or `skipnorm train --out`).
+ */
+export async function modelFromFlags(flags: ModelFlags, weightsFile: string | undefined): Promise<{ model: Module; spec: ModelSpec | null }> {
+  if (flags.model === undefined && weightsFile !== undefined && hasArchitecture(weightsFile)) {
+    for (const flag of ['variant', 'depth', 'shortcut', 'classes', 'no-skip'] as const) {
+      if (flags[flag] !== undefined && flags[flag] !== false) throw new UsageError(`--${flag} needs --model (the weights file ${weightsFile} records its model: give no model flags)`);
+    }
+    const model = await load(weightsFile);
+    return { model, spec: null };
+  }
+  if (flags.model === undefined && weightsFile !== undefined) throw new UsageError(`--model is required: ${weightsFile} holds weights only (files saved by sn.save or skipnorm train --out record their model)`);
+  const spec = modelSpecFromFlags(flags);
+  const model = buildModel(spec);
+  if (weightsFile !== undefined) {
+    const weights = readSafetensors(weightsFile).tensors;
+    try {
+      model.loadStateDict(weights);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    } finally {
+      dispose(weights);
+    }
+  }
+  return { model, spec };
 }

@@ -19,13 +19,13 @@ import { deviceCount, isAvailable as cudaAvailable } from '../cuda';
 import type { Tensor } from '../tensor/tensor';
 import type { Device } from '../tensor/device';
 import { dispose } from '../core/memory';
-import { checkWritable, readSafetensors, writeSafetensors } from '../io/safetensors';
-import { buildModel } from '../models/index';
+import { checkWritable, readSafetensors } from '../io/safetensors';
+import { hasArchitecture, save } from '../io/model_file';
 import { manualSeed } from '../tensor/random';
 import { fit } from '../train/fit';
 import { Adam, AdamW, SGD, type Optimizer } from '../train/optim';
 import type { Schedule } from '../train/schedule';
-import { MODEL_OPTIONS, modelSpecFromFlags, UsageError } from './model-flags';
+import { MODEL_OPTIONS, modelFromFlags, modelSpecFromFlags, UsageError } from './model-flags';
 import { launch, workerEnv } from './launch';
 import { Progress } from './progress';
 import { destroy as distributedDestroy, init as distributedInit } from '../distributed';
@@ -137,7 +137,8 @@ export async function runTrain(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const spec = modelSpecFromFlags(values);
+  // No model flags: the --weights file records its model.
+  const spec = values.model === undefined && values.weights !== undefined && hasArchitecture(values.weights) ? null : modelSpecFromFlags(values);
   if (!values.data) throw new UsageError('--data FILE.safetensors is required (tensors `input` and `labels`)');
   const epochs = integer(values.epochs, 'epochs');
   const steps = integer(values.steps, 'steps');
@@ -165,14 +166,12 @@ export async function runTrain(args: string[]): Promise<number> {
   const leader = !worker || worker.rank === 0;
 
   manualSeed(seed);
-  const model = buildModel(spec);
+  const { model } = await modelFromFlags(values, values.weights);
   const file = onDevice(readSafetensors(values.data).tensors, device);
-  const inits = values.weights ? readSafetensors(values.weights).tensors : null;
   let optimizer: Optimizer | undefined;
   try {
     if (!file.input || !file.labels) throw new UsageError(`${values.data} must hold tensors 'input' and 'labels' (it has: ${Object.keys(file).join(', ') || 'none'})`);
     if (file.labels.dtype !== 'int64') throw new UsageError(`${values.data}: 'labels' must be int64 class indices, not ${file.labels.dtype}`);
-    if (inits) model.loadStateDict(inits);
     model.to(device);
     const weightDecay = values['weight-decay'] === undefined ? undefined : number(values['weight-decay'], 'weight-decay');
     switch (values.optimizer) {
@@ -209,12 +208,8 @@ export async function runTrain(args: string[]): Promise<number> {
     });
     if (!leader) return 0; // rank 0 writes the weights and the summary
     if (values.out) {
-      const state = model.stateDict();
-      try {
-        writeSafetensors(values.out, state, { model: JSON.stringify(spec), steps: String(result.steps), written_by: 'skipnorm train' });
-      } finally {
-        dispose(state);
-      }
+      // With the architecture, so that `--weights FILE` alone rebuilds the model.
+      save(model, values.out, { steps: String(result.steps), written_by: 'skipnorm train' });
     }
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...result, model: spec, out: values.out ?? null })}\n`);
@@ -226,7 +221,6 @@ export async function runTrain(args: string[]): Promise<number> {
     return 0;
   } finally {
     dispose(file);
-    if (inits) dispose(inits);
     optimizer?.dispose();
     model.dispose();
     if (worker) distributedDestroy();

@@ -121,8 +121,21 @@ function stopJobsAtExit(code: number | string | undefined): void {
   binding?.stopJobsAtExit(Number.isInteger(status) ? status : 1, EXIT_GRACE_MS);
 }
 
-/** The native addon, loaded on first use. */
+// While a module's forward is traced (nn/graph.ts), every native call goes through this.
+let interceptor: NativeBinding | null = null;
+
+/** @internal Routes native calls through a tracing proxy (null: straight to the addon). */
+export function setNativeInterceptor(proxy: NativeBinding | null): void {
+  interceptor = proxy;
+}
+
+/** The native addon, loaded on first use (through the tracer while a forward is traced). */
 export function native(): NativeBinding {
+  return interceptor ?? rawNative();
+}
+
+/** @internal The addon itself, never through the tracer. */
+export function rawNative(): NativeBinding {
   if (!binding) {
     binding = loadBinding();
     binding.setErrorClasses(TorchError, AbortError);

@@ -1,5 +1,6 @@
 /** The model zoo: the paper's networks and the standard ResNets, by name and options. */
 import { Module } from '../nn/module';
+import { rememberZooSpec } from '../io/model_file';
 import { bnnet, type BNNetVariant } from './bnnet';
 import { preactResNet, type InputKind, type PreActShortcut } from './preact-resnet';
 import { resnet } from './resnet';
@@ -15,6 +16,12 @@ export type ModelSpec =
 
 /** Builds a zoo model from a spec (what the CLI's model flags describe). */
 export function buildModel(spec: ModelSpec): Module {
+  const model = buildZooModel(spec);
+  rememberZooSpec(model, spec);
+  return model;
+}
+
+function buildZooModel(spec: ModelSpec): Module {
   switch (spec.model) {
     case 'bnnet':
       return bnnet({ variant: spec.variant });

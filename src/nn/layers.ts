@@ -56,6 +56,43 @@ export class Conv2d extends Module {
   }
 }
 
+function nonNegative(value: number, name: string, op: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new TypeError(`${op}: ${name} must be a non-negative integer, got ${String(value)}`);
+  return value;
+}
+
+export interface Conv1dOptions {
+  stride?: number;
+  /** Zero padding per side, or 'same' / 'valid'. */
+  padding?: number | 'same' | 'valid';
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+/** 1-d convolution over [N, C, L] (or unbatched [C, L]) inputs, as torch.nn.Conv1d. */
+export class Conv1d extends Module {
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: Conv1dOptions = {}) {
+    const op = 'Conv1d';
+    const padding = options.padding ?? 0;
+    const stride = positive(options.stride ?? 1, 'stride', op);
+    // As PyTorch: 'same' cannot keep the length of a strided convolution.
+    if (padding === 'same' && stride !== 1) throw new TypeError(`${op}: padding 'same' is not supported for strided convolutions (stride ${stride})`);
+    super(
+      createModule(op, {
+        in: positive(inChannels, 'inChannels', op),
+        out: positive(outChannels, 'outChannels', op),
+        kernel: positive(kernelSize, 'kernelSize', op),
+        stride,
+        padding: padding === 'same' || padding === 'valid' ? padding : nonNegative(padding, "padding (or 'same', 'valid')", op),
+        dilation: positive(options.dilation ?? 1, 'dilation', op),
+        groups: positive(options.groups ?? 1, 'groups', op),
+        bias: options.bias ?? true,
+      }),
+    );
+  }
+}
+
 export interface BatchNormOptions {
   eps?: number;
   /** Running-average factor (default 0.1); null for a cumulative average, as in PyTorch. */
@@ -102,6 +139,23 @@ export class GroupNorm extends Module {
   }
 }
 
+/**
+ * A lookup table, as torch.nn.Embedding: an integer tensor (int64 or int32) of any shape [...] gives
+ * [..., embeddingDim], row i of `weight` for index i. The weight is drawn from N(0, 1); with
+ * `paddingIdx` (negative counts from the end) that row starts at zero and gets no gradient.
+ */
+export class Embedding extends Module {
+  constructor(numEmbeddings: number, embeddingDim: number, options: { paddingIdx?: number } = {}) {
+    const op = 'Embedding';
+    const count = positive(numEmbeddings, 'numEmbeddings', op);
+    const paddingIdx = options.paddingIdx;
+    if (paddingIdx !== undefined && (!Number.isInteger(paddingIdx) || paddingIdx < -count || paddingIdx >= count)) {
+      throw new TypeError(`${op}: paddingIdx must be an integer in [${-count}, ${count - 1}], got ${String(paddingIdx)}`);
+    }
+    super(createModule(op, { count, dim: positive(embeddingDim, 'embeddingDim', op), paddingIdx }));
+  }
+}
+
 export class ReLU extends Module {
   constructor() {
     super(createModule('ReLU'));
@@ -131,6 +185,36 @@ export class Sigmoid extends Module {
 export class Identity extends Module {
   constructor() {
     super(createModule('Identity'));
+  }
+}
+
+/** max(0, x) + negativeSlope * min(0, x); `new LeakyReLU(0.2)` or `new LeakyReLU({ negativeSlope: 0.2 })`. */
+export class LeakyReLU extends Module {
+  constructor(negativeSlope: number | { negativeSlope?: number } = 0.01) {
+    const slope = negativeSlope !== null && typeof negativeSlope === 'object' ? (negativeSlope.negativeSlope ?? 0.01) : negativeSlope;
+    if (typeof slope !== 'number' || !Number.isFinite(slope)) throw new TypeError(`LeakyReLU: negativeSlope must be a finite number, got ${String(slope)}`);
+    super(createModule('LeakyReLU', { negativeSlope: slope }));
+  }
+}
+
+function softmaxDim(dim: number, op: string): number {
+  // PyTorch warns when dim is left out (its implicit choice depends on the input's rank).
+  if (dim === undefined) throw new TypeError(`${op}: dim is required (the dimension that sums to one)`);
+  if (!Number.isInteger(dim)) throw new TypeError(`${op}: dim must be an integer, got ${String(dim)}`);
+  return dim;
+}
+
+/** Softmax along `dim` (negative counts from the end). */
+export class Softmax extends Module {
+  constructor(dim: number) {
+    super(createModule('Softmax', { dim: softmaxDim(dim, 'Softmax') }));
+  }
+}
+
+/** log(softmax(x)) along `dim`, computed stably. */
+export class LogSoftmax extends Module {
+  constructor(dim: number) {
+    super(createModule('LogSoftmax', { dim: softmaxDim(dim, 'LogSoftmax') }));
   }
 }
 
@@ -228,11 +312,17 @@ function named(children: Children | undefined, op: string): [string, number][] {
   });
 }
 
+function entriesOf(children: Children | undefined): [string, Module][] {
+  if (children === undefined) return [];
+  return Array.isArray(children) ? children.map((m, i) => [String(i), m]) : Object.entries(children);
+}
+
 /** Runs its children in order; `new Sequential(a, b)` or `new Sequential({ conv: a, bn: b })`. */
 export class Sequential extends Module {
   constructor(...children: Module[] | [Record<string, Module>]) {
     const list: Children = children.length === 1 && !(children[0] instanceof Module) ? (children[0] as Record<string, Module>) : (children as Module[]);
     super(createModule('Sequential', { children: named(list, 'Sequential') }));
+    this.adoptChildren(entriesOf(list));
   }
 }
 
@@ -290,6 +380,7 @@ export class Residual extends Module {
         shortcut: shortcutArg(options.shortcut, op),
       }),
     );
+    this.adoptChildren([...entriesOf(options.pre), ...entriesOf(options.branch), ...entriesOf(options.projection), ...entriesOf(options.identityLike), ...entriesOf(options.post)]);
   }
 
   get shortcut(): ShortcutKind {
@@ -298,16 +389,18 @@ export class Residual extends Module {
 
   set shortcut(kind: ShortcutKind) {
     native().setShortcut(this.moduleHandle('shortcut'), shortcutArg(kind, 'shortcut'));
+    if (this.creation) this.creation.options.shortcut = kind;
   }
 }
 
 /**
- * Weight normalisation of a Linear or Conv2d, in place (torch.nn.utils.weight_norm, dim 0):
+ * Weight normalisation of a Linear, Conv1d or Conv2d, in place (torch.nn.utils.weight_norm, dim 0):
  * the weight becomes w = g * v / ||v||, with the norm over all dimensions but the first, and the
  * parameters `weight_g` (shape [out, 1, ...]) and `weight_v` replace `weight`. Returns the layer.
  */
-export function weightNorm<M extends Linear | Conv2d>(layer: M): M {
-  if (!(layer instanceof Linear) && !(layer instanceof Conv2d)) throw new TypeError('weightNorm: expected a Linear or Conv2d layer');
+export function weightNorm<M extends Linear | Conv1d | Conv2d>(layer: M): M {
+  if (!(layer instanceof Linear) && !(layer instanceof Conv1d) && !(layer instanceof Conv2d)) throw new TypeError('weightNorm: expected a Linear, Conv1d or Conv2d layer');
   native().applyWeightNorm(layer.moduleHandle('weightNorm'));
+  if (layer.creation) layer.creation.options.weightNorm = true;  // rebuilt so by model files
   return layer;
 }

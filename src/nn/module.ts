@@ -13,6 +13,7 @@ import { checkDevice, isDevice, type Device } from '../tensor/device';
 import { dtypeCode, isDType, type DType } from '../tensor/dtype';
 import { handleOf, Tensor, wrap } from '../tensor/tensor';
 import { noGrad } from '../autograd';
+import { installTracedForward, isBeingTraced, isTracedModule, materialiseTraced, prepareForInput, signatureOf, tracedChildren, traceFor } from './graph';
 
 const registry = new FinalizationRegistry<number>((handle) => {
   native().releaseModule(handle);
@@ -34,29 +35,116 @@ export interface ModuleInfo {
 
 export type StateDict = Record<string, Tensor>;
 
-export class Module {
-  private handle: number;
+/** How a layer or container was made: its kind and the options its native constructor took. */
+export interface ModuleCreation {
+  kind: string;
+  options: Record<string, unknown>;
+}
 
-  /** @internal Wraps a native module handle; use the layer classes or the model zoo. */
-  constructor(handle: number) {
-    this.handle = handle;
+// createModule's record of each new handle, taken by the Module that wraps it.
+const creations = new Map<number, ModuleCreation>();
+
+/**
+ * The base of every module: layers, containers, zoo models and your own. Subclass it as in
+ * PyTorch: assign children (modules), parameters (`sn.nn.parameter(t)`) and buffers
+ * (`sn.nn.buffer(t)`) to properties in the constructor, and write `forward(...inputs)` with
+ * tensor methods, `sn.F` functions and calls of children (`this.fc.forward(x)`). Called on
+ * tensors, your forward runs eagerly, op by op; fit, evaluate and the spectra trace it once into
+ * a native graph and run that without JavaScript (see nn/graph.ts for what a traced forward may do).
+ */
+export class Module {
+  // null: a subclass not yet created natively (it is, with the children and parameters assigned
+  // in its constructor, on first use); -1: disposed.
+  #handle: number | null;
+  #children: [string, Module][] = [];
+  #creation: ModuleCreation | null = null;
+
+  /** @internal Layers and containers pass their native handle; subclasses pass nothing. */
+  constructor(handle?: number) {
+    if (handle === undefined) {
+      this.#handle = null;
+      const forward = this.forward;
+      installTracedForward(this, forward === Module.prototype.forward ? noForward(this) : forward);
+      return;
+    }
+    this.#handle = handle;
+    this.#creation = creations.get(handle) ?? null;
+    creations.delete(handle);
     registry.register(this, handle, this);
   }
 
   /** @internal */
   moduleHandle(op: string): number {
-    if (this.handle < 0) throw new TorchError(op, 'the module was disposed (use after dispose)');
-    return this.handle;
+    if (this.#handle === null) {
+      this.#handle = materialiseTraced(this, op);
+      registry.register(this, this.#handle, this);
+    }
+    if (this.#handle < 0) throw new TorchError(op, 'the module was disposed (use after dispose)');
+    return this.#handle;
   }
 
-  /** The module's kind, e.g. 'Conv2d', 'Residual', 'Sequential'. */
+  /** @internal How this layer or container was made (null for traced modules and zoo wrappers). */
+  get creation(): ModuleCreation | null {
+    return this.#creation;
+  }
+
+  /** @internal Records the JavaScript children a container was built with. */
+  adoptChildren(children: [string, Module][]): void {
+    this.#children = children.slice();
+  }
+
+  /** The module's kind, e.g. 'Conv2d', 'Residual', 'Sequential', or a subclass's name. */
   get kind(): string {
     return (native().namedModules(this.moduleHandle('kind')) as [string, string, string][])[0][1];
   }
 
-  /** Runs the module (and everything inside it) in one native call. */
-  forward(input: Tensor): Tensor {
-    return wrap(native().forward(this.moduleHandle('forward'), handleOf(input, 'forward')));
+  /**
+   * Runs the module (and everything inside it) in one native call. A subclass's own forward
+   * replaces this one (and runs eagerly when called on tensors).
+   */
+  forward(...inputs: Tensor[]): Tensor {
+    if (inputs.length === 1) return wrap(native().forward(this.moduleHandle('forward'), handleOf(inputs[0], 'forward')));
+    return wrap(native().forwardMany(this.moduleHandle('forward'), inputs.map((x) => handleOf(x, 'forward'))));
+  }
+
+  /**
+   * Traces a subclass's forward for inputs shaped like these (their batch size does not matter)
+   * into its native graph, as fit and the spectra do on their own; returns this. Other modules
+   * are native already: tracing them does nothing.
+   */
+  trace(...inputs: Tensor[]): this {
+    if (isTracedModule(this)) traceFor(this, signatureOf(inputs, 'trace'));
+    return this;
+  }
+
+  /** The direct children, in registration order. */
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** The direct children with their names. */
+  namedChildren(): [string, Module][] {
+    return isTracedModule(this) ? tracedChildren(this) : this.#children.slice();
+  }
+
+  /** This module and every module inside it, each once, parents before children. */
+  modules(): Module[] {
+    const seen = new Set<Module>();
+    const visit = (m: Module) => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      for (const c of m.children()) visit(c);
+    };
+    visit(this);
+    return [...seen];
+  }
+
+  /** Calls fn on every child (recursively) and then on this module, as PyTorch's apply; returns this. */
+  apply(fn: (module: Module) => void): this {
+    if (typeof fn !== 'function') throw new TypeError('apply: expected a function');
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
   }
 
   namedParameters(): [string, Tensor][] {
@@ -137,6 +225,9 @@ export class Module {
   }
 
   get training(): boolean {
+    if (isBeingTraced(this)) {
+      throw new TorchError('training', `${this.constructor.name}.forward reads \`training\` while being traced, which would fix one mode into its graph: use an sn.nn.Dropout child or sn.F.dropout (they follow train()/eval() in a traced graph)`);
+    }
     return native().isTraining(this.moduleHandle('training')) as boolean;
   }
 
@@ -175,6 +266,7 @@ export class Module {
     }
     const probe = x ?? noGrad(() => wrap(native().zeros(input as number[], null, null)));
     try {
+      prepareForInput(this, signatureOf([probe], op), op);
       const rows = native().summary(this.moduleHandle(op), probe.handleFor(op)) as [string, string, string, number[], number][];
       const table = rows.map(([name, kind, description, shape, params]) => [
         name || '(model)',
@@ -194,10 +286,11 @@ export class Module {
 
   /** Frees this handle. The native module lives on while a parent module holds it. */
   dispose(): void {
-    if (this.handle < 0) return;
-    native().releaseModule(this.handle);
+    if (this.#handle === null) this.#handle = -1;
+    if (this.#handle < 0) return;
+    native().releaseModule(this.#handle);
     registry.unregister(this);
-    this.handle = -1;
+    this.#handle = -1;
   }
 
   [Symbol.dispose](): void {
@@ -205,11 +298,19 @@ export class Module {
   }
 
   get isDisposed(): boolean {
-    return this.handle < 0;
+    return this.#handle !== null && this.#handle < 0;
   }
 }
 
-/** @internal Creates a native layer of a kind from an options object. */
+/** @internal Creates a native layer of a kind from an options object (recorded for model files). */
 export function createModule(kind: string, options: Record<string, unknown> = {}): number {
-  return native().createModule(kind, options) as number;
+  const handle = native().createModule(kind, options) as number;
+  creations.set(handle, { kind, options });
+  return handle;
+}
+
+function noForward(module: Module): () => Tensor {
+  return () => {
+    throw new TorchError('forward', `${module.constructor.name} defines no forward`);
+  };
 }

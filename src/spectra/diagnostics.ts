@@ -8,6 +8,7 @@
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
 import { Module } from '../nn/module';
+import { prepareForInput, signatureOf } from '../nn/graph';
 import { handleOf } from '../tensor/tensor';
 import type { TensorData } from '../train/fit';
 
@@ -46,5 +47,6 @@ export async function diagnostics(model: Module, data: TensorData, options: Diag
   const tol = options.tol ?? 1e-6;
   const input = handleOf(data?.input, op);
   const labels = handleOf(data?.labels, op);
+  prepareForInput(model, signatureOf([data.input], op), op);  // traced modules: their graphs for this input
   return runJob<Diagnostics, never>(op, () => native().diagnostics(model.moduleHandle(op), input, labels, mode === 'train', floor, iterations, tol), { signal: options.signal });
 }

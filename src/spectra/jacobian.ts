@@ -2,20 +2,30 @@
  * The paper's later-layer Jacobian spectrum (PAPER.md section 2), computed natively as a job
  * (native/spectra/jacobian.cc): J = d rest(Z) / d Z over the whole batch, Z the output at the cut,
  * with batch norm in train mode by default and running statistics left untouched. `exact` returns
- * all min(N*K, N*F) singular values, descending, in float64.
+ * all min(N*K, N*F) singular values, descending, in float64. The cut may be any module, nested
+ * inside blocks too (spectra/cuts.ts): Z is then a free variable in one forward pass of the whole
+ * model, and whatever does not depend on it (a skip connection around it) is a constant.
  */
-import { TorchError } from '../core/errors';
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
 import { Module } from '../nn/module';
+import { prepareForInput, signatureOf } from '../nn/graph';
 import { handleOf, Tensor, wrap } from '../tensor/tensor';
+import { resolveCut, resolveCuts } from './cuts';
 
 export interface JacobianSpectrumOptions {
   /**
-   * Where to cut: a top-level layer's name (the cut is after it), or 'stem': the layers before
-   * the first block (BNNet: conv and avg; the ResNets: their stem convolution, and max-pool).
+   * Where to cut: any module's dotted name, as `model.namedModules()` lists it (`layer2`,
+   * `layer2.1`, `layer2.1.bn2`; the Jacobian is with respect to that module's output), or 'stem'
+   * (default; see `stem`). The module must run once in a forward pass, and not give the output.
+   * For every cut at once, see layerwiseJacobianSpectra.
    */
   cut?: string;
+  /**
+   * The module that 'stem' names. Default: the top-level layer before the first top-level Block*
+   * or layer* (BNNet: avg; the ResNets: their stem convolution, or max-pool).
+   */
+  stem?: string;
   /** Batch norm with batch statistics (train, the default, as the paper) or running ones (eval). */
   mode?: 'train' | 'eval';
   /** float64 (default): the Jacobian in double precision, so small singular values are accurate. */
@@ -39,10 +49,12 @@ export interface JacobianSpectrumOptions {
   /**
    * exact: rows of the Jacobian per backward pass. The layers after the cut run on that many
    * copies of the batch at once (batch norm giving each copy its own statistics), and one backward
-   * pass yields that many rows: fewer, larger kernels. Default: 1 on the CPU (measured fastest
-   * there); on a GPU as many as fit about 1 GiB (at most half the free memory), judged by one
-   * forward pass's memory, halved if a pass runs out of memory. Always 1 when dropout is active
-   * after the cut (every row must share its one mask); asking for more is then an error.
+   * pass yields that many rows: fewer, larger kernels. After a top-level layer of a Sequential only
+   * the layers after it run on the copies; after any other module, the whole model does, its
+   * output there replaced by the copies. Default: 1 on the CPU (measured fastest there); on a GPU
+   * as many as fit about 1 GiB (at most half the free memory), judged by one forward pass's
+   * memory, halved if a pass runs out of memory. Always 1 when dropout is active in what runs on
+   * the copies (every row must share its one mask); asking for more is then an error.
    */
   rowsPerPass?: number;
   onProgress?: (p: { rows: number; totalRows: number }) => void;
@@ -54,7 +66,7 @@ export interface JacobianSpectrum {
   singularValues: Tensor;
   /** `[N*K, N*F]`: the Jacobian's shape. */
   jacobianShape: [number, number];
-  /** The top-level layer the cut is after. */
+  /** The module the cut is after (its dotted name; 'stem' resolved). */
   cut: string;
   /** lanczos: the k largest and k smallest values, descending. */
   largest?: number[];
@@ -98,38 +110,17 @@ export function checkSpectrumOptions(
   return { mode, precision, method, k, steps };
 }
 
-/** The top-level layer names of a Sequential model, in order. */
-function topLevel(model: Module): string[] {
-  return model
-    .namedModules()
-    .map((m) => m.name)
-    .filter((n) => n !== '' && !n.includes('.'));
-}
-
-/** The index just after the cut layer (the length of the prefix); errors name `op` and the option (`what`). */
-export function resolveCut(model: Module, cut: string, op = 'jacobianSpectrum', what = 'cut'): { index: number; name: string } {
-  const names = topLevel(model);
-  let name = cut;
-  if (cut === 'stem') {
-    const firstBlock = names.findIndex((n) => /^(Block|layer)\d/.test(n));
-    if (firstBlock <= 0) throw new TorchError(op, `this model has no stem (no top-level Block* or layer* after other layers); cuts: ${names.join(', ')}`);
-    name = names[firstBlock - 1];
-  }
-  const index = names.indexOf(name);
-  if (index < 0) throw new TorchError(op, `unknown ${what} '${cut}'; cuts are 'stem' or a top-level layer: ${names.join(', ')}`);
-  if (index === names.length - 1) throw new TorchError(op, `the ${what} '${cut}' is the last layer: nothing comes after it`);
-  return { index: index + 1, name };
-}
-
 export async function jacobianSpectrum(model: Module, input: Tensor, options: JacobianSpectrumOptions = {}): Promise<JacobianSpectrum> {
   const op = 'jacobianSpectrum';
   if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
   const { mode, precision, method, k, steps } = checkSpectrumOptions(options, op);
-  const { index, name } = resolveCut(model, options.cut ?? 'stem');
+  if (options.cut === 'all') throw new TypeError(`${op}: cut 'all' gives one spectrum per cut: use layerwiseJacobianSpectra(model, input, { cut: 'all' })`);
+  const name = resolveCut(model, options.cut ?? 'stem', op, 'cut', options.stem);
   const handle = handleOf(input, op);
+  prepareForInput(model, signatureOf([input], op), op);  // traced modules: their graphs for this input
   return runJob<{ singularValues: number; jacobianShape: [number, number] }, { rows: number; totalRows: number }>(
     op,
-    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, index, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null, options.cudaGraph === true, options.rowsPerPass ?? null),
+    (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, name, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null, options.cudaGraph === true, options.rowsPerPass ?? null),
     { onProgress: options.onProgress, signal: options.signal },
   ).then((r) => {
     const singularValues = wrap(r.singularValues);
@@ -143,22 +134,39 @@ export async function jacobianSpectrum(model: Module, input: Tensor, options: Ja
   });
 }
 
+export interface LayerwiseSpectraOptions extends Omit<JacobianSpectrumOptions, 'cut'> {
+  /**
+   * 'all' (default): after every block, from the stem on: the stem first (named 'stem'), then
+   * every cut point that runs after it (spectra.cutPoints: the children of the model and, within
+   * `depth` levels, of its containers), in call order; when the model has no stem to guess and
+   * `stem` is not given, every cut point. Or a list of cuts (module names or 'stem').
+   */
+  cut?: 'all' | string[];
+  /** 'all': how many levels of containers to look inside (default 2; see spectra.cutPoints). */
+  depth?: number;
+}
+
 export interface LayerwiseSpectrum {
-  cuts: { name: string; singularValues: Tensor; jacobianShape: [number, number] }[];
+  /** One spectrum per cut, in order; `name` is the cut as listed ('stem' for the stem), `cut` its module. */
+  cuts: (JacobianSpectrum & { name: string })[];
 }
 
 /**
- * The same spectrum at every block boundary (layer-wise spectra): after the stem and after each
- * later top-level layer but the last, in order. One job per cut.
+ * The same spectrum at many cuts (layer-wise spectra): by default after the stem and after every
+ * block that follows it, in order. The cuts are checked on `input` first (one forward pass in
+ * eval mode); then one job per cut.
  */
-export async function layerwiseJacobianSpectra(model: Module, input: Tensor, options: Omit<JacobianSpectrumOptions, 'cut'> = {}): Promise<LayerwiseSpectrum> {
-  const names = topLevel(model);
-  const start = names.indexOf(resolveCut(model, 'stem', 'layerwiseJacobianSpectra').name);
+export async function layerwiseJacobianSpectra(model: Module, input: Tensor, options: LayerwiseSpectraOptions = {}): Promise<LayerwiseSpectrum> {
+  const op = 'layerwiseJacobianSpectra';
+  if (!(model instanceof Module)) throw new TypeError(`${op}: the first argument must be a Module`);
+  checkSpectrumOptions(options, op);
+  const { cut = 'all', depth, ...rest } = options;
+  const resolved = resolveCuts(model, input, cut, { depth, stem: options.stem }, op);
   const cuts: LayerwiseSpectrum['cuts'] = [];
   try {
-    for (const name of names.slice(start, -1)) {
-      const r = await jacobianSpectrum(model, input, { ...options, cut: name });
-      cuts.push({ name: name === names[start] ? 'stem' : name, singularValues: r.singularValues, jacobianShape: r.jacobianShape });
+    for (const c of resolved) {
+      const r = await jacobianSpectrum(model, input, { ...rest, cut: c.module });
+      cuts.push({ name: c.name, ...r });
     }
   } catch (e) {
     for (const c of cuts) c.singularValues.dispose();

@@ -8,6 +8,7 @@
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
 import { Module } from '../nn/module';
+import { prepareForInput, type InputSignature } from '../nn/graph';
 import { handleOf, Tensor } from '../tensor/tensor';
 import type { Diagnostics } from '../spectra/diagnostics';
 import { Dataset } from '../data/dataset';
@@ -40,6 +41,7 @@ export interface StepEvent {
   loss: number;
   top1: number;
   top5: number;
+  /** The default parameter group's learning rate for this step (each group's is its base rate times the schedule's factor). */
   lr: number;
   examplesPerSecond: number;
   elapsed: number;
@@ -64,11 +66,12 @@ export interface EpochEvent {
 
 /**
  * parameterStats / gradNorms: per parameter [norm, dot product with cos(0.7 i)] (float64).
- * jacobianSpectrum: the tracked spectrum's singular values, descending.
+ * jacobianSpectrum: the tracked spectrum's singular values, descending, at the cut `cut` (as
+ * trackJacobian lists it: 'stem' or a module name; one event per cut and step).
  */
 export type HookEvent =
   | { name: 'parameterStats' | 'gradNorms'; step: number; values: Record<string, [number, number]> }
-  | { name: 'jacobianSpectrum'; step: number; values: Float64Array }
+  | { name: 'jacobianSpectrum'; step: number; cut: string; values: Float64Array }
   | { name: 'diagnostics'; step: number; values: Diagnostics };
 
 export interface FitOptions {
@@ -90,6 +93,7 @@ export interface FitOptions {
   prefetch?: number;
   loss?: 'cross-entropy' | 'mse';
   labelSmoothing?: number;
+  /** The learning-rate multiplier: every parameter group's rate is its base rate times it, as PyTorch's LambdaLR. */
   schedule?: Schedule;
   /** Whether t of the schedule counts epochs (default, as PyTorch schedulers stepped per epoch) or steps. */
   scheduleUnit?: 'epoch' | 'step';
@@ -119,9 +123,24 @@ export interface FitOptions {
   hooks?: { kind: 'parameterStats' | 'gradNorms'; every: number }[];
   /**
    * Track the later-layer Jacobian spectrum of a fixed probe batch every `every` steps, measured
-   * on the training thread between steps (see spectra.jacobianSpectrum for the options).
+   * on the training thread between steps (see spectra.jacobianSpectrum for the options). `cut`:
+   * 'stem' (default), a module name, a list of them, or 'all' (every cut point from the stem on,
+   * containers looked inside to `depth` levels: see spectra.layerwiseJacobianSpectra); the cuts
+   * are checked on `input` when fit starts, and each gives its own hook event.
    */
-  trackJacobian?: { input: Tensor; every: number; cut?: string; mode?: 'train' | 'eval'; precision?: 'float32' | 'float64'; method?: 'exact' | 'lanczos'; steps?: number; cudaGraph?: boolean; rowsPerPass?: number };
+  trackJacobian?: {
+    input: Tensor;
+    every: number;
+    cut?: string | string[];
+    depth?: number;
+    stem?: string;
+    mode?: 'train' | 'eval';
+    precision?: 'float32' | 'float64';
+    method?: 'exact' | 'lanczos';
+    steps?: number;
+    cudaGraph?: boolean;
+    rowsPerPass?: number;
+  };
   /**
    * Track curvature and regularity of a fixed batch every `every` steps (see
    * spectra.diagnostics): loss, PL ratio, per-parameter gradient norms, and the top Hessian
@@ -217,6 +236,27 @@ function dataSource(data: FitData, options: Partial<FitOptions>, op: string, eva
   return { handles: { input: handleOf(data.input, op), labels: handleOf(data.labels, op) }, release: () => {} };
 }
 
+// What one example of the data looks like to the model (a loader's batches are float [C, H, W]
+// images), so that traced modules can be traced for it before the job starts.
+function exampleSignature(data: FitData, transforms: Transform[] | undefined): InputSignature | null {
+  if (data instanceof DataLoader || data instanceof Dataset) {
+    const dataset = data instanceof DataLoader ? data.dataset : data;
+    if (dataset.length === 0) return null;
+    const { image } = dataset.get(0, { transforms: data instanceof DataLoader ? data.options.transforms : transforms });
+    const [h, w, c] = image.shape;
+    image.dispose();
+    return { shape: [c, h, w], dtype: 'float32' };
+  }
+  if (!(data?.input instanceof Tensor) || data.input.ndim < 1) return null;
+  return { shape: data.input.shape.slice(1), dtype: data.input.dtype };
+}
+
+/** @internal Traces a model's traced modules for the data's examples (nothing to do for native models). */
+export function prepareModelFor(model: Module, data: FitData, transforms: Transform[] | undefined, op: string): void {
+  const signature = exampleSignature(data, transforms);
+  if (signature) prepareForInput(model, [signature], op);
+}
+
 // How a resumed run's setting differs from the saved one, in a few words; null when equal.
 function settingDifference(saved: unknown, now: unknown): string | null {
   if (JSON.stringify(saved) === JSON.stringify(now)) return null;
@@ -284,6 +324,12 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
     source.release();
     throw e;
   }
+  try {
+    prepareModelFor(model, data, options.transforms, op);
+  } catch (e) {
+    source.release();
+    throw e;
+  }
   const nativeConfig = {
     ...config,
     ...source.handles,
@@ -329,6 +375,7 @@ export async function evaluate(
   positiveInteger(options.batchSize, 'batchSize', op);
   positiveInteger(options.loaderThreads, 'loaderThreads', op);
   choice(options.loss, ['cross-entropy', 'mse'], 'loss', op);
+  prepareModelFor(model, data, options.transforms, op);
   const source = dataSource(data, options, op, true);
   const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
   return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());

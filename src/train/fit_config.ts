@@ -6,7 +6,8 @@
  */
 import { native } from '../core/native';
 import { Module } from '../nn/module';
-import { checkSpectrumOptions, resolveCut } from '../spectra/jacobian';
+import { resolveCuts } from '../spectra/cuts';
+import { checkSpectrumOptions } from '../spectra/jacobian';
 import { handleOf, Tensor } from '../tensor/tensor';
 import type { FitOptions } from './fit';
 import { Optimizer } from './optim';
@@ -145,17 +146,22 @@ export function fitConfig(model: Module, options: FitOptions, op = 'fit'): Recor
   let trackJacobian: Record<string, unknown> | undefined;
   if (object(o.trackJacobian, 'trackJacobian', op)) {
     const t = o.trackJacobian!;
-    knownKeys(t, ['input', 'every', 'cut', 'mode', 'precision', 'method', 'steps', 'cudaGraph', 'rowsPerPass'], 'trackJacobian.', op);
+    knownKeys(t, ['input', 'every', 'cut', 'depth', 'stem', 'mode', 'precision', 'method', 'steps', 'cudaGraph', 'rowsPerPass'], 'trackJacobian.', op);
     tensor(t.input, 'trackJacobian.input', op);
     if (t.every === undefined) fail(op, 'trackJacobian.every is required');
     positiveInteger(t.every, 'trackJacobian.every', op);
-    if (t.cut !== undefined && typeof t.cut !== 'string') fail(op, `trackJacobian.cut must be a layer name or 'stem', got ${shown(t.cut)}`);
+    const cutList = Array.isArray(t.cut) && t.cut.length > 0 && t.cut.every((c) => typeof c === 'string');
+    if (t.cut !== undefined && typeof t.cut !== 'string' && !cutList) fail(op, `trackJacobian.cut must be a module name, 'stem', 'all' or a list of module names, got ${shown(t.cut)}`);
+    if (t.stem !== undefined && typeof t.stem !== 'string') fail(op, `trackJacobian.stem must be a module name, got ${shown(t.stem)}`);
+    positiveInteger(t.depth, 'trackJacobian.depth', op);
     boolean(t.cudaGraph, 'trackJacobian.cudaGraph', op);
     const { mode, precision, method, steps } = checkSpectrumOptions(t, op, 'trackJacobian.');
+    // Checked on the tracking batch now (one eval-mode forward pass), not at the first measurement.
+    const cuts = resolveCuts(model, t.input, t.cut ?? 'stem', { depth: t.depth, stem: t.stem }, op, 'trackJacobian.cut');
     trackJacobian = {
       input: handleOf(t.input, op),
       every: t.every,
-      cut: resolveCut(model, t.cut ?? 'stem', op, 'trackJacobian.cut').index,
+      cuts: cuts.map((c) => [c.name, c.module]),
       train: mode === 'train',
       float64: precision === 'float64',
       lanczosSteps: method === 'lanczos' ? steps : 0,
