@@ -396,6 +396,10 @@ describe('the CLI takes a model file with no model flags', () => {
     const trained = path.join(dir, 'cli-trained.safetensors');
     const train = cli('train', '--weights', weights, '--data', input, '--steps', '3', '--batch-size', '3', '--lr', '0.1', '--out', trained);
     expect(train.status, train.stderr).toBe(0);
+    const spectrumOut = path.join(dir, 'cli-spectrum.json');
+    const spectrum = cli('spectrum', '--weights', weights, '--input', input, '--cut', 'fc1', '--out', spectrumOut);
+    expect(spectrum.status, spectrum.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(spectrumOut, 'utf8')).singularValues.length).toBe(18);
     // What train wrote records the model too.
     const again = cli('forward', '--weights', trained, '--input', input, '--out', out);
     expect(again.status, again.stderr).toBe(0);

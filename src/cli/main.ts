@@ -25,15 +25,15 @@ Commands:
   demo              a tiny end-to-end check: tensors, autograd, a worker-thread job
   init <model> --seed S --out FILE
                     a model's initial weights (PyTorch's initialisation) as safetensors
-  forward <model> --weights FILE --input X.safetensors [--train] --out Y.safetensors
+  forward [<model>] --weights FILE --input X.safetensors [--train] --out Y.safetensors
                     logits of the tensor 'input' (eval mode; --train: batch statistics)
-  train <model> --data FILE.safetensors (--epochs E | --steps S) (--batch-size B | --full-batch) --lr LR
+  train [<model>] --data FILE.safetensors (--epochs E | --steps S) (--batch-size B | --full-batch) --lr LR
         [--momentum M] [--weight-decay W] [--nesterov] [--optimizer sgd|adam|adamw]
         [--schedule step:30:0.2 | multistep:30,60:0.1 | cosine:90 | warmup:5+cosine:90] [--schedule-unit epoch|step]
         [--label-smoothing X] [--clip-grad-norm X] [--weights INIT] --seed S
         [--checkpoint-dir D [--checkpoint-every N] [--keep N]] [--resume] [--out FINAL.safetensors] [--json]
                     trains on the tensors 'input' (float32) and 'labels' (int64) in C++, off the event loop
-  spectrum <model> --weights FILE --input X.safetensors --cut stem|all|NAME[,NAME..] [--cut-depth D] [--stem NAME]
+  spectrum [<model>] --weights FILE --input X.safetensors --cut stem|all|NAME[,NAME..] [--cut-depth D] [--stem NAME]
         [--method exact|lanczos] [--k K] [--eval] --out S.json
                     the later-layer Jacobian spectrum (PAPER.md section 2) of the tensor 'input' at a cut:
                     any module's dotted name (layer2.1.bn2), the stem, or all blocks from the stem on
@@ -50,6 +50,8 @@ Model flags:
   --model bnnet --variant a|b|c
   --model preact-resnet --depth 18|34|50|101|152 --shortcut orig|mod|none [--classes N] [--input cifar|imagenet]
   --model resnet --depth 18|34|50|101|152 [--no-skip] [--classes N]
+  none, for forward, train and spectrum, when --weights names a file that records its model
+  (saved by sn.save or train --out)
 
 Options:
   -h, --help        this text

@@ -1,5 +1,5 @@
 /**
- * `skipnorm spectrum <model flags> --weights FILE --input X.safetensors --cut stem|all|NAME[,NAME..]
+ * `skipnorm spectrum [<model flags>] --weights FILE --input X.safetensors --cut stem|all|NAME[,NAME..]
  *   [--cut-depth D] [--stem NAME] [--method exact|lanczos] [--k K] [--eval] --out S.json`: the
  * later-layer Jacobian spectrum of the tensor `input`. A cut is any module's dotted name
  * (`layer2.1.bn2`), 'stem' (`--stem` names it where the guess fails) or 'all' (every block from the
@@ -11,9 +11,8 @@
 import { parseArgs } from 'node:util';
 import { dispose } from '../core/memory';
 import { checkWritable, readSafetensors, writeAtomically } from '../io/safetensors';
-import { buildModel } from '../models/index';
 import { jacobianSpectrum, layerwiseJacobianSpectra } from '../spectra/jacobian';
-import { inputFileFromFlags, MODEL_OPTIONS, modelSpecFromFlags, required, UsageError } from './model-flags';
+import { inputFileFromFlags, MODEL_OPTIONS, modelFromFlags, required, UsageError } from './model-flags';
 
 export async function runSpectrum(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -22,7 +21,6 @@ export async function runSpectrum(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const spec = modelSpecFromFlags(values);
   const inputFile = inputFileFromFlags(values.input);
   const weightsFile = required(values.weights, 'weights FILE');
   const outFile = required(values.out, 'out S.json');
@@ -36,11 +34,9 @@ export async function runSpectrum(args: string[]): Promise<number> {
   const cut = values.cut.includes(',') ? values.cut.split(',') : values.cut;
   if (depth !== undefined && cut !== 'all') throw new UsageError('--cut-depth applies to --cut all');
   const stem = values.stem;
-  const model = buildModel(spec);
-  const weights = readSafetensors(weightsFile).tensors;
+  const { model, spec } = await modelFromFlags(values, weightsFile);
   const input = readSafetensors(inputFile).tensors;
   try {
-    model.loadStateDict(weights);
     if (!input.input) throw new UsageError(`${inputFile} has no tensor named 'input'`);
     const mode = values.eval ? 'eval' : 'train';
     let result: unknown;
@@ -62,7 +58,6 @@ export async function runSpectrum(args: string[]): Promise<number> {
     process.stdout.write(`wrote ${typeof cut === 'string' && cut !== 'all' ? `the spectrum at '${cut}'` : 'layer-wise spectra'} to ${outFile}\n`);
     return 0;
   } finally {
-    dispose(weights);
     dispose(input);
     model.dispose();
   }
