@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
+import { expectTypedError } from './helpers';
 
 const nn = sn.nn;
 
@@ -250,17 +251,7 @@ describe('module misuse', () => {
     ['a state dict with a non-tensor', () => new nn.Linear(1, 1).loadStateDict({ weight: [[1]] as unknown as sn.Tensor }), /^loadStateDict: 'weight' is not a Tensor/],
   ];
   for (const [name, run, message] of misuse) {
-    it(name, () => {
-      let caught: unknown;
-      try {
-        run();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, 'no error').toBeInstanceOf(Error);
-      expect(caught instanceof TypeError || caught instanceof sn.TorchError).toBe(true);
-      expect((caught as Error).message).toMatch(message);
-    });
+    it(name, () => expectTypedError(run, message));
   }
 
   it('a disposed child handle does not break its parent model', () => {

@@ -3,6 +3,7 @@
  * jobs under a ticking timer, the CUDA devices to expect, killing a process in the middle of a write.
  */
 import * as fs from 'node:fs';
+import { expect } from 'vitest';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as sn from '../src/index';
@@ -249,4 +250,17 @@ export function requireFreshLib(): void {
   if (stale.length > 0) {
     throw new Error(`lib/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? `, and ${stale.length - 3} more` : ''} changed since lib/ was built): run \`npm run build:ts\` first (\`npm test\` does)`);
   }
+}
+
+/** Asserts that run() throws a TypeError or TorchError whose message matches (the misuse tables of the tests). */
+export function expectTypedError(run: () => unknown, message: RegExp): void {
+  let caught: unknown;
+  try {
+    run();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'no error').toBeInstanceOf(Error);
+  expect(caught instanceof TypeError || caught instanceof sn.TorchError).toBe(true);
+  expect((caught as Error).message).toMatch(message);
 }

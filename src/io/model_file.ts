@@ -12,10 +12,9 @@ import { TorchError } from '../core/errors';
 import { dispose } from '../core/memory';
 import { native } from '../core/native';
 import { buildModel, type ModelSpec } from '../models/index';
-import { forwardNative, graphOf, isTracedModule, rememberLoadedGraph, traceInputFor, type GraphSpec } from '../nn/graph';
+import { forwardNative, graphOf, inEvalWithoutGrad, isTracedModule, rememberLoadedGraph, traceInputFor, type GraphSpec } from '../nn/graph';
 import { ModuleDict, ModuleList } from '../nn/holders';
 import { createModule, Module } from '../nn/module';
-import { noGrad } from '../autograd';
 import { isDType, type DType } from '../tensor/dtype';
 import type { Tensor } from '../tensor/tensor';
 import { zeros } from '../tensor/creation';
@@ -183,16 +182,8 @@ function rebuild(spec: unknown, file: string, depth: number, made: Module[], tem
 
 /** Runs a rebuilt graph once on a small input (eval, no gradients, modes kept) to check its shapes. */
 function checkRuns(module: Module, graph: GraphSpec): void {
-  const handle = module.moduleHandle('load');
-  const modes = native().moduleModes(handle) as boolean[];
-  native().setTraining(handle, false);
   const inputs = traceInputFor(module, graph);
-  try {
-    noGrad(() => forwardNative(module, ...inputs).dispose());
-  } finally {
-    dispose(inputs);
-    native().setModuleModes(handle, modes);
-  }
+  inEvalWithoutGrad(module, 'load', () => forwardNative(module, ...inputs).dispose(), () => dispose(inputs));
 }
 
 /** Whether a safetensors file records a model's architecture (saved by `save`). */

@@ -534,11 +534,8 @@ export function traceFor(module: Module, inputs: InputSignature[]): GraphSpec {
   if (state.signature === key && state.graph) return state.graph;
   const binding = rawNative();
   const { device } = placement(module);
-  const modes = binding.moduleModes(handle) as boolean[];
-  const grad = binding.setGradEnabled(false) as boolean;
-  binding.setTraining(handle, false);
   const made: number[] = [];
-  try {
+  return inEvalWithoutGrad(module, op, () => {
     const recordings = [2, 3].map((batch) => {
       const xs = inputs.map((s) => {
         const h = binding.traceInput([batch, ...s.shape], dtypeCode(s.dtype, op), device) as number;
@@ -562,8 +559,26 @@ export function traceFor(module: Module, inputs: InputSignature[]): GraphSpec {
     state.graph = graph;
     state.signature = key;
     return graph;
-  } finally {
+  }, () => {
     for (const h of made) binding.release(h);
+  });
+}
+
+/**
+ * @internal Runs fn with a module in eval mode and gradients off, then puts back each module's own
+ * mode and the grad mode (and runs `cleanup` first), however fn ends: tracing and shape checks
+ * must not update running statistics, draw dropout masks or record autograd graphs.
+ */
+export function inEvalWithoutGrad<T>(module: Module, op: string, fn: () => T, cleanup?: () => void): T {
+  const binding = rawNative();
+  const handle = module.moduleHandle(op);
+  const modes = binding.moduleModes(handle) as boolean[];
+  const grad = binding.setGradEnabled(false) as boolean;
+  binding.setTraining(handle, false);
+  try {
+    return fn();
+  } finally {
+    cleanup?.();
     binding.setModuleModes(handle, modes);
     binding.setGradEnabled(grad);
   }
@@ -643,21 +658,15 @@ export function prepareForInput(model: Module, inputs: InputSignature[], op: str
     throw new TorchError(op, `${model.kind} holds traced modules, which can be traced only inside a traced module or a Sequential: put them in one`);
   }
   const binding = rawNative();
-  const handle = model.moduleHandle(op);
-  const modes = binding.moduleModes(handle) as boolean[];
-  const grad = binding.setGradEnabled(false) as boolean;
-  binding.setTraining(handle, false);
   let x = traceInputFor(model, { exampleShapes: inputs.map((s) => s.shape), exampleDtypes: inputs.map((s) => s.dtype) });
-  try {
+  inEvalWithoutGrad(model, op, () => {
     for (const child of model.children()) {
       if (containsTraced(child)) prepareForInput(child, signatureOf(x, op), op);
       const y = wrap(binding.forwardMany(child.moduleHandle(op), x.map((t) => t.handleFor(op))) as number);
       for (const t of x) t.dispose();
       x = [y];
     }
-  } finally {
+  }, () => {
     for (const t of x) t.dispose();
-    binding.setModuleModes(handle, modes);
-    binding.setGradEnabled(grad);
-  }
+  });
 }
