@@ -2,6 +2,9 @@
  * Layer 5: misuse a real user commits. Each case must raise a TorchError or a TypeError with a
  * message that says what went wrong, and the process must carry on working afterwards.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
 
@@ -138,6 +141,14 @@ describe('misuse gives a clear, typed error and the process goes on', () => {
   }
 });
 
+// A TensorBoard writer whose folder is deleted under it.
+function lostWriter(): sn.EventWriter {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-lost-'));
+  const w = new sn.EventWriter(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return w;
+}
+
 describe('async functions report misuse by rejecting, never by throwing', () => {
   // Each call must return a promise that rejects with a typed error naming the function.
   const model = () => sn.models.bnnet();
@@ -173,6 +184,9 @@ describe('async functions report misuse by rejecting, never by throwing', () => 
     ['broadcast before init', sn.distributed.broadcast, () => sn.distributed.broadcast(sn.ones([2])), /^distributed\.broadcast: the process group is not initialised/],
     ['barrier before init', sn.distributed.barrier, () => sn.distributed.barrier(), /^distributed\.barrier: the process group is not initialised/],
     ['data() of a disposed tensor', sn.Tensor.prototype.data, () => disposed().data(), /^data: the tensor was disposed/],
+    ['EventWriter.flush after its folder was removed', sn.EventWriter.prototype.flush, () => { const w = lostWriter(); w.scalar('loss', 0, 1); return w.flush(); }, /^EventWriter\.flush: cannot write .*events\.out\.tfevents/],
+    ['EventWriter.close after its folder was removed', sn.EventWriter.prototype.close, () => { const w = lostWriter(); w.scalar('loss', 0, 1); return w.close(); }, /^EventWriter\.close: cannot write .*events\.out\.tfevents/],
+    ['snapshot of something that is not a Module', sn.snapshot, () => sn.snapshot({} as sn.nn.Module), /^snapshot: the argument must be a Module/],
     ['load of a path that is not a string', sn.load, () => sn.load(42 as unknown as string), /^load: file must be a path/],
     ['stats with a progress callback that is not a function', sn.data.Dataset.prototype.stats, () => tiny().stats({ onProgress: 5 as unknown as () => void }), /^Dataset\.stats: onProgress must be a function/],
   ];

@@ -1,23 +1,28 @@
 // fit: the training loop as a job on a skipnorm worker thread, with no JavaScript per step.
 // Its parts: the config (train/fit_config.h), the step, eager or graphed (train/eager_step.h,
 // train/graphed_step.h), the epoch's totals and events (train/epoch_end.h), hooks and tracking
-// (train/fit_hooks.h) and checkpoints (train/checkpoint_writer.h). The loop here: batches in the
-// run's order, the learning rate of the schedule, progress every `progressEvery` steps (the only
-// time the host waits for the device, besides epoch ends), hooks, and checkpoint snapshots.
+// (train/fit_hooks.h), checkpoints (train/checkpoint_writer.h), validation (train/evaluation.h)
+// and weight snapshots asked for while it runs (train/snapshot_requests.h). The loop here:
+// batches in the run's order, the learning rate of the schedule, progress every `progressEvery`
+// steps (the only time the host waits for the device, besides epoch ends and validations), hooks,
+// validation, and snapshots.
 #include <c10/core/GradMode.h>
 #include <napi.h>
 
 #include <chrono>
 
 #include "core/addon.h"
+#include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "distributed/data_parallel.h"
 #include "distributed/sync_batch_norm.h"
 #include "nn/in_use.h"
+#include "train/evaluation.h"
 #include "train/fit_config.h"
 #include "train/graphed_step.h"
 #include "train/optim_api.h"
+#include "train/snapshot_requests.h"
 
 namespace skipnorm {
 
@@ -33,17 +38,26 @@ class FitJob : public Job {
   // While the job runs, JavaScript may not touch the model (any module of it), the optimiser or
   // the tensors it reads.
   nn::InUseMarks marks;
-  void settled() override { marks.release(); }
+  // Weight snapshots JavaScript asks for while the job holds the model.
+  std::shared_ptr<SnapshotRequests> snapshotRequests = std::make_shared<SnapshotRequests>();
+  void settled() override {
+    unregisterSnapshotRequests(c_.step.model.get());
+    marks.release();
+  }
   const FitConfig& config() const { return c_; }
   std::vector<at::Tensor> tensorsRead() const {
     std::vector<at::Tensor> all = c_.data->tensors();
     for (const auto& t : hooks_.tensors()) all.push_back(t);
+    if (c_.validation) {
+      for (const auto& t : c_.validation->tensors()) all.push_back(t);
+    }
     return all;
   }
 
   void run(JobContext& ctx) override {
     BatchSource& data = *c_.data;
     data.cancelled = [&ctx] { return ctx.cancelled(); };
+    if (c_.validation) c_.validation->cancelled = [&ctx] { return ctx.cancelled(); };
     const int64_t perEpoch = data.batchesPerEpoch();
     TORCH_CHECK(perEpoch > 0, "fit: the data holds ", data.examples(), " examples, fewer than one batch of ", data.batchSize(), " with dropLast");
     const int64_t total = c_.steps > 0 ? c_.steps : c_.epochs * perEpoch;
@@ -76,6 +90,10 @@ class FitJob : public Job {
     int64_t step = c_.startStep;
     // A run resumed at the end of its last epoch trains nothing: that epoch is the last one.
     if (c_.resumedSums) lastEpoch_ = c_.resumedSums;
+    lastEpochStep_ = step;
+    // Tracking measures the initial network too, before the first update.
+    if (step == 0) hooks_.tracking(ctx, 0, model);
+    serveSnapshots(ctx, step);
     for (int64_t epoch = step / perEpoch; step < total; ++epoch) {
       // This call's totals start from those saved when it resumes inside the epoch.
       EpochSums base{epoch};
@@ -114,6 +132,8 @@ class FitJob : public Job {
         hooks_.parameterHooks(ctx, step, *c_.step.optimizer);
         if (step % c_.progressEvery == 0 || step == total) reportStep(ctx, *trainStep, step, epoch, total, start);
         hooks_.tracking(ctx, step, model);
+        if (c_.validation && c_.validateEvery > 0 && (step % c_.validateEvery == 0 || step == total)) validate(ctx, step, epoch);
+        serveSnapshots(ctx, step);
         if (writer && (step % c_.checkpoint.every == 0 || step == total)) {
           // The snapshot is made once there is room for it (a slow disk holds training here).
           if (!writer->waitForRoom([&ctx] { return ctx.cancelled(); })) ctx.checkCancelled();
@@ -122,9 +142,18 @@ class FitJob : public Job {
         if (writer) postWritten(ctx, writer->takeWritten());
       }
       const EpochSums done = sums();
-      ctx.post([done, perEpoch](Napi::Env env) -> Napi::Value { return epochEventToJs(env, done, perEpoch); });
+      hooks_.weightHistograms(ctx, step, *c_.step.optimizer);
+      if (c_.validation && c_.validateEvery == 0) validate(ctx, step, epoch);
+      const double lr = c_.step.optimizer->lr();
+      ctx.post([done, perEpoch, lr, step](Napi::Env env) -> Napi::Value {
+        Napi::Object e = epochEventToJs(env, done, perEpoch, lr);
+        e.Set("step", static_cast<double>(step));
+        return e;
+      });
       lastEpoch_ = done;
+      lastEpochStep_ = step;
     }
+    serveSnapshots(ctx, step);
     if (writer) {
       writer->finish();
       postWritten(ctx, writer->takeWritten());
@@ -141,7 +170,8 @@ class FitJob : public Job {
     out.Set("steps", Napi::Number::New(env, static_cast<double>(steps_)));
     out.Set("lastEpochLoss", Napi::Number::New(env, lastEpoch_ ? lastEpoch_->loss / lastEpoch_->examples : NAN));
     if (lastEpoch_) {
-      Napi::Object e = epochEventToJs(env, *lastEpoch_, perEpoch_);
+      Napi::Object e = epochEventToJs(env, *lastEpoch_, perEpoch_, c_.step.optimizer->lr());
+      e.Set("step", static_cast<double>(lastEpochStep_));
       e.Delete("type");
       out.Set("lastEpoch", e);
     } else {
@@ -169,18 +199,60 @@ class FitJob : public Job {
                   {"lossScale", v.lossScale}, {"skipped", v.skipped ? 1.0 : 0.0}});
   }
 
+  // The validation data through the model in eval mode (each module's mode restored after).
+  void validate(JobContext& ctx, int64_t step, int64_t epoch) {
+    const auto start = Clock::now();
+    const EvaluationTotals t = evaluateModel(*c_.step.model, *c_.validation, c_.step.loss, validations_++, [&ctx] { ctx.checkCancelled(); });
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    ctx.post([t, step, epoch, seconds](Napi::Env env) -> Napi::Value {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("type", "validation");
+      e.Set("step", static_cast<double>(step));
+      e.Set("epoch", static_cast<double>(epoch));
+      e.Set("loss", t.loss);
+      e.Set("top1", t.top1);
+      e.Set("top5", t.top5);
+      e.Set("examples", t.examples);
+      e.Set("seconds", seconds);
+      return e;
+    });
+  }
+
+  // Contiguous host copies of the model's parameters and buffers, named with `prefix`: the writer
+  // thread then writes bytes and runs no LibTorch kernel (a parallel one there would start a
+  // second OpenMP team, which slows the training thread's).
+  io::NamedTensors modelCopy(const std::string& prefix) {
+    c10::NoGradGuard noGrad;
+    io::NamedTensors tensors;
+    nn::Layer& model = *c_.step.model;
+    for (const auto& item : model.named_parameters(true)) tensors.emplace_back(prefix + item.key(), hostCopy(item.value()));
+    for (const auto& item : model.named_buffers(true)) tensors.emplace_back(prefix + item.key(), hostCopy(item.value()));
+    return tensors;
+  }
+  static at::Tensor hostCopy(const at::Tensor& t) { return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous); }
+
+  // Each weight snapshot asked for since the last step, as its own copy: { type: 'snapshot', step, state }.
+  void serveSnapshots(JobContext& ctx, int64_t step) {
+    for (int n = snapshotRequests->take(); n > 0; --n) {
+      auto state = std::make_shared<io::NamedTensors>(modelCopy(""));
+      ctx.post([state, step](Napi::Env env) -> Napi::Value {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("type", "snapshot");
+        e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
+        Napi::Object tensors = Napi::Object::New(env);
+        for (auto& [name, t] : *state) tensors.Set(name, wrapTensor(env, t));
+        e.Set("state", tensors);
+        return e;
+      });
+    }
+  }
+
   // Everything a resumed run needs, copied to host memory: model, optimiser state, the CPU
   // generator, and float16's loss scaler.
   io::NamedTensors snapshot(const EagerStep* eager) {
     c10::NoGradGuard noGrad;
-    io::NamedTensors tensors;
-    // Contiguous host copies: the writer thread then writes bytes and runs no LibTorch kernel (a
-    // parallel one there would start a second OpenMP team, which slows the training thread's).
-    auto copy = [](const at::Tensor& t) { return t.detach().to(at::kCPU, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous); };
-    nn::Layer& model = *c_.step.model;
-    for (const auto& item : model.named_parameters(true)) tensors.emplace_back("model." + item.key(), copy(item.value()));
-    for (const auto& item : model.named_buffers(true)) tensors.emplace_back("model." + item.key(), copy(item.value()));
-    for (auto& [name, t] : c_.step.optimizer->state()) tensors.emplace_back("optimizer." + name, copy(t));
+    io::NamedTensors tensors = modelCopy("model.");
+    for (auto& [name, t] : c_.step.optimizer->state()) tensors.emplace_back("optimizer." + name, hostCopy(t));
     {
       at::Generator cpu = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(cpu.mutex());
@@ -207,7 +279,7 @@ class FitJob : public Job {
 
   FitConfig c_;
   FitHooks hooks_;
-  int64_t steps_ = 0, perEpoch_ = 0, hostReads_ = 0;
+  int64_t steps_ = 0, perEpoch_ = 0, hostReads_ = 0, validations_ = 0, lastEpochStep_ = 0;
   std::optional<EpochSums> lastEpoch_;  // the last epoch trained (or resumed at its end)
   double seconds_ = 0;
 };
@@ -217,11 +289,15 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<FitJob>(fitConfigFromJs(info));
   job->marks.mark(info.Env(), *job->config().step.model, job->config().step.optimizer.get());
   for (const auto& t : job->tensorsRead()) job->marks.markTensor(info.Env(), t);
+  registerSnapshotRequests(job->config().step.model.get(), job->snapshotRequests);
   return submitJob(info.Env(), std::move(job), info[1]);
 }
 
 }  // namespace
 
-void registerTraining(Napi::Env env, Napi::Object exports) { exportFunction(env, exports, "fit", Fit); }
+void registerTraining(Napi::Env env, Napi::Object exports) {
+  exportFunction(env, exports, "fit", Fit);
+  train::registerSnapshotApi(env, exports);
+}
 
 }  // namespace skipnorm

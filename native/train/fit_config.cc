@@ -142,6 +142,11 @@ FitConfig fitConfigFromJs(const Napi::CallbackInfo& info) {
   c.hooks.hooks = hooksFromJs(o);
   if (auto t = objectOption(o, "trackJacobian")) c.hooks.jacobian = jacobianFromJs(*t, c.step.model);
   if (auto t = objectOption(o, "trackDiagnostics")) c.hooks.diagnostics = diagnosticsFromJs(*t);
+  if (auto v = objectOption(o, "validation")) {
+    c.validation = dataFromJs(*v, *c.step.model, true);
+    c.validateEvery = intOption(*v, "every", 0);
+  }
+  c.hooks.weightHistograms = boolOption(o, "weightHistograms", false);
   c.hooks.trackFile = stringOption(o, "trackFile", "");
   c.hooks.postEvents = boolOption(o, "hookEvents", false);
   c.dataParallel = boolOption(o, "dataParallel", false);
@@ -163,6 +168,7 @@ FitConfig fitConfigFromJs(const Napi::CallbackInfo& info) {
   TORCH_CHECK(c.progressEvery > 0 && c.startStep >= 0 && c.scaler.scale > 0, "fit: invalid config");
   for (const auto& h : c.hooks.hooks) TORCH_CHECK(h.every > 0, "a hook's 'every' must be positive");
   TORCH_CHECK(c.hooks.jacobian.every >= 0 && c.hooks.diagnostics.every >= 0 && c.checkpoint.every >= 0 && c.checkpoint.keep > 0, "fit: invalid config");
+  TORCH_CHECK(c.validateEvery >= 0, "fit: invalid config");
   TORCH_CHECK(c.checkpoint.every == 0 || !c.checkpoint.dir.empty(), "fit: checkpoints need a folder");
   return c;
 }

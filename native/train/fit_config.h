@@ -33,6 +33,8 @@ struct FitConfig {
   LossScaler scaler;                // float16: the loss scaler to start from
   int64_t startStep = 0;            // resume: steps already done (the data order and schedule follow)
   std::optional<EpochSums> resumedSums;  // resume: the totals of the epoch the checkpoint was in
+  std::unique_ptr<BatchSource> validation;  // null: no validation
+  int64_t validateEvery = 0;                 // steps between validations; 0: at each epoch's end
   CheckpointOptions checkpoint;
   HookOptions hooks;
   bool dataParallel = false, syncBatchNorm = false, cudaGraph = false;

@@ -161,3 +161,66 @@ void FitHooks::tracking(JobContext& ctx, int64_t step, nn::Layer& model) {
 }
 
 }  // namespace skipnorm::train
+
+namespace skipnorm::train {
+
+namespace {
+
+// TensorBoard's histogram of one tensor: `bins` equal buckets from its min to its max.
+struct Histogram {
+  double min = 0, max = 0, num = 0, sum = 0, sumSquares = 0;
+  std::vector<double> limits, counts;
+};
+
+Histogram histogramOf(const at::Tensor& t, int64_t bins) {
+  at::Tensor flat = t.detach().flatten().to(at::kDouble);
+  Histogram h;
+  h.num = static_cast<double>(flat.numel());
+  if (flat.numel() == 0) return h;
+  // One read from the device for the five numbers.
+  at::Tensor numbers = at::stack({flat.min(), flat.max(), flat.sum(), flat.square().sum()}).cpu();
+  const double* n = numbers.data_ptr<double>();
+  h.min = n[0], h.max = n[1], h.sum = n[2], h.sumSquares = n[3];
+  if (!(h.max > h.min)) {  // constant (or NaN): one bucket holds everything
+    h.limits = {h.max};
+    h.counts = {h.num};
+    return h;
+  }
+  at::Tensor counts = at::histc(flat, bins, h.min, h.max).cpu().contiguous();
+  for (int64_t i = 0; i < bins; ++i) {
+    h.limits.push_back(h.min + (h.max - h.min) * static_cast<double>(i + 1) / static_cast<double>(bins));
+    h.counts.push_back(counts.data_ptr<double>()[i]);
+  }
+  return h;
+}
+
+}  // namespace
+
+void FitHooks::weightHistograms(JobContext& ctx, int64_t step, const Optimizer& optimizer) {
+  if (!o_.weightHistograms || !o_.postEvents) return;
+  c10::NoGradGuard noGrad;
+  auto all = std::make_shared<std::vector<std::pair<std::string, Histogram>>>();
+  for (const auto& [key, p] : optimizer.params()) all->emplace_back(key, histogramOf(p, 30));
+  ctx.post([step, all](Napi::Env env) -> Napi::Value {
+    Napi::Object values = Napi::Object::New(env);
+    auto array = [&env](const std::vector<double>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, v[i]));
+      return a;
+    };
+    for (const auto& [key, h] : *all) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("min", h.min);
+      o.Set("max", h.max);
+      o.Set("num", h.num);
+      o.Set("sum", h.sum);
+      o.Set("sumSquares", h.sumSquares);
+      o.Set("limits", array(h.limits));
+      o.Set("counts", array(h.counts));
+      values.Set(key, o);
+    }
+    return hookEvent(env, "weightHistograms", step, values);
+  });
+}
+
+}  // namespace skipnorm::train

@@ -47,6 +47,7 @@ struct HookOptions {
   std::vector<Hook> hooks;
   JacobianTracking jacobian;
   DiagnosticsTracking diagnostics;
+  bool weightHistograms = false;  // a histogram of every parameter at each epoch's end (for TensorBoard)
   std::string trackFile;     // JSON lines, appended; empty: none
   bool postEvents = false;   // JavaScript listens to hook events
 };
@@ -64,6 +65,8 @@ class FitHooks {
   // step's progress report, the tracking due (spectrum, diagnostics).
   void parameterHooks(JobContext& ctx, int64_t step, const Optimizer& optimizer);
   void tracking(JobContext& ctx, int64_t step, nn::Layer& model);
+  // At an epoch's end, when asked for: each parameter's histogram (TensorBoard's buckets).
+  void weightHistograms(JobContext& ctx, int64_t step, const Optimizer& optimizer);
   // The tensors it reads (JavaScript may not write them while the job runs).
   std::vector<at::Tensor> tensors() const;
 

@@ -1,9 +1,10 @@
 /**
  * `fit`: the whole training loop in C++ on a skipnorm worker thread (native/train/fit.cc):
- * batches, forward, loss, backward, optimiser step, schedule and metrics, with progress events,
- * hooks every N steps and cancellation through an AbortSignal (within one step). The event loop
- * stays free while it runs: the job writes checkpoints and the track file itself. Options are
- * checked in fit_config.ts. `evaluate` runs the same data through the model in eval mode.
+ * batches, forward, loss, backward, optimiser step, schedule and metrics, validation, with
+ * progress events, hooks every N steps and cancellation through an AbortSignal (within one step).
+ * The event loop stays free while it runs: the job writes checkpoints and the track file itself,
+ * and the loggers (loggers.ts) write off the event loop. Options are checked in fit_config.ts.
+ * `evaluate` runs the same data through the model in eval mode.
  */
 import { runJob } from '../core/jobs';
 import { native } from '../core/native';
@@ -20,6 +21,9 @@ import { checkWritable } from '../io/safetensors';
 import type { Optimizer } from './optim';
 import type { Schedule } from './schedule';
 import { choice, fitConfig, positiveInteger } from './fit_config';
+import { FitLoggers } from './loggers';
+import { trainingStarted } from './snapshot';
+import type { Histogram } from '../report/tensorboard';
 
 /** In-memory data: `input` [N, ...] and `labels` [N] (int64 classes, or targets for MSE). */
 export interface TensorData {
@@ -55,24 +59,56 @@ export interface StepEvent {
 
 export interface EpochEvent {
   epoch: number;
-  /** Mean over the epoch's examples (a resumed epoch counts its batches from before the resume). */
+  /** The run's step count at the epoch's end (steps before a resume included). */
+  step: number;
+  /**
+   * Means over the examples the epoch trained on, each measured on its batch in train mode before
+   * that batch's update (a running training loss, as PyTorch scripts print; for the loss of the
+   * weights at the epoch's end, give validationData). A resumed epoch counts its batches from
+   * before the resume; top1/top5 are NaN when the outputs are not class scores.
+   */
   loss: number;
   top1: number;
   top5: number;
+  /** Examples trained on in the epoch (fewer than the data's when `complete` is false). */
+  examples: number;
   seconds: number;
+  examplesPerSecond: number;
+  /** The default parameter group's learning rate at the epoch's last step. */
+  lr: number;
   /** False for a last epoch cut short by `steps`. */
   complete: boolean;
+}
+
+/** The validation data through the model in eval mode, after step `step` (means over its examples). */
+export interface ValidationEvent {
+  step: number;
+  epoch: number;
+  loss: number;
+  /** NaN when the outputs are not class scores. */
+  top1: number;
+  top5: number;
+  examples: number;
+  seconds: number;
+}
+
+/** One epoch of `history`: the epoch's training means and its last validation (null without one). */
+export interface EpochRecord extends EpochEvent {
+  validation: ValidationEvent | null;
 }
 
 /**
  * parameterStats / gradNorms: per parameter [norm, dot product with cos(0.7 i)] (float64).
  * jacobianSpectrum: the tracked spectrum's singular values, descending, at the cut `cut` (as
- * trackJacobian lists it: 'stem' or a module name; one event per cut and step).
+ * trackJacobian lists it: 'stem' or a module name; one event per cut and step; step 0 is the
+ * network before its first update). weightHistograms: each parameter's histogram (30 buckets
+ * from its min to its max) at each epoch's end, sent when `tensorboard` is given.
  */
 export type HookEvent =
   | { name: 'parameterStats' | 'gradNorms'; step: number; values: Record<string, [number, number]> }
   | { name: 'jacobianSpectrum'; step: number; cut: string; values: Float64Array }
-  | { name: 'diagnostics'; step: number; values: Diagnostics };
+  | { name: 'diagnostics'; step: number; values: Diagnostics }
+  | { name: 'weightHistograms'; step: number; values: Record<string, Histogram> };
 
 export interface FitOptions {
   optimizer: Optimizer;
@@ -169,6 +205,20 @@ export interface FitOptions {
   onStep?: (event: StepEvent) => void;
   onEpoch?: (event: EpochEvent) => void;
   onHook?: (event: HookEvent) => void;
+  /**
+   * Data evaluated in eval mode without gradients during training, on the training thread:
+   * in-memory tensors (in batches of `batchSize`, or whole), a Dataset (batches of `batchSize`,
+   * no shuffling and no transforms: give a DataLoader for evaluation transforms) or a DataLoader.
+   * Each rank of a distributed run evaluates all of it.
+   */
+  validationData?: FitData;
+  /** Validate every this many steps (and after the last); default: at each epoch's end. */
+  validateEvery?: number;
+  onValidation?: (event: ValidationEvent) => void;
+  /** Log to TensorBoard event files in this folder (see loggers.ts for the tags). */
+  tensorboard?: string;
+  /** Log every reported step, epoch and validation as a row of this CSV file. */
+  csv?: string;
   signal?: AbortSignal;
 }
 
@@ -178,8 +228,9 @@ export interface FitResult {
   /** The step a resumed run started from (0 otherwise). */
   resumedFrom: number;
   /**
-   * The last epoch's mean loss over its examples (lastEpoch.loss): over the batches it had when
-   * `steps` ended it early. NaN only when no step has ever run.
+   * The last epoch's running training loss, lastEpoch.loss: the mean over the batches it trained
+   * (a partial epoch's when `steps` ended it early: see lastEpoch.complete), each measured before
+   * its update. NaN only when no step has ever run.
    */
   lastEpochLoss: number;
   /**
@@ -194,6 +245,10 @@ export interface FitResult {
    * loss scaling (whether to skip the update), none otherwise.
    */
   hostReads: number;
+  /** Every epoch this call trained, in order (a resumed run's earlier epochs are not repeated). */
+  history: EpochRecord[];
+  /** Every validation this call made, in order. */
+  validations: ValidationEvent[];
 }
 
 interface DataSource {
@@ -275,11 +330,16 @@ function settingDifference(saved: unknown, now: unknown): string | null {
   return `${JSON.stringify(saved)} then, ${JSON.stringify(now)} now`;
 }
 
+// Whether a resumed run may differ from the saved one in `key`: more epochs or steps extend it.
+function extendsRun(key: string, saved: unknown, now: unknown): boolean {
+  return (key === 'epochs' || key === 'steps') && typeof saved === 'number' && typeof now === 'number' && now >= saved;
+}
+
 /** Trains the model in place; resolves when done (or rejects with AbortError when aborted). */
 export async function fit(model: Module, data: FitData, options: FitOptions): Promise<FitResult> {
   const op = 'fit';
   const config = fitConfig(model, options, op);
-  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, signal, checkpoint, resume, trackFile, ...rest } = options;
+  const { optimizer, onStep, onEpoch, onHook, onCheckpoint, onValidation, signal, checkpoint, resume, trackFile, validationData, validateEvery, tensorboard, csv, ...rest } = options;
   const parallel = config.dataParallel === true;
   if (parallel && !distState().initialized) throw new TypeError(`${op}: distributed training needs sn.distributed.init first`);
   // The settings a resumed run must share with the original, recorded in every checkpoint.
@@ -302,16 +362,23 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
   if (trackFile !== undefined) checkWritable(trackFile, op);
   // Rank 0 writes the checkpoints of a data-parallel run (the replicas are the same); every rank resumes from them.
   const writesCheckpoints = checkpoint !== undefined && !(parallel && distState().rank !== 0);
-  const source = dataSource(data, options, op, false, parallel);
+  const sources: DataSource[] = [];
+  const releaseSources = () => sources.splice(0).forEach((s) => s.release());
   let startStep = 0;
   let scaler: { scale: number; goodSteps: number } | undefined;
   let resumeEpochSums: EpochSums | undefined;
+  let loggers: FitLoggers | undefined;
   try {
+    const source = dataSource(data, options, op, false, parallel);
+    sources.push(source);
+    // Validation batches: the training batch size, in order, without the training transforms.
+    const validation = validationData === undefined ? undefined : dataSource(validationData, validationData instanceof DataLoader ? {} : { batchSize: rest.batchSize, loaderThreads: rest.loaderThreads, prefetch: rest.prefetch, channelsLast: rest.channelsLast }, `${op}: validationData`, true);
+    if (validation) sources.push(validation);
     const latest = checkpoint ? prepareCheckpointDir(checkpoint.dir, resume === true, writesCheckpoints, (message) => process.emitWarning(message, 'SkipnormWarning')) : null;
     if (latest) {
       // Compare the settings before anything is overwritten (keys an older checkpoint lacks are not compared).
       for (const key of Object.keys(run)) {
-        if (!(key in latest.run)) continue;
+        if (!(key in latest.run) || extendsRun(key, latest.run[key], run[key])) continue;
         const difference = settingDifference(latest.run[key], run[key]);
         if (difference) throw new TypeError(`${op}: cannot resume from ${latest.file}: it was saved by a run with another ${key}: ${difference}`);
       }
@@ -320,38 +387,76 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
       scaler = restored.scaler;
       resumeEpochSums = restored.epochSums;
     }
-  } catch (e) {
-    source.release();
-    throw e;
-  }
-  try {
     prepareModelFor(model, data, options.transforms, op);
+    if (validationData !== undefined) prepareModelFor(model, validationData, undefined, op);
+    // Opened last: nothing above can fail after the files exist.
+    if (tensorboard !== undefined || csv !== undefined) loggers = new FitLoggers({ tensorboard, csv, resume: startStep > 0 }, op);
+    const nativeConfig = {
+      ...config,
+      ...source.handles,
+      validation: validation ? { ...validation.handles, batchSize: rest.batchSize, every: validateEvery ?? 0 } : undefined,
+      hookEvents: config.hookEvents === true || loggers !== undefined,
+      weightHistograms: loggers?.wantsHistograms === true,
+      model: model.moduleHandle(op),
+      startStep,
+      resumeEpochSums,
+      checkpoint: writesCheckpoints && checkpoint ? { dir: checkpoint.dir, every: checkpoint.every, keep: checkpoint.keep ?? 3, run: JSON.stringify(run) } : undefined,
+      lossScale: scaler?.scale ?? config.lossScale,
+      lossScaleGoodSteps: scaler?.goodSteps,
+    };
+    const history: EpochRecord[] = [];
+    const validations: ValidationEvent[] = [];
+    const snapshots = trainingStarted(model);
+    const log = loggers;
+    const dispatch = (event: { type?: string } & Record<string, unknown>) => {
+      if (event.type === 'epoch') {
+        const e = event as unknown as EpochEvent;
+        const last = validations[validations.length - 1];
+        history.push({ ...e, validation: last && last.epoch === e.epoch ? last : null });
+        log?.epoch(e);
+        onEpoch?.(e);
+      } else if (event.type === 'validation') {
+        const e = event as unknown as ValidationEvent;
+        validations.push(e);
+        log?.validation(e);
+        onValidation?.(e);
+      } else if (event.type === 'hook') {
+        const e = event as unknown as HookEvent;
+        log?.hook(e);
+        onHook?.(e);
+      } else if (event.type === 'checkpoint') {
+        onCheckpoint?.({ step: event.step as number, file: event.file as string });
+      } else if (event.type === 'snapshot') {
+        snapshots.served(event.step as number, event.state as Record<string, number>);
+      } else {
+        const e = event as unknown as StepEvent;
+        log?.step(e);
+        onStep?.(e);
+      }
+    };
+    // Snapshots are served even after a callback failed (the job is stopping then).
+    const dropped = (event: { type?: string } & Record<string, unknown>) => {
+      if (event.type === 'snapshot') snapshots.served(event.step as number, event.state as Record<string, number>);
+    };
+    const running = runJob<Omit<FitResult, 'resumedFrom' | 'history' | 'validations'>, { type?: string } & Record<string, unknown>>(
+      op,
+      (progress) => native().fit(nativeConfig, progress, optimizer.optimizerHandle(op)),
+      { onProgress: dispatch, onDropped: dropped, signal },
+    );
+    const settled = running.finally(() => {
+      releaseSources();
+      snapshots.ended();
+    });
+    const result = await settled.catch(async (e: unknown) => {
+      await loggers?.close().catch(() => {});
+      throw e;
+    });
+    await loggers?.close();
+    return { ...result, resumedFrom: startStep, history, validations };
   } catch (e) {
-    source.release();
+    releaseSources();
     throw e;
   }
-  const nativeConfig = {
-    ...config,
-    ...source.handles,
-    model: model.moduleHandle(op),
-    startStep,
-    resumeEpochSums,
-    checkpoint: writesCheckpoints && checkpoint ? { dir: checkpoint.dir, every: checkpoint.every, keep: checkpoint.keep ?? 3, run: JSON.stringify(run) } : undefined,
-    lossScale: scaler?.scale ?? config.lossScale,
-    lossScaleGoodSteps: scaler?.goodSteps,
-  };
-  const dispatch = (event: { type?: string } & Record<string, unknown>) => {
-    if (event.type === 'epoch') onEpoch?.(event as unknown as EpochEvent);
-    else if (event.type === 'hook') onHook?.(event as unknown as HookEvent);
-    else if (event.type === 'checkpoint') onCheckpoint?.({ step: event.step as number, file: event.file as string });
-    else onStep?.(event as unknown as StepEvent);
-  };
-  const running = runJob<Omit<FitResult, 'resumedFrom'>, { type?: string } & Record<string, unknown>>(
-    op,
-    (progress) => native().fit(nativeConfig, progress, optimizer.optimizerHandle(op)),
-    { onProgress: onStep || onEpoch || onHook || onCheckpoint ? dispatch : undefined, signal },
-  );
-  return running.finally(() => source.release()).then((result) => ({ ...result, resumedFrom: startStep }));
 }
 
 export interface EvaluateResult {

@@ -16,7 +16,8 @@ const FIT_OPTIONS = new Set<string>([
   'optimizer', 'epochs', 'steps', 'batchSize', 'shuffle', 'seed', 'dropLast', 'transforms', 'loaderThreads', 'prefetch',
   'loss', 'labelSmoothing', 'schedule', 'scheduleUnit', 'clipGradNorm', 'autocast', 'initialLossScale', 'channelsLast',
   'cudaGraph', 'progressEvery', 'hooks', 'trackJacobian', 'trackDiagnostics', 'distributed', 'trackFile', 'checkpoint',
-  'resume', 'onCheckpoint', 'onStep', 'onEpoch', 'onHook', 'signal',
+  'resume', 'onCheckpoint', 'onStep', 'onEpoch', 'onHook', 'signal', 'validationData', 'validateEvery', 'onValidation',
+  'tensorboard', 'csv',
 ]);
 
 function fail(op: string, message: string): never {
@@ -117,7 +118,14 @@ export function fitConfig(model: Module, options: FitOptions, op = 'fit'): Recor
   boolean(o.cudaGraph, 'cudaGraph', op);
   positiveInteger(o.progressEvery, 'progressEvery', op);
   boolean(o.resume, 'resume', op);
-  for (const name of ['onCheckpoint', 'onStep', 'onEpoch', 'onHook'] as const) callback(o[name], name, op);
+  for (const name of ['onCheckpoint', 'onStep', 'onEpoch', 'onHook', 'onValidation'] as const) callback(o[name], name, op);
+  if (o.validationData !== undefined && (o.validationData === null || typeof o.validationData !== 'object')) fail(op, `validationData must be { input, labels }, a Dataset or a DataLoader, got ${shown(o.validationData)}`);
+  positiveInteger(o.validateEvery, 'validateEvery', op);
+  if (o.validateEvery !== undefined && o.validationData === undefined) fail(op, 'validateEvery needs validationData');
+  if (o.onValidation !== undefined && o.validationData === undefined) fail(op, 'onValidation needs validationData');
+  for (const name of ['tensorboard', 'csv'] as const) {
+    if (o[name] !== undefined && (typeof o[name] !== 'string' || o[name] === '')) fail(op, `${name} must be a ${name === 'csv' ? 'file' : 'folder'} path, got ${shown(o[name])}`);
+  }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(op, 'signal must be an AbortSignal');
   if (o.trackFile !== undefined && (typeof o.trackFile !== 'string' || o.trackFile === '')) fail(op, `trackFile must be a file path, got ${shown(o.trackFile)}`);
 
