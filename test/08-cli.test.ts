@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../src/index';
-import { requireFreshLib } from './helpers';
+import { pythonWith, requireFreshLib } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'skipnorm-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -62,7 +62,7 @@ describe('skipnorm CLI', () => {
   it('rejects an unknown option clearly', () => {
     const r = cli('info', '--jsn');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/Unknown option '--jsn'/);
+    expect(r.stderr).toMatch(/info: unknown option '--jsn' \(did you mean --json\?\); skipnorm info --help lists its flags/);
   });
 
   it('init writes PyTorch-initialised weights; forward runs them in eval and train mode', () => {
@@ -97,7 +97,7 @@ describe('skipnorm CLI', () => {
 
   it('init covers the ResNets: preact with ImageNet input, and torchvision layout without skips', () => {
     const a = path.join(tmp, 'p.safetensors');
-    expect(cli('init', '--model', 'preact-resnet', '--depth', '18', '--shortcut', 'mod', '--classes', '100', '--input', 'imagenet', '--seed', '1', '--out', a).status).toBe(0);
+    expect(cli('init', '--model', 'preact-resnet', '--depth', '18', '--shortcut', 'mod', '--classes', '100', '--resolution', 'imagenet', '--seed', '1', '--out', a).status).toBe(0);
     const p = sn.readSafetensors(a).tensors;
     expect(p['linear.weight'].shape).toEqual([100, 512]);
     expect(p['bn.weight'].shape).toEqual([512]);
@@ -116,11 +116,11 @@ describe('skipnorm CLI', () => {
     const usage: [string[], RegExp][] = [
       [['init', '--out', 'x'], /--model is required/],
       [['init', '--model', 'vgg', '--out', 'x'], /--model must be bnnet, preact-resnet or resnet, got 'vgg'/],
-      [['init', '--model', 'bnnet', '--variant', 'z', '--out', 'x'], /--variant must be one of a, b, c, got 'z'/],
-      [['init', '--model', 'preact-resnet', '--depth', '20', '--out', 'x'], /--depth must be one of 18, 34, 50, 101, 152, got '20'/],
+      [['init', '--model', 'bnnet', '--variant', 'z', '--out', 'x'], /--variant must be a, b or c, got 'z'/],
+      [['init', '--model', 'preact-resnet', '--depth', '20', '--out', 'x'], /--depth must be 18, 34, 50, 101 or 152, got '20'/],
       [['init', '--model', 'resnet', '--shortcut', 'mod', '--out', 'x'], /--shortcut does not apply to --model resnet/],
       [['init', '--model', 'bnnet', '--classes', '100', '--out', 'x'], /--classes does not apply to --model bnnet/],
-      [['init', '--model', 'resnet', '--input', 'imagenet', '--out', 'x'], /--input does not apply to --model resnet/],
+      [['init', '--model', 'resnet', '--resolution', 'imagenet', '--out', 'x'], /--resolution does not apply to --model resnet/],
       [['init', '--model', 'bnnet', '--seed=-3', '--out', 'x'], /--seed must be a non-negative integer/],
       [['init', '--model', 'bnnet'], /--out FILE is required/],
       [['forward', '--model', 'bnnet', '--weights', weights, '--out', 'y'], /--input X\.safetensors is required/],
@@ -134,8 +134,8 @@ describe('skipnorm CLI', () => {
     }
     const out = path.join(tmp, 'never.safetensors');
     const wrongModel = cli('forward', '--model', 'preact-resnet', '--weights', weights, '--input', weights, '--out', out);
-    expect(wrongModel.status).toBe(1);
-    expect(wrongModel.stderr).toMatch(/loadStateDict: .*missing key\(s\): conv1\.weight, .*\.\.\. and \d+ more/);
+    expect(wrongModel.status).toBe(2);
+    expect(wrongModel.stderr).toMatch(/does not fit --model preact-resnet --depth 18 --shortcut orig: 39 of its 39 tensors are not in the model .*; skipnorm init made it for bnnet --variant c/);
     const noInput = cli('forward', '--model', 'bnnet', '--weights', weights, '--input', weights, '--out', out);
     expect(noInput.status).toBe(2);
     expect(noInput.stderr).toMatch(/has no tensor named 'input'/);
@@ -171,13 +171,13 @@ describe('skipnorm CLI', () => {
     expect(weights.metadata.steps).toBe('8');
     sn.dispose(weights.tensors);
     expect(sn.listCheckpoints(dir).map((c) => c.step)).toEqual([4, 8]);
-    // The same run asked for 2 epochs resumes at its end; a longer one is refused (other settings).
+    // The same run asked for 2 epochs resumes at its end; a shorter one is refused.
     const again = cli('train', ...common, '--epochs', '2', '--resume', '--json');
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ steps: 8, resumedFrom: 8 });
-    const longer = cli('train', ...common, '--epochs', '3', '--resume');
-    expect(longer.status).toBe(1);
-    expect(longer.stderr).toMatch(/cannot resume .* another epochs: 2 then, 3 now/);
+    const shorter = cli('train', ...common, '--epochs', '1', '--resume');
+    expect(shorter.status).toBe(1);
+    expect(shorter.stderr).toMatch(/cannot resume .* another epochs: 2 then, 1 now/);
     // Resumed at its last step: the summary gives the checkpoint's last epoch, not NaN.
     const finished = cli('train', ...common, '--epochs', '2', '--resume');
     expect(finished.status, finished.stderr).toBe(0);
@@ -190,6 +190,52 @@ describe('skipnorm CLI', () => {
     const otherOptimizer = cli('train', ...common, '--optimizer', 'adam', '--epochs', '2', '--resume');
     expect(otherOptimizer.status).toBe(1);
     expect(otherOptimizer.stderr).toMatch(/cannot resume .* another optimizer: kind "sgd" then, "adam" now/);
+    // More epochs extend the finished run.
+    const longer = cli('train', ...common, '--epochs', '3', '--resume', '--json');
+    expect(longer.status, longer.stderr).toBe(0);
+    expect(JSON.parse(longer.stdout)).toMatchObject({ steps: 12, resumedFrom: 8 });
+    expect(sn.listCheckpoints(dir).map((c) => c.step)).toEqual([4, 8, 12]);
+  });
+
+  it.runIf(pythonWith('tensorboard'))("train --val-data --track-jacobian --tensorboard --csv: TensorBoard's own reader reads the run", () => {
+    const data = path.join(tmp, 'watch-data.safetensors');
+    const held = path.join(tmp, 'watch-val.safetensors');
+    sn.scope(() => {
+      const g = new sn.Generator(4);
+      sn.writeSafetensors(data, { input: sn.rand([32, 1, 28, 28], { generator: g }), labels: sn.randint(0, 10, [32], { generator: g }) });
+      sn.writeSafetensors(held, { input: sn.rand([20, 1, 28, 28], { generator: g }), labels: sn.randint(0, 10, [20], { generator: g }) });
+      g.dispose();
+    });
+    const board = path.join(tmp, 'watch-tb');
+    const csv = path.join(tmp, 'watch.csv');
+    const r = cli('train', '--model', 'bnnet', '--data', data, '--val-data', held, '--epochs', '2', '--batch-size', '8', '--lr', '0.1', '--track-jacobian', 'stem', '--every', '4', '--track-examples', '4', '--tensorboard', board, '--csv', csv, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.validations.map((v: { step: number; examples: number }) => [v.step, v.examples])).toEqual([[4, 20], [8, 20]]);
+    expect(result.history[1].validation.step).toBe(8);
+    const script = `
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0, 'histograms': 0})
+acc.Reload()
+print(json.dumps({'val': [[e.step, e.value] for e in acc.Scalars('validation/loss')],
+  'loss': [e.step for e in acc.Scalars('train/loss')], 'stem': [e.step for e in acc.Histograms('jacobian/stem')],
+  'weights': sorted(t for t in acc.Tags()['histograms'] if t.startswith('weights/'))[:2]}))
+`;
+    const read = spawnSync(pythonWith('tensorboard')!, ['-c', script, board], { encoding: 'utf8' });
+    expect(read.status, read.stderr).toBe(0);
+    const events = JSON.parse(read.stdout.trim().split('\n').pop()!);
+    expect(events.val.map(([s]: number[]) => s)).toEqual([4, 8]);
+    events.val.forEach(([, v]: number[], i: number) => expect(v).toBeCloseTo(result.validations[i].loss, 5));
+    expect(events.loss).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(events.stem).toEqual([0, 4, 8]);
+    expect(events.weights.length).toBe(2);
+    const rows = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows.filter((l) => l.startsWith('validation,')).length).toBe(2);
+    expect(rows.filter((l) => l.startsWith('step,')).length).toBe(8);
+    // Watching flags that do not fit together are usage errors.
+    expect(cli('train', '--model', 'bnnet', '--data', data, '--epochs', '1', '--batch-size', '8', '--lr', '0.1', '--val-every', '2').stderr).toMatch(/--val-every needs --val-data/);
+    expect(cli('train', '--model', 'bnnet', '--data', data, '--epochs', '1', '--batch-size', '8', '--lr', '0.1', '--track-file', 'x.jsonl').stderr).toMatch(/--track-file needs --track-jacobian/);
   });
 
   it('outputs are checked before the work starts: a folder that does not exist fails at once, nothing is computed', () => {
@@ -266,9 +312,9 @@ describe('skipnorm CLI', () => {
 
   it('data rejects bad flags and data clearly', () => {
     const cases: [string[], number, RegExp][] = [
-      [['data'], 2, /expected 'stats' or 'pack'/],
+      [['data'], 2, /expected 'stats', 'pack' or 'export'/],
       [['data', 'stats', '--root', tmp], 2, /--format is required/],
-      [['data', 'stats', '--format', 'imagenet', '--root', tmp], 2, /--format must be one of/],
+      [['data', 'stats', '--format', 'imagenet', '--root', tmp], 2, /--format must be digits, mnist, cifar10, cifar100, folder or packed, got 'imagenet'/],
       [['data', 'stats', '--format', 'mnist'], 2, /--root is required for --format mnist \(--format digits uses the bundled MNIST digits\)/],
       [['data', 'stats', '--format', 'cifar10', '--root', tmp, '--split', 'val'], 2, /--split must be train or test/],
       [['data', 'pack', '--format', 'digits', '--out', path.join(tmp, 'd.snpack')], 2, /--size is required/],

@@ -4,14 +4,23 @@
  * progress, in about a second. (`npm run demo` runs the paper's MNIST experiment instead.)
  */
 import * as sn from '../index';
+import { defineCommand, parseCommand } from './command-spec';
 
-export async function runDemo(): Promise<number> {
+export const DEMO = defineCommand({
+  name: 'demo',
+  summary: 'A one-second check of the core: tensors, autograd, a worker-thread job.',
+  usage: ['demo'],
+  flags: {},
+});
+
+export async function runDemo(args: string[]): Promise<number> {
+  if (!parseCommand(DEMO, args)) return 0;
   const out = (s: string) => process.stdout.write(`${s}\n`);
   await sn.scope(async () => {
     const gen = new sn.Generator(0);
     const n = 200;
     // A random matrix A with entries on [-1/sqrt(n), 1/sqrt(n)] and the residual map I + A:
-    // the toy picture of PAPER.md section 1, where the identity keeps singular values from zero.
+    // the toy picture of docs/paper.md, section 1, where the identity keeps singular values from zero.
     const a = sn.rand([n, n], { generator: gen }).mul(2).sub(1).div(Math.sqrt(n));
     const residual = sn.eye(n).add(a);
     const plain = sn.linalg.svdvals(a);

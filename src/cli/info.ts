@@ -1,9 +1,17 @@
 /** `skipnorm info [--json]` */
-import { parseArgs } from 'node:util';
 import { info } from '../info';
+import { defineCommand, parseCommand } from './command-spec';
+
+export const INFO = defineCommand({
+  name: 'info',
+  summary: 'skipnorm and LibTorch versions, CUDA, devices and threads.',
+  usage: ['info [--json]'],
+  flags: { json: { type: 'boolean', default: false, help: 'print the same as JSON' } },
+});
 
 export function runInfo(args: string[]): number {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const values = parseCommand(INFO, args);
+  if (!values) return 0;
   const i = info();
   if (values.json) {
     process.stdout.write(`${JSON.stringify(i, null, 2)}\n`);
