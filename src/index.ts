@@ -48,7 +48,8 @@ import * as data from './data/index';
 import * as distributed from './distributed';
 
 export { linalg, fft, cuda, nn, models, optim, spectra, data, distributed };
-export { fit, evaluate, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, checkpointProblem, type CheckpointInfo, type EpochSums, type Schedule, type FitOptions, type FitResult, type TensorData, type FitData, type StepEvent, type EpochEvent, type HookEvent, type EvaluateResult } from './train/index';
+export { fit, evaluate, snapshot, scheduleFactor, loadCheckpoint, latestCheckpoint, listCheckpoints, checkpointProblem, type CheckpointInfo, type EpochSums, type Schedule, type FitOptions, type FitResult, type TensorData, type FitData, type StepEvent, type EpochEvent, type EpochRecord, type ValidationEvent, type HookEvent, type EvaluateResult, type WeightSnapshot } from './train/index';
+export { EventWriter, histogramOf, type Histogram } from './report/tensorboard';
 /** torch.nn.functional's counterparts (also `nn.functional`). */
 export { functional as F };
 export { readSafetensors, readSafetensorsMetadata, writeSafetensors, SafetensorsError, type SafetensorsFile } from './io/safetensors';

@@ -145,7 +145,8 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const optimizer = new sn.optim.SGD(model, { lr: 0.1 });
     await sn.fit(model, { input: x, labels }, { optimizer, steps: 2, trackJacobian: { input: x, every: 2, rowsPerPass: 100 }, onHook: (e) => { if (e.name === 'jacobianSpectrum') events.push(e.values); } });
     const after = await sn.spectra.jacobianSpectrum(model, x, { rowsPerPass: 1 });
-    expect(sn.fromTypedArray(Float64Array.from(events[0]), [events[0].length]).allclose(after.singularValues, 1e-10, 1e-12)).toBe(true);
+    expect(events).toHaveLength(2); // step 0 and step 2
+    expect(sn.fromTypedArray(Float64Array.from(events[1]), [events[1].length]).allclose(after.singularValues, 1e-10, 1e-12)).toBe(true);
     sn.dispose([x, images, labels, byRows.singularValues, batched.singularValues, evalRows.singularValues, evalBatched.singularValues, resnetRows.singularValues, resnetBatched.singularValues, after.singularValues]);
     optimizer.dispose();
     resnet.dispose();
@@ -396,12 +397,12 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
     const { plain, tracked, dispose } = await trainPlainAndTracked<Float64Array>(x, labels, 10, { trackJacobian: { input: x, every: 5 }, trackFile: file }, 'jacobianSpectrum');
     expect(tracked.losses).toEqual(plain.losses); // measuring changed nothing
-    expect(tracked.events.map((s) => s.step)).toEqual([5, 10]);
-    expect(tracked.events[1].values.length).toBe(320);
+    expect(tracked.events.map((s) => s.step)).toEqual([0, 5, 10]); // step 0: before the first update
+    expect(tracked.events[2].values.length).toBe(320);
     const after = await sn.spectra.jacobianSpectrum(plain.model, x); // the untracked model after 10 steps
-    expect(Array.from(after.singularValues.dataSync() as Float64Array)).toEqual(Array.from(tracked.events[1].values));
+    expect(Array.from(after.singularValues.dataSync() as Float64Array)).toEqual(Array.from(tracked.events[2].values));
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.name, l.step, l.values.length])).toEqual([['jacobianSpectrum', 5, 320], ['jacobianSpectrum', 10, 320]]);
+    expect(lines.map((l) => [l.name, l.step, l.values.length])).toEqual([['jacobianSpectrum', 0, 320], ['jacobianSpectrum', 5, 320], ['jacobianSpectrum', 10, 320]]);
     dispose();
     sn.dispose([x, labels, after.singularValues]);
   });
@@ -411,8 +412,8 @@ describe(`Jacobian spectrum at the stem, against PyTorch ${golden.torch}`, () =>
     const labels = sn.randint(0, 10, [32], { generator: new sn.Generator(5) });
     const { plain, tracked, dispose } = await trainPlainAndTracked<sn.spectra.Diagnostics>(x, labels, 6, { trackDiagnostics: { input: x, labels, every: 3, hessianIterations: 30 } }, 'diagnostics');
     expect(tracked.losses).toEqual(plain.losses);
-    expect(tracked.events.map((e) => e.step)).toEqual([3, 6]);
-    const last = tracked.events[1].values;
+    expect(tracked.events.map((e) => e.step)).toEqual([0, 3, 6]);
+    const last = tracked.events[2].values;
     const direct = await sn.spectra.diagnostics(plain.model, { input: x, labels }, { hessianIterations: 30 });
     expect(last.loss).toBe(direct.loss);
     expect(last.plRatio).toBe(direct.plRatio);

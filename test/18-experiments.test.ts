@@ -60,14 +60,14 @@ async function killedCifarRun(name: string, n: number, epochs: number): Promise<
 }
 
 describe('TensorBoard event files', () => {
-  it.runIf(tensorboardPython)("TensorBoard's own reader finds our scalars and histograms", () => {
+  it.runIf(tensorboardPython)("TensorBoard's own reader finds our scalars and histograms", async () => {
     const dir = path.join(tmp, 'events');
     const w = new EventWriter(dir);
     for (let step = 0; step < 5; step++) {
       w.scalar('train/loss', step, 2 - 0.25 * step);
       w.histogram('spectrum/singular_values', step, histogramOf([0.1, 0.4 + step, 2, 3.5, 5.9], 0, 6, 32));
     }
-    w.close();
+    await w.close();
     const script = `
 import json, sys
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -107,7 +107,9 @@ describe('reproduce mnist', () => {
     expect(r.summary.variants.map((v) => v.variant)).toEqual(['a', 'b', 'c']);
     const html = fs.readFileSync(r.report, 'utf8');
     expect(html).toMatch(/share of singular values below 0.5/);
-    expect(html).toMatch(r.summary.orderHolds.loss ? /As the paper predicts, the mean loss after 4 steps/ : /does NOT hold here for the mean loss after 4 steps/);
+    // 2 trials are too few for a test: the report states no order (test/26 checks the statistics).
+    expect(r.summary.orderHolds).toEqual({ spectra: 'not enough trials', loss: 'not enough trials' });
+    expect(html).toMatch(/Not enough trials to tell how the loss after 4 steps orders the variants/);
     expect(fs.readFileSync(path.join(out, 'results/loss.csv'), 'utf8').split('\n')[0]).toBe('trial,variant,step,loss,accuracy');
     const png = fs.readFileSync(path.join(out, 'figures/loss.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');

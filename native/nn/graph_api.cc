@@ -20,13 +20,6 @@ namespace {
 constexpr int kMaxArgDepth = 16;
 constexpr uint32_t kMaxNodes = 1u << 20;
 
-Napi::Value handleFor(Napi::Env env, std::shared_ptr<nn::Layer> layer) {
-  Addon& a = addonOf(env);
-  double handle = a.nextModuleHandle++;
-  a.modules.emplace(handle, std::move(layer));
-  return Napi::Number::New(env, handle);
-}
-
 std::shared_ptr<nn::Layer> moduleArgAt(const Napi::CallbackInfo& info, size_t index) {
   return nn::moduleByHandle(info.Env(), numberArg(info, index));
 }
@@ -64,7 +57,7 @@ Napi::Value CreateGraphModule(const Napi::CallbackInfo& info) {
   }
   for (const auto& [name, h] : namedHandles(env, info[2], "parameters")) module->addParameter(name, tensorByHandle(env, h));
   for (const auto& [name, h] : namedHandles(env, info[3], "buffers")) module->addBuffer(name, tensorByHandle(env, h));
-  return handleFor(env, module);
+  return nn::newModuleHandle(env, module);
 }
 
 // createModuleHolder(kind, children) -> handle; kind is 'ModuleList' or 'ModuleDict'.
@@ -74,7 +67,7 @@ Napi::Value CreateModuleHolder(const Napi::CallbackInfo& info) {
   if (kind != "ModuleList" && kind != "ModuleDict") throwTypeError(env, "a module holder is a ModuleList or a ModuleDict");
   auto holder = std::make_shared<nn::ModuleHolder>(kind);
   for (const auto& [name, h] : namedHandles(env, info[1], "children")) holder->add(name, nn::moduleByHandle(env, h, "child module", false));
-  return handleFor(env, holder);
+  return nn::newModuleHandle(env, holder);
 }
 
 // holderAdd(holder, name, child)

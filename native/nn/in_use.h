@@ -77,4 +77,12 @@ inline std::shared_ptr<Layer> moduleByHandle(Napi::Env env, double handle, const
   return it->second;
 }
 
+// A new JavaScript handle for a module JavaScript will hold (released by releaseModule).
+inline Napi::Value newModuleHandle(Napi::Env env, std::shared_ptr<Layer> layer) {
+  Addon& a = addonOf(env);
+  double handle = a.nextModuleHandle++;
+  a.modules.emplace(handle, std::move(layer));
+  return Napi::Number::New(env, handle);
+}
+
 }  // namespace skipnorm::nn

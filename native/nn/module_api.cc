@@ -51,13 +51,6 @@ NamedLayers namedLayersField(const Napi::Object& o, const char* key) {
   return out;
 }
 
-Napi::Value handleFor(Napi::Env env, LayerPtr layer) {
-  Addon& a = addon(env);
-  double handle = a.nextModuleHandle++;
-  a.modules.emplace(handle, std::move(layer));
-  return Napi::Number::New(env, handle);
-}
-
 nn::PoolOptions poolOptions(const Napi::Object& o) {
   nn::PoolOptions p;
   p.kernel = intListOption(o, "kernel", {});
@@ -152,7 +145,7 @@ LayerPtr buildLayer(const std::string& kind, const Napi::Object& o) {
 Napi::Value CreateModule(const Napi::CallbackInfo& info) {
   std::string kind = stringArg(info, 0);
   Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
-  return handleFor(info.Env(), buildLayer(kind, options));
+  return nn::newModuleHandle(info.Env(), buildLayer(kind, options));
 }
 
 Napi::Value ReleaseModule(const Napi::CallbackInfo& info) {

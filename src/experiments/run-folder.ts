@@ -1,36 +1,71 @@
 /**
  * A run folder: config.json (everything needed to rerun), raw results, TensorBoard event files,
- * figures and report.html. Opening one that exists needs --resume and the same configuration;
- * every file is written atomically, so an interrupted run leaves only whole files behind.
+ * figures and report.html. Opening one that exists needs --resume and the same configuration
+ * (the environment it runs in is recorded, not compared); every file is written atomically, so
+ * an interrupted run leaves only whole files behind.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeAtomically } from '../io/safetensors';
 import { svgToPng } from '../report/png';
 
+export interface OpenOptions {
+  /**
+   * What the run is computed with (versions, device, threads): recorded in config.json under
+   * `environment` but not compared on resume, since a resumed run may go on elsewhere. A resume
+   * whose environment differs from the recorded ones adds it to `resumedWith`, so the folder says
+   * which environments its results come from.
+   */
+  environment?: Record<string, unknown>;
+  /**
+   * Values that settings absent from an older config.json had (they were added to the protocol
+   * later): a saved run without such a key resumes as if it held this value.
+   */
+  assumed?: Record<string, unknown>;
+}
+
 export class RunFolder {
-  private constructor(readonly dir: string) {}
+  /** `config`: config.json as it is on disk (with `environment`, and `resumedWith` after resumes elsewhere). */
+  private constructor(
+    readonly dir: string,
+    readonly config: Record<string, unknown>,
+  ) {}
 
   /** Creates the folder (or reopens it with resume), writing or checking config.json. */
-  static open(dir: string, config: Record<string, unknown>, resume: boolean): RunFolder {
+  static open(dir: string, config: Record<string, unknown>, resume: boolean, options: OpenOptions = {}): RunFolder {
     const file = path.join(dir, 'config.json');
     // A folder that holds nothing but its config (a run that failed before its first result, on
     // bad data say) has nothing to lose: it is started afresh.
     if (fs.existsSync(file) && !resume && fs.readdirSync(dir).every((name) => name === 'config.json')) fs.rmSync(file);
+    const unchecked = new Set(['environment', 'resumedWith']);
+    let saved: Record<string, unknown> | null = null;
     if (fs.existsSync(file)) {
       if (!resume) throw new RunFolderError(`${dir} holds a run already: add --resume to continue it, or choose another --out`);
-      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
       for (const key of new Set([...Object.keys(saved), ...Object.keys(config)])) {
-        if (JSON.stringify(saved[key]) !== JSON.stringify(config[key])) {
-          throw new RunFolderError(`cannot resume ${dir}: it was started with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(config[key])}`);
+        if (unchecked.has(key)) continue;
+        const before = key in saved ? saved[key] : options.assumed?.[key];
+        if (JSON.stringify(before) !== JSON.stringify(config[key])) {
+          throw new RunFolderError(`cannot resume ${dir}: it was started with ${key} = ${JSON.stringify(before)}, this run has ${JSON.stringify(config[key])}`);
         }
       }
     } else if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
       throw new RunFolderError(`${dir} exists and is not a skipnorm run folder (no config.json): choose another --out`);
     }
-    const run = new RunFolder(dir);
     fs.mkdirSync(dir, { recursive: true });
-    if (!fs.existsSync(file)) run.writeJson('config.json', config);
+    if (!saved) {
+      const run = new RunFolder(dir, options.environment ? { ...config, environment: options.environment } : { ...config });
+      run.writeJson('config.json', run.config);
+      return run;
+    }
+    const env = options.environment;
+    const resumedWith = (saved.resumedWith as unknown[] | undefined) ?? [];
+    const run = new RunFolder(dir, saved);
+    if (env && ![saved.environment, ...resumedWith].some((e) => JSON.stringify(e) === JSON.stringify(env))) {
+      const updated = new RunFolder(dir, { ...saved, resumedWith: [...resumedWith, env] });
+      updated.writeJson('config.json', updated.config);
+      return updated;
+    }
     return run;
   }
 

@@ -1,5 +1,5 @@
 /**
- * BNNet, the MNIST network of PAPER.md section 3 (the authors' mnist.py), with PyTorch's
+ * BNNet, the MNIST network of docs/paper.md, section 3.1 (the authors' mnist.py), with PyTorch's
  * parameter names: conv, Block1.{bn1,lin1,bn2,lin2}, Block2.{bn1,cproj,lin1,bn2,lin2}, bn, lin.
  *
  *   stem    conv 1->5 5x5, avgpool 2                     -> 5x12x12

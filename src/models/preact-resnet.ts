@@ -3,14 +3,14 @@
  * kuangliu CIFAR code), with its parameter names: conv1; layer{1..4}.{i}.{bn1,conv1,bn2,conv2}
  * (bottlenecks add bn3, conv3); downsampling blocks' projection shortcut.0.conv; linear.
  *
- * Shortcut variants of the downsampling blocks (PAPER.md section 3):
+ * Shortcut variants of the downsampling blocks (docs/paper.md, section 3.2):
  *   orig  projection: Conv1x1(stride s) of ReLU(BN(x))
  *   mod   the same plus s * AvgPool(s)(ReLU(BN(x))) zero-padded in channels (ceil of half the
  *         new channels before, floor after): no new parameters
  *   none  no skip connections anywhere (every block is its branch alone)
  * Inputs: 'cifar' (3x3 stem, stride 1, no max-pool; 4x4 average pool) or 'imagenet' (7x7 stride-2
  * stem with BN-ReLU and max-pool, a final BN-ReLU (`bn`), global average pool). The ImageNet
- * model's exact form is not fixed by the paper (PAPER.md, unsure): this is the standard one.
+ * model's exact form is not fixed by the paper (docs/paper.md, section 3.3): this is the standard one.
  */
 import { Module } from '../nn/module';
 import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Flatten, IdentityLike, Linear, MaxPool2d, ReLU, Residual, Sequential, type ShortcutKind } from '../nn/layers';

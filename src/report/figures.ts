@@ -1,7 +1,8 @@
 /**
- * Figures as SVG, written by hand (no plotting dependency): panels of histograms, line charts
- * with +-1 std bands (linear or log y), and tables. PNG copies come from rendering the SVG with
- * resvg (png.ts). Colours are fixed per series so that variants read the same in every figure.
+ * Figures as SVG, written by hand (no plotting dependency): panels of histograms (values outside
+ * the range in bars of their own), line charts with +-1 std bands (linear or log y), and tables.
+ * PNG copies come from rendering the SVG with resvg (png.ts). Colours are fixed per series so
+ * that variants read the same in every figure.
  */
 
 export const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
@@ -83,23 +84,42 @@ export interface HistogramPanel {
   title: string;
   /** Bucket counts (or densities) over equal bins of [lo, hi]. */
   values: number[];
+  /** Values above hi, in the same unit: drawn as a hatched bar labelled "> hi" beside the range. */
+  overflow?: number;
+  /** Values below lo, likewise: a hatched bar labelled "< lo" before the range. */
+  underflow?: number;
   color: string;
 }
 
-/** Side-by-side histogram panels sharing the x range and y scale. */
-export function histogramPanels(panels: HistogramPanel[], options: { lo: number; hi: number; xLabel: string; yLabel: string; title?: string }): string {
-  const pw = 300;
-  const ph = 220;
+const OUTSIDE_BAR = 24; // width of an underflow or overflow bar
+const OUTSIDE_GAP = 12; // between it and the range's bins
+
+/**
+ * Side-by-side histogram panels sharing the x range and y scale. Panels that give overflow or
+ * underflow get a separate hatched bar with a dashed outline beyond the range's end (or before its
+ * start), labelled "> hi" (or "< lo"), so that values outside the range are shown, not dropped.
+ * `width` sets the whole figure's width (the panels share it).
+ */
+export function histogramPanels(panels: HistogramPanel[], options: { lo: number; hi: number; xLabel: string; yLabel: string; title?: string; width?: number }): string {
   const left = 70;
+  const spacing = 60;
+  const pw = options.width !== undefined ? Math.max(160, (options.width - left) / panels.length - spacing) : 300;
+  const ph = 220;
   const top = options.title ? 56 : 36;
-  const width = left + panels.length * (pw + 60);
+  const width = left + panels.length * (pw + spacing);
   const height = top + ph + 50;
-  const yMax = Math.max(1e-12, ...panels.flatMap((p) => p.values)) * 1.05;
+  // Every panel reserves the same slots, so that their ranges line up.
+  const before = panels.some((p) => p.underflow !== undefined) ? OUTSIDE_BAR + OUTSIDE_GAP : 0;
+  const after = panels.some((p) => p.overflow !== undefined) ? OUTSIDE_BAR + OUTSIDE_GAP : 0;
+  // Headroom above the tallest bar; more where outside bars carry their value above them.
+  const yMax = Math.max(1e-12, ...panels.flatMap((p) => [...p.values, p.overflow ?? 0, p.underflow ?? 0])) * (before || after ? 1.12 : 1.05);
   const body: string[] = [];
   if (options.title) body.push(text(width / 2, 20, options.title, { size: 15, weight: 'bold' }));
   panels.forEach((p, i) => {
-    const f = { x: left + i * (pw + 60), y: top, w: pw, h: ph };
-    const sx = (v: number) => f.x + ((v - options.lo) / (options.hi - options.lo)) * f.w;
+    const f = { x: left + i * (pw + spacing), y: top, w: pw, h: ph };
+    const rangeX = f.x + before;
+    const rangeW = f.w - before - after;
+    const sx = (v: number) => rangeX + ((v - options.lo) / (options.hi - options.lo)) * rangeW;
     const sy = (v: number) => f.y + f.h - (v / yMax) * f.h;
     const bins = p.values.length;
     p.values.forEach((v, b) => {
@@ -107,6 +127,18 @@ export function histogramPanels(panels: HistogramPanel[], options: { lo: number;
       const x1 = sx(options.lo + ((b + 1) * (options.hi - options.lo)) / bins);
       body.push(`<rect x="${x0.toFixed(2)}" y="${sy(v).toFixed(2)}" width="${Math.max(0, x1 - x0 - 1).toFixed(2)}" height="${(f.y + f.h - sy(v)).toFixed(2)}" fill="${p.color}" fill-opacity="0.8"/>`);
     });
+    const outside = (v: number | undefined, x: number, label: string, separator: number) => {
+      if (v === undefined) return;
+      body.push(`<line x1="${separator}" y1="${f.y}" x2="${separator}" y2="${f.y + f.h}" stroke="#999" stroke-dasharray="4 3"/>`);
+      body.push(`<rect class="outside" x="${x.toFixed(2)}" y="${sy(v).toFixed(2)}" width="${OUTSIDE_BAR}" height="${(f.y + f.h - sy(v)).toFixed(2)}" fill="url(#hatch-${i})" stroke="${p.color}" stroke-dasharray="3 2"/>`);
+      body.push(text(x + OUTSIDE_BAR / 2, f.y + f.h + 16, label, { size: 11 }));
+      body.push(text(x + OUTSIDE_BAR / 2, sy(v) - 4, fmt(v), { size: 10 }));
+    };
+    if (p.underflow !== undefined || p.overflow !== undefined) {
+      body.push(`<defs><pattern id="hatch-${i}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="white"/><line x1="0" y1="0" x2="0" y2="6" stroke="${p.color}" stroke-width="3"/></pattern></defs>`);
+    }
+    outside(p.underflow, f.x, `< ${fmt(options.lo)}`, rangeX - OUTSIDE_GAP / 2);
+    outside(p.overflow, rangeX + rangeW + OUTSIDE_GAP, `> ${fmt(options.hi)}`, rangeX + rangeW + OUTSIDE_GAP / 2);
     body.push(...axes(f, ticks(options.lo, options.hi, 6), ticks(0, yMax, 4), sx, sy, { x: options.xLabel, y: i === 0 ? options.yLabel : undefined, title: p.title }));
   });
   return svg(width, height, body);
@@ -121,10 +153,15 @@ export interface LineSeries {
   color: string;
 }
 
-/** Mean curves with +-1 std bands; logY plots on a log10 axis (bands clipped above zero). */
-export function lineChart(series: LineSeries[], options: { xLabel: string; yLabel: string; title?: string; logY?: boolean }): string {
-  const f = { x: 80, y: options.title ? 44 : 24, w: 520, h: 300 };
-  const width = f.x + f.w + 280;
+/**
+ * Mean curves with +-1 std bands; logY plots on a log10 axis (bands clipped above zero). The plot
+ * takes the figure's `width` (default 900) less the legend, which is as wide as its longest label.
+ */
+export function lineChart(series: LineSeries[], options: { xLabel: string; yLabel: string; title?: string; logY?: boolean; width?: number }): string {
+  // About 7 px per character at 12 px, after the 24 px line sample and its gaps.
+  const legend = 16 + 30 + 7 * Math.max(0, ...series.map((s) => s.label.length)) + 12;
+  const f = { x: 80, y: options.title ? 44 : 24, w: Math.max(240, (options.width ?? 900) - 80 - legend), h: 300 };
+  const width = f.x + f.w + legend;
   const height = f.y + f.h + 56;
   const all = series.flatMap((s) => s.mean.map((m, i) => [m - (s.std?.[i] ?? 0), m + (s.std?.[i] ?? 0)]).flat()).filter(Number.isFinite);
   const xs = series.flatMap((s) => s.x);
@@ -146,7 +183,7 @@ export function lineChart(series: LineSeries[], options: { xLabel: string; yLabe
   const sx = (v: number) => f.x + ((v - xLo) / (xHi - xLo)) * f.w;
   const sy = (v: number) => f.y + f.h - ((tr(v) - yLo) / (yHi - yLo)) * f.h;
   const body: string[] = [];
-  if (options.title) body.push(text((f.x + f.w) / 2 + 20, 20, options.title, { size: 15, weight: 'bold' }));
+  if (options.title) body.push(text(f.x + f.w / 2, 20, options.title, { size: 15, weight: 'bold' }));
   const yTicks = log ? logTicks(10 ** yLo, 10 ** yHi) : ticks(yLo, yHi, 5);
   body.push(...axes(f, ticks(xLo, xHi, 6), yTicks, sx, sy, { x: options.xLabel, y: options.yLabel + (log ? ' (log scale)' : '') }));
   series.forEach((s, k) => {

@@ -8,6 +8,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TorchError } from '../core/errors';
+import { FileAppender } from '../io/line_appender';
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -117,26 +119,32 @@ export function histogramOf(values: ArrayLike<number>, lo: number, hi: number, b
   return { limits, counts, min, max, num: values.length, sum, sumSquares };
 }
 
+/**
+ * One TensorBoard event file in `dir`. Records are appended off the event loop (io/line_appender);
+ * `flush()` or `close()` resolves once all are on disk, or rejects with the first write error.
+ */
 export class EventWriter {
   readonly file: string;
-  private fd: number;
+  private out: FileAppender | null;
 
   /** Creates `dir` and a new event file in it (TensorBoard reads every file of a folder). */
   constructor(dir: string) {
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}.${process.pid}.${Math.floor(Math.random() * 1e9)}`);
-    this.fd = fs.openSync(this.file, 'a');
+    // Created now, so that a folder that cannot be written fails here, before any work.
+    fs.closeSync(fs.openSync(this.file, 'a'));
+    this.out = new FileAppender(this.file);
     this.write(new Proto().double(1, Date.now() / 1000).bytes(3, 'brain.Event:2').done());
   }
 
   private write(event: Buffer): void {
-    if (this.fd < 0) throw new Error('EventWriter: the writer is closed');
+    if (!this.out) throw new Error('EventWriter: the writer is closed');
     const length = Buffer.alloc(8);
     length.writeBigUInt64LE(BigInt(event.length));
     const crcs = Buffer.alloc(8);
     crcs.writeUInt32LE(maskedCrc(length), 0);
     crcs.writeUInt32LE(maskedCrc(event), 4);
-    fs.writeSync(this.fd, Buffer.concat([length, crcs.subarray(0, 4), event, crcs.subarray(4)]));
+    this.out.append(Buffer.concat([length, crcs.subarray(0, 4), event, crcs.subarray(4)]));
   }
 
   private summary(step: number, value: Buffer): void {
@@ -161,9 +169,23 @@ export class EventWriter {
     this.summary(step, new Proto().bytes(1, tag).bytes(5, histo).done());
   }
 
-  close(): void {
-    if (this.fd < 0) return;
-    fs.closeSync(this.fd);
-    this.fd = -1;
+  /** Resolves once every record so far is written; a failed write rejects (a TorchError naming the file). */
+  async flush(): Promise<void> {
+    await written(this.out, this.file, 'EventWriter.flush');
+  }
+
+  /** Writes what is pending and closes the writer (later records throw). */
+  async close(): Promise<void> {
+    const out = this.out;
+    this.out = null;
+    await written(out, this.file, 'EventWriter.close');
+  }
+}
+
+async function written(out: FileAppender | null, file: string, op: string): Promise<void> {
+  try {
+    await out?.flush();
+  } catch (e) {
+    throw new TorchError(op, `cannot write ${file}: ${(e as Error).message}`);
   }
 }

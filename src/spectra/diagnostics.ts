@@ -1,5 +1,5 @@
 /**
- * Curvature and regularity of the loss at a batch (PAPER.md section 1), as a job
+ * Curvature and regularity of the loss at a batch (docs/paper.md, section 1), as a job
  * (native/spectra/diagnostics.cc): the top Hessian eigenvalue (largest in magnitude) by power
  * iteration with Hessian-vector products, the PL ratio ||grad L||^2 / (L - L*), and per-parameter
  * gradient norms. Cross-entropy loss; batch norm in train mode by default, running statistics and

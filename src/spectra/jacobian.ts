@@ -1,5 +1,5 @@
 /**
- * The paper's later-layer Jacobian spectrum (PAPER.md section 2), computed natively as a job
+ * The paper's later-layer Jacobian spectrum (docs/paper.md, section 2), computed natively as a job
  * (native/spectra/jacobian.cc): J = d rest(Z) / d Z over the whole batch, Z the output at the cut,
  * with batch norm in train mode by default and running statistics left untouched. `exact` returns
  * all min(N*K, N*F) singular values, descending, in float64. The cut may be any module, nested
@@ -62,8 +62,8 @@ export interface JacobianSpectrumOptions {
 }
 
 export interface JacobianSpectrum {
-  /** All singular values, descending (float64). */
-  singularValues: Tensor;
+  /** All singular values, descending (float64, whatever the precision). */
+  singularValues: Tensor<'float64'>;
   /** `[N*K, N*F]`: the Jacobian's shape. */
   jacobianShape: [number, number];
   /** The module the cut is after (its dotted name; 'stem' resolved). */
@@ -123,10 +123,10 @@ export async function jacobianSpectrum(model: Module, input: Tensor, options: Ja
     (progress) => native().jacobianSpectrum(model.moduleHandle(op), handle, name, mode === 'train', precision === 'float64', progress, method === 'lanczos' ? steps : null, options.cudaGraph === true, options.rowsPerPass ?? null),
     { onProgress: options.onProgress, signal: options.signal },
   ).then((r) => {
-    const singularValues = wrap(r.singularValues);
+    const singularValues = wrap<'float64'>(r.singularValues);
     const result: JacobianSpectrum = { singularValues, jacobianShape: r.jacobianShape, cut: name };
     if (method === 'lanczos') {
-      const all = Array.from(singularValues.dataSync() as Float64Array);
+      const all = Array.from(singularValues.dataSync());
       result.largest = all.slice(0, k);
       result.smallest = all.slice(-k);
     }

@@ -30,7 +30,7 @@ export interface LayerWeightSpectrum {
   /** exact, circular-exact, power, reshape, or gain (batch norm). */
   method: string;
   /** Descending, float64. */
-  singularValues: Tensor;
+  singularValues: Tensor<'float64'>;
 }
 
 export async function weightSpectra(model: Module, options: WeightSpectraOptions): Promise<LayerWeightSpectrum[]> {
@@ -49,5 +49,5 @@ export async function weightSpectra(model: Module, options: WeightSpectraOptions
     op,
     () => native().weightSpectra(model.moduleHandle(op), size, method, k, iterations),
     { signal: options.signal },
-  ).then((rows) => rows.map((r) => ({ ...r, singularValues: wrap(r.singularValues) })));
+  ).then((rows) => rows.map((r) => ({ ...r, singularValues: wrap<'float64'>(r.singularValues) })));
 }

@@ -9,13 +9,17 @@ import { dtypeCode, dtypeOfTypedArray, type AnyTypedArray, type DType } from './
 import { Generator } from './random';
 import { shapeArg, Tensor, wrap, type NestedArray } from './tensor';
 
-export interface TensorOptions {
-  dtype?: DType;
+/**
+ * Options of the creation functions. A literal `dtype` types the result: `{ dtype: 'float64' }`
+ * gives a `Tensor<'float64'>`.
+ */
+export interface TensorOptions<D extends DType = DType> {
+  dtype?: D;
   device?: Device;
   requiresGrad?: boolean;
 }
 
-export interface RandomOptions extends TensorOptions {
+export interface RandomOptions<D extends DType = DType> extends TensorOptions<D> {
   generator?: Generator;
 }
 
@@ -34,9 +38,10 @@ function dtypeArg(options: TensorOptions, op: string): number | null {
   return options.dtype === undefined ? null : dtypeCode(options.dtype, op);
 }
 
-function finish(tensor: Tensor, options: TensorOptions): Tensor {
+// The result typed by the dtype asked for (`D`; DType, any dtype, when none was).
+function finish<D extends DType>(tensor: Tensor, options: TensorOptions<D>): Tensor<D> {
   if (options.requiresGrad) tensor.requiresGrad_(true);
-  return tensor;
+  return tensor as Tensor<D>;
 }
 
 function isTypedArray(value: unknown): value is AnyTypedArray {
@@ -73,7 +78,7 @@ function flatten(data: unknown, op: string): { shape: number[]; values: unknown[
  * pass `dtype: 'int64'` for integer data), booleans to bool, bigints to int64, and a typed array
  * to its own dtype. Pass `shape` to give a typed array's shape.
  */
-export function tensor(data: Data, options: TensorOptions & { shape?: number[] } = {}): Tensor {
+export function tensor<D extends DType = DType>(data: Data, options: TensorOptions<D> & { shape?: number[] } = {}): Tensor<D> {
   const op = 'tensor';
   const device = deviceArg(options, op);
   if (isTypedArray(data)) {
@@ -107,7 +112,7 @@ export function tensor(data: Data, options: TensorOptions & { shape?: number[] }
 }
 
 /** A tensor of the given shape from a typed array's values (copied). */
-export function fromTypedArray(data: AnyTypedArray, shape: number[], options: TensorOptions = {}): Tensor {
+export function fromTypedArray<D extends DType = DType>(data: AnyTypedArray, shape: number[], options: TensorOptions<D> = {}): Tensor<D> {
   const op = 'fromTypedArray';
   if (!isTypedArray(data)) throw new TypeError(`${op}: data must be a typed array`);
   if (!(data instanceof Uint16Array)) dtypeOfTypedArray(data);  // rejects unsupported arrays clearly
@@ -117,37 +122,39 @@ export function fromTypedArray(data: AnyTypedArray, shape: number[], options: Te
   return finish(wrap(native().fromTypedArray(data, dims, dtype, deviceArg(options, op))), options);
 }
 
-export function zeros(shape: number[], options: TensorOptions = {}): Tensor {
+export function zeros<D extends DType = DType>(shape: number[], options: TensorOptions<D> = {}): Tensor<D> {
   return finish(wrap(native().zeros(shapeArg([shape], 'zeros'), dtypeArg(options, 'zeros'), deviceArg(options, 'zeros'))), options);
 }
 
-export function ones(shape: number[], options: TensorOptions = {}): Tensor {
+export function ones<D extends DType = DType>(shape: number[], options: TensorOptions<D> = {}): Tensor<D> {
   return finish(wrap(native().ones(shapeArg([shape], 'ones'), dtypeArg(options, 'ones'), deviceArg(options, 'ones'))), options);
 }
 
-export function empty(shape: number[], options: TensorOptions = {}): Tensor {
+export function empty<D extends DType = DType>(shape: number[], options: TensorOptions<D> = {}): Tensor<D> {
   return finish(wrap(native().empty(shapeArg([shape], 'empty'), dtypeArg(options, 'empty'), deviceArg(options, 'empty'))), options);
 }
 
-export function full(shape: number[], value: number | boolean, options: TensorOptions = {}): Tensor {
+export function full<D extends DType = DType>(shape: number[], value: number | boolean, options: TensorOptions<D> = {}): Tensor<D> {
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new TypeError('full: value must be a number or a boolean');
   return finish(wrap(native().full(shapeArg([shape], 'full'), value, dtypeArg(options, 'full'), deviceArg(options, 'full'))), options);
 }
 
-export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return zeros(t.shape, { dtype: t.dtype, device: t.device, ...options });
+// The *Like functions keep t's dtype unless options give another: the result is Tensor<O>, O being
+// options.dtype when given, else t's D.
+export function zerosLike<D extends DType, O extends DType = D>(t: Tensor<D>, options: TensorOptions<O> = {}): Tensor<O> {
+  return zeros<DType>(t.shape, { dtype: t.dtype, device: t.device, ...options }) as Tensor<O>;
 }
 
-export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return ones(t.shape, { dtype: t.dtype, device: t.device, ...options });
+export function onesLike<D extends DType, O extends DType = D>(t: Tensor<D>, options: TensorOptions<O> = {}): Tensor<O> {
+  return ones<DType>(t.shape, { dtype: t.dtype, device: t.device, ...options }) as Tensor<O>;
 }
 
-export function fullLike(t: Tensor, value: number, options: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, device: t.device, ...options });
+export function fullLike<D extends DType, O extends DType = D>(t: Tensor<D>, value: number, options: TensorOptions<O> = {}): Tensor<O> {
+  return full<DType>(t.shape, value, { dtype: t.dtype, device: t.device, ...options }) as Tensor<O>;
 }
 
 /** The n x m identity (m defaults to n). */
-export function eye(n: number, m: number = n, options: TensorOptions = {}): Tensor {
+export function eye<D extends DType = DType>(n: number, m: number = n, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(n) || !Number.isInteger(m)) throw new TypeError('eye: sizes must be integers');
   return finish(wrap(native().eye(n, m, dtypeArg(options, 'eye'), deviceArg(options, 'eye'))), options);
 }
@@ -156,7 +163,7 @@ export function eye(n: number, m: number = n, options: TensorOptions = {}): Tens
  * Values from start to end (exclusive) by step: `arange(5)`, `arange(1, 4)`, `arange(0, 1, 0.25)`.
  * Integer arguments give int64, as in PyTorch; otherwise float32.
  */
-export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
+export function arange<D extends DType = DType>(start: number, end?: number, step = 1, options: TensorOptions<D> = {}): Tensor<D> {
   const [from, to] = end === undefined ? [0, start] : [start, end];
   for (const v of [from, to, step]) if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError('arange: bounds and step must be finite numbers');
   if (step === 0) throw new TypeError('arange: step must not be zero');
@@ -164,7 +171,7 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
-export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
+export function linspace<D extends DType = DType>(start: number, end: number, steps: number, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(steps) || steps < 0) throw new TypeError('linspace: steps must be a non-negative integer');
   return finish(wrap(native().linspace(start, end, steps, dtypeArg(options, 'linspace'), deviceArg(options, 'linspace'))), options);
 }
@@ -176,24 +183,24 @@ function generatorArg(options: RandomOptions, op: string): number | null {
 }
 
 /** Uniform on [0, 1). */
-export function rand(shape: number[], options: RandomOptions = {}): Tensor {
+export function rand<D extends DType = DType>(shape: number[], options: RandomOptions<D> = {}): Tensor<D> {
   return finish(wrap(native().rand(shapeArg([shape], 'rand'), dtypeArg(options, 'rand'), deviceArg(options, 'rand'), generatorArg(options, 'rand'))), options);
 }
 
 /** Standard normal. */
-export function randn(shape: number[], options: RandomOptions = {}): Tensor {
+export function randn<D extends DType = DType>(shape: number[], options: RandomOptions<D> = {}): Tensor<D> {
   return finish(wrap(native().randn(shapeArg([shape], 'randn'), dtypeArg(options, 'randn'), deviceArg(options, 'randn'), generatorArg(options, 'randn'))), options);
 }
 
 /** Integers uniform on [low, high). */
-export function randint(low: number, high: number, shape: number[], options: RandomOptions = {}): Tensor {
+export function randint<D extends DType = DType>(low: number, high: number, shape: number[], options: RandomOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(low) || !Number.isInteger(high)) throw new TypeError('randint: low and high must be integers');
   if (high <= low) throw new TypeError(`randint: high (${high}) must be greater than low (${low})`);
   return wrap(native().randint(low, high, shapeArg([shape], 'randint'), dtypeArg(options, 'randint'), deviceArg(options, 'randint'), generatorArg(options, 'randint')));
 }
 
 /** A random permutation of 0..n-1. */
-export function randperm(n: number, options: RandomOptions = {}): Tensor {
+export function randperm<D extends DType = DType>(n: number, options: RandomOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(n) || n < 0) throw new TypeError('randperm: n must be a non-negative integer');
   return wrap(native().randperm(n, dtypeArg(options, 'randperm'), deviceArg(options, 'randperm'), generatorArg(options, 'randperm')));
 }

@@ -10,7 +10,7 @@ import { TorchError } from '../core/errors';
 import { track, untrack, type Tracked } from '../core/memory';
 import { native } from '../core/native';
 import { checkDevice, isDevice, type Device } from './device';
-import { dtypeCode, dtypeName, isDType, type DType } from './dtype';
+import { dtypeCode, dtypeName, isDType, type DType, type TypedArrayFor } from './dtype';
 import { encodeIndices, type IndexSpec } from './indexing';
 import { opCodes } from './opcodes';
 import type { BinaryOp, InplaceOp, ReduceOp, UnaryOp } from './op-table';
@@ -21,16 +21,17 @@ export type Operand = Tensor | number | boolean;
 /** A nested array of numbers (or booleans) as returned by toArray(). */
 export type NestedArray = number | boolean | NestedArray[];
 
-export interface ToOptions {
+export interface ToOptions<D extends DType = DType> {
   device?: Device;
-  dtype?: DType;
+  dtype?: D;
   /** Always copy, even when nothing changes. */
   copy?: boolean;
 }
 
-export interface ValuesIndices {
-  values: Tensor;
-  indices: Tensor;
+/** Values along a dimension (of the tensor's dtype) and where they are (int64 indices). */
+export interface ValuesIndices<D extends DType = DType> {
+  values: Tensor<D>;
+  indices: Tensor<'int64'>;
 }
 
 type Meta = [number[], number, string];
@@ -58,7 +59,18 @@ function checkInt(value: unknown, name: string, op: string): number {
   return value as number;
 }
 
-export class Tensor implements Tracked {
+/**
+ * A tensor whose dtype is `D`. `D` is known where the dtype is: a literal `dtype` option
+ * (`sn.zeros([2], { dtype: 'float64' })` is a `Tensor<'float64'>`), a conversion (`double()`,
+ * `to('int64')`), a result documented with its dtype (singular values are float64); then
+ * `dataSync()` gives that dtype's typed array (`TypedArrayFor<D>`). Elsewhere `D` is `DType`, any
+ * dtype, and `dataSync()` gives the union of the typed arrays. Operations whose result dtype
+ * follows type promotion give `Tensor`; those that keep the dtype (copies, views, moves) keep `D`.
+ *
+ * `D` is the dtype the tensor was made with: converting a module in place (`module.to('float64')`)
+ * changes its parameters' dtype under any handle taken before, so read `dtype` for those.
+ */
+export class Tensor<D extends DType = DType> implements Tracked {
   private handle: number;
   /** @internal Registered with the finalisation safety net (core/memory.ts). */
   safetyNet = false;
@@ -105,8 +117,8 @@ export class Tensor implements Tracked {
     return this.metaFor('shape')[0].slice();
   }
 
-  get dtype(): DType {
-    return dtypeName(this.metaFor('dtype')[1]);
+  get dtype(): D {
+    return dtypeName(this.metaFor('dtype')[1]) as D;
   }
 
   get device(): Device {
@@ -145,22 +157,22 @@ export class Tensor implements Tracked {
   /**
    * The values as a typed array (a copy): Float32Array for float32/float16/bfloat16,
    * Float64Array, Int32Array, BigInt64Array for int64, Uint8Array for uint8 and bool; complex
-   * tensors give interleaved (re, im) pairs.
+   * tensors give interleaved (re, im) pairs. Typed by the tensor's dtype: `TypedArrayFor<D>`.
    */
-  dataSync(): Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array {
-    return native().toBuffer(this.handleFor('dataSync'));
+  dataSync(): TypedArrayFor<D> {
+    return native().toBuffer(this.handleFor('dataSync')) as TypedArrayFor<D>;
   }
 
   /** Like dataSync(), but the copy (and a device-to-host transfer) runs off the event loop. */
-  async data(): Promise<ReturnType<Tensor['dataSync']>> {
-    const [promise] = native().toBufferAsync(this.handleFor('data')) as [Promise<ReturnType<Tensor['dataSync']>>, number];
+  async data(): Promise<TypedArrayFor<D>> {
+    const [promise] = native().toBufferAsync(this.handleFor('data')) as [Promise<TypedArrayFor<D>>, number];
     return promise;
   }
 
   /** The values as nested arrays (numbers; booleans for bool tensors; [re, im] for complex). */
   toArray(): NestedArray {
     const dtype = this.dtype;
-    const flat = this.dataSync();
+    const flat: TypedArrayFor<DType> = this.dataSync();
     const values: (number | boolean)[] = [];
     if (dtype === 'bool') for (const v of flat as Uint8Array) values.push(v !== 0);
     else if (dtype === 'int64') for (const v of flat as BigInt64Array) values.push(Number(v));
@@ -196,6 +208,11 @@ export class Tensor implements Tracked {
   // ---- devices and dtypes ---------------------------------------------------------------------
 
   /** Moves or converts: `to('cuda:0')`, `to('float64')`, `to({ device, dtype, copy })`. */
+  to<T extends DType>(dtype: T): Tensor<T>;
+  to(device: Device): Tensor<D>;
+  to<T extends DType>(options: ToOptions<T> & { dtype: T }): Tensor<T>;
+  to(options: ToOptions<never>): Tensor<D>;
+  to(target: Device | DType | ToOptions): Tensor;
   to(target: Device | DType | ToOptions): Tensor {
     const options: ToOptions =
       typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
@@ -210,47 +227,47 @@ export class Tensor implements Tracked {
     return wrap(native().to(this.handleFor('to'), device, dtype, options.copy ?? false));
   }
 
-  cpu(): Tensor {
+  cpu(): Tensor<D> {
     return this.to({ device: 'cpu' });
   }
 
-  cuda(index = 0): Tensor {
+  cuda(index = 0): Tensor<D> {
     return this.to({ device: `cuda:${index}` });
   }
 
-  float(): Tensor {
+  float(): Tensor<'float32'> {
     return this.to({ dtype: 'float32' });
   }
 
-  double(): Tensor {
+  double(): Tensor<'float64'> {
     return this.to({ dtype: 'float64' });
   }
 
-  half(): Tensor {
+  half(): Tensor<'float16'> {
     return this.to({ dtype: 'float16' });
   }
 
-  bfloat16(): Tensor {
+  bfloat16(): Tensor<'bfloat16'> {
     return this.to({ dtype: 'bfloat16' });
   }
 
-  int(): Tensor {
+  int(): Tensor<'int32'> {
     return this.to({ dtype: 'int32' });
   }
 
-  long(): Tensor {
+  long(): Tensor<'int64'> {
     return this.to({ dtype: 'int64' });
   }
 
-  bool(): Tensor {
+  bool(): Tensor<'bool'> {
     return this.to({ dtype: 'bool' });
   }
 
-  clone(): Tensor {
+  clone(): Tensor<D> {
     return wrap(native().clone(this.handleFor('clone')));
   }
 
-  contiguous(): Tensor {
+  contiguous(): Tensor<D> {
     return wrap(native().contiguous(this.handleFor('contiguous')));
   }
 
@@ -327,24 +344,24 @@ export class Tensor implements Tracked {
     return wrap(native().stdVar(false, this.handleFor('var'), dimsArg(dim, 'var'), options.correction ?? 1, options.keepdim ?? false));
   }
   /** max() over everything, or { values, indices } along a dimension. */
-  max(): Tensor;
-  max(dim: number, keepdim?: boolean): ValuesIndices;
-  max(dim?: number, keepdim = false): Tensor | ValuesIndices {
-    if (dim === undefined) return this.unary('max');
+  max(): Tensor<D>;
+  max(dim: number, keepdim?: boolean): ValuesIndices<D>;
+  max(dim?: number, keepdim = false): Tensor<D> | ValuesIndices<D> {
+    if (dim === undefined) return this.unary('max') as Tensor<D>;
     const [values, indices] = native().maxMinDim(true, this.handleFor('max'), checkInt(dim, 'dim', 'max'), keepdim) as number[];
     return { values: wrap(values), indices: wrap(indices) };
   }
-  min(): Tensor;
-  min(dim: number, keepdim?: boolean): ValuesIndices;
-  min(dim?: number, keepdim = false): Tensor | ValuesIndices {
-    if (dim === undefined) return this.unary('min');
+  min(): Tensor<D>;
+  min(dim: number, keepdim?: boolean): ValuesIndices<D>;
+  min(dim?: number, keepdim = false): Tensor<D> | ValuesIndices<D> {
+    if (dim === undefined) return this.unary('min') as Tensor<D>;
     const [values, indices] = native().maxMinDim(false, this.handleFor('min'), checkInt(dim, 'dim', 'min'), keepdim) as number[];
     return { values: wrap(values), indices: wrap(indices) };
   }
-  argmax(dim?: number, keepdim = false): Tensor {
+  argmax(dim?: number, keepdim = false): Tensor<'int64'> {
     return wrap(native().argMaxMin(true, this.handleFor('argmax'), dim ?? null, keepdim));
   }
-  argmin(dim?: number, keepdim = false): Tensor {
+  argmin(dim?: number, keepdim = false): Tensor<'int64'> {
     return wrap(native().argMaxMin(false, this.handleFor('argmin'), dim ?? null, keepdim));
   }
   /** Vector p-norm over all elements or the given dimensions (torch.linalg.vector_norm). */
@@ -357,93 +374,93 @@ export class Tensor implements Tracked {
   cumprod(dim: number): Tensor {
     return wrap(native().cumulative(true, this.handleFor('cumprod'), checkInt(dim, 'dim', 'cumprod')));
   }
-  sort(dim = -1, descending = false, stable = false): ValuesIndices {
+  sort(dim = -1, descending = false, stable = false): ValuesIndices<D> {
     const [values, indices] = native().sort(this.handleFor('sort'), checkInt(dim, 'dim', 'sort'), descending, stable) as number[];
     return { values: wrap(values), indices: wrap(indices) };
   }
-  topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices {
+  topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices<D> {
     const [values, indices] = native().topk(this.handleFor('topk'), checkInt(k, 'k', 'topk'), checkInt(dim, 'dim', 'topk'), largest, sorted) as number[];
     return { values: wrap(values), indices: wrap(indices) };
   }
 
   // ---- shape ----------------------------------------------------------------------------------
 
-  reshape(...shape: (number | number[])[]): Tensor {
+  reshape(...shape: (number | number[])[]): Tensor<D> {
     return wrap(native().reshape(this.handleFor('reshape'), shapeArg(shape, 'reshape')));
   }
-  view(...shape: (number | number[])[]): Tensor {
+  view(...shape: (number | number[])[]): Tensor<D> {
     return wrap(native().view(this.handleFor('view'), shapeArg(shape, 'view')));
   }
-  permute(...dims: (number | number[])[]): Tensor {
+  permute(...dims: (number | number[])[]): Tensor<D> {
     return wrap(native().permute(this.handleFor('permute'), shapeArg(dims, 'permute')));
   }
-  transpose(dim0: number, dim1: number): Tensor {
+  transpose(dim0: number, dim1: number): Tensor<D> {
     return wrap(native().transpose(this.handleFor('transpose'), checkInt(dim0, 'dim0', 'transpose'), checkInt(dim1, 'dim1', 'transpose')));
   }
-  movedim(source: number | number[], destination: number | number[]): Tensor {
+  movedim(source: number | number[], destination: number | number[]): Tensor<D> {
     return wrap(native().movedim(this.handleFor('movedim'), dimsArg(source, 'movedim'), dimsArg(destination, 'movedim')));
   }
-  squeeze(dim?: number | number[]): Tensor {
+  squeeze(dim?: number | number[]): Tensor<D> {
     return wrap(native().squeeze(this.handleFor('squeeze'), dimsArg(dim, 'squeeze')));
   }
-  unsqueeze(dim: number): Tensor {
+  unsqueeze(dim: number): Tensor<D> {
     return wrap(native().unsqueeze(this.handleFor('unsqueeze'), checkInt(dim, 'dim', 'unsqueeze')));
   }
-  flatten(startDim = 0, endDim = -1): Tensor {
+  flatten(startDim = 0, endDim = -1): Tensor<D> {
     return wrap(native().flatten(this.handleFor('flatten'), checkInt(startDim, 'startDim', 'flatten'), checkInt(endDim, 'endDim', 'flatten')));
   }
-  unflatten(dim: number, sizes: number[]): Tensor {
+  unflatten(dim: number, sizes: number[]): Tensor<D> {
     return wrap(native().unflatten(this.handleFor('unflatten'), checkInt(dim, 'dim', 'unflatten'), shapeArg([sizes], 'unflatten')));
   }
-  expand(...shape: (number | number[])[]): Tensor {
+  expand(...shape: (number | number[])[]): Tensor<D> {
     return wrap(native().expand(this.handleFor('expand'), shapeArg(shape, 'expand')));
   }
-  repeat(...repeats: (number | number[])[]): Tensor {
+  repeat(...repeats: (number | number[])[]): Tensor<D> {
     return wrap(native().repeat(this.handleFor('repeat'), shapeArg(repeats, 'repeat')));
   }
-  narrow(dim: number, start: number, length: number): Tensor {
+  narrow(dim: number, start: number, length: number): Tensor<D> {
     return wrap(native().narrow(this.handleFor('narrow'), checkInt(dim, 'dim', 'narrow'), checkInt(start, 'start', 'narrow'), checkInt(length, 'length', 'narrow')));
   }
-  select(dim: number, index: number): Tensor {
+  select(dim: number, index: number): Tensor<D> {
     return wrap(native().select(this.handleFor('select'), checkInt(dim, 'dim', 'select'), checkInt(index, 'index', 'select')));
   }
   /** x[start:stop:step] along one dimension (a view). */
-  slice(dim: number, start?: number | null, stop?: number | null, step = 1): Tensor {
+  slice(dim: number, start?: number | null, stop?: number | null, step = 1): Tensor<D> {
     if (!Number.isInteger(step) || step <= 0) throw new TypeError(`slice: step must be a positive integer, got ${step}`);
     return wrap(native().slice(this.handleFor('slice'), checkInt(dim, 'dim', 'slice'), start ?? null, stop ?? null, step));
   }
-  split(sizes: number | number[], dim = 0): Tensor[] {
-    return (native().split(this.handleFor('split'), sizes, checkInt(dim, 'dim', 'split')) as number[]).map(wrap);
+  split(sizes: number | number[], dim = 0): Tensor<D>[] {
+    return (native().split(this.handleFor('split'), sizes, checkInt(dim, 'dim', 'split')) as number[]).map((h) => wrap<D>(h));
   }
-  chunk(chunks: number, dim = 0): Tensor[] {
-    return (native().chunk(this.handleFor('chunk'), checkInt(chunks, 'chunks', 'chunk'), checkInt(dim, 'dim', 'chunk')) as number[]).map(wrap);
+  chunk(chunks: number, dim = 0): Tensor<D>[] {
+    return (native().chunk(this.handleFor('chunk'), checkInt(chunks, 'chunks', 'chunk'), checkInt(dim, 'dim', 'chunk')) as number[]).map((h) => wrap<D>(h));
   }
-  unbind(dim = 0): Tensor[] {
-    return (native().unbind(this.handleFor('unbind'), checkInt(dim, 'dim', 'unbind')) as number[]).map(wrap);
+  unbind(dim = 0): Tensor<D>[] {
+    return (native().unbind(this.handleFor('unbind'), checkInt(dim, 'dim', 'unbind')) as number[]).map((h) => wrap<D>(h));
   }
-  flip(dims: number | number[]): Tensor {
+  flip(dims: number | number[]): Tensor<D> {
     return wrap(native().flip(this.handleFor('flip'), dimsArg(dims, 'flip')));
   }
-  roll(shifts: number | number[], dims: number | number[]): Tensor {
+  roll(shifts: number | number[], dims: number | number[]): Tensor<D> {
     return wrap(native().roll(this.handleFor('roll'), dimsArg(shifts, 'roll'), dimsArg(dims, 'roll')));
   }
-  tril(diagonal = 0): Tensor {
+  tril(diagonal = 0): Tensor<D> {
     return wrap(native().triangle(false, this.handleFor('tril'), checkInt(diagonal, 'diagonal', 'tril')));
   }
-  triu(diagonal = 0): Tensor {
+  triu(diagonal = 0): Tensor<D> {
     return wrap(native().triangle(true, this.handleFor('triu'), checkInt(diagonal, 'diagonal', 'triu')));
   }
-  diag(diagonal = 0): Tensor {
+  diag(diagonal = 0): Tensor<D> {
     return wrap(native().diag(this.handleFor('diag'), checkInt(diagonal, 'diagonal', 'diag')));
   }
-  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor<D> {
     return wrap(native().diagonal(this.handleFor('diagonal'), offset, dim1, dim2));
   }
 
   // ---- indexing -------------------------------------------------------------------------------
 
   /** PyTorch's x[...]: `x.index(0, ':', '1:3', null, '...', maskOrIndices)`. */
-  index(...indices: IndexSpec[]): Tensor {
+  index(...indices: IndexSpec[]): Tensor<D> {
     return wrap(native().index(this.handleFor('index'), encodeIndices(indices, 'index')));
   }
   /** PyTorch's x[...] = value, in place; returns this. */
@@ -453,16 +470,16 @@ export class Tensor implements Tracked {
     else native().indexPut(this.handleFor('indexPut'), encoded, value, true);
     return this;
   }
-  indexSelect(dim: number, index: Tensor): Tensor {
+  indexSelect(dim: number, index: Tensor): Tensor<D> {
     return wrap(native().indexSelect(this.handleFor('indexSelect'), checkInt(dim, 'dim', 'indexSelect'), handleOf(index, 'indexSelect')));
   }
-  gather(dim: number, index: Tensor): Tensor {
+  gather(dim: number, index: Tensor): Tensor<D> {
     return wrap(native().gather(this.handleFor('gather'), checkInt(dim, 'dim', 'gather'), handleOf(index, 'gather')));
   }
-  scatter(dim: number, index: Tensor, src: Tensor, reduce?: 'sum' | 'prod' | 'mean' | 'amax' | 'amin'): Tensor {
+  scatter(dim: number, index: Tensor, src: Tensor, reduce?: 'sum' | 'prod' | 'mean' | 'amax' | 'amin'): Tensor<D> {
     return wrap(native().scatter(this.handleFor('scatter'), checkInt(dim, 'dim', 'scatter'), handleOf(index, 'scatter'), handleOf(src, 'scatter'), reduce ?? null));
   }
-  maskedFill(mask: Tensor, value: number | boolean): Tensor {
+  maskedFill(mask: Tensor, value: number | boolean): Tensor<D> {
     return wrap(native().maskedFill(this.handleFor('maskedFill'), handleOf(mask, 'maskedFill'), value));
   }
 
@@ -480,8 +497,8 @@ export class Tensor implements Tracked {
     native().requiresGrad_(this.handleFor('requiresGrad_'), flag);
     return this;
   }
-  /** The accumulated gradient (a new handle to it each time), or null. */
-  get grad(): Tensor | null {
+  /** The accumulated gradient (a new handle to it each time, of this tensor's dtype), or null. */
+  get grad(): Tensor<D> | null {
     const handle = native().grad(this.handleFor('grad')) as number | null;
     return handle === null ? null : wrap(handle);
   }
@@ -505,7 +522,7 @@ export class Tensor implements Tracked {
     native().backward(this.handleFor('backward'), gradient ? handleOf(gradient, 'backward') : null, options.retainGraph ?? createGraph, createGraph);
   }
   /** A tensor sharing this one's data, cut from the autograd graph. */
-  detach(): Tensor {
+  detach(): Tensor<D> {
     return wrap(native().detach(this.handleFor('detach')));
   }
 
@@ -955,9 +972,9 @@ export function handleOf(value: unknown, op: string): number {
   throw new TypeError(`${op}: expected a Tensor, got ${describeValue(value)}`);
 }
 
-/** @internal Wraps a handle returned by native code. */
-export function wrap(handle: number): Tensor {
-  return new Tensor(handle);
+/** @internal Wraps a handle returned by native code (`D`: its dtype, where the caller knows it). */
+export function wrap<D extends DType = DType>(handle: number): Tensor<D> {
+  return new Tensor<D>(handle);
 }
 
 /** Runs fn on temporaries and disposes them afterwards (for operands built on the fly). */
