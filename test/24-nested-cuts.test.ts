@@ -222,9 +222,9 @@ describe('nested cuts in fit and the CLI', () => {
         if (e.name === 'jacobianSpectrum') events.push({ step: e.step, cut: e.cut, values: e.values });
       },
     });
-    expect(events.map((e) => [e.step, e.cut, e.values.length])).toEqual([[1, 'stem', 80], [1, 'Block1.bn2', 80], [2, 'stem', 80], [2, 'Block1.bn2', 80]]);
+    expect(events.map((e) => [e.step, e.cut, e.values.length])).toEqual([[0, 'stem', 80], [0, 'Block1.bn2', 80], [1, 'stem', 80], [1, 'Block1.bn2', 80], [2, 'stem', 80], [2, 'Block1.bn2', 80]]);
     // Step 2's measurements saw the model as fit left it.
-    for (const [i, cut] of [[2, 'stem'], [3, 'Block1.bn2']] as const) {
+    for (const [i, cut] of [[4, 'stem'], [5, 'Block1.bn2']] as const) {
       const r = await sn.spectra.jacobianSpectrum(model, x, { cut });
       expectClose(Array.from(events[i].values), values(r.singularValues), 1e-12);
       r.singularValues.dispose();
@@ -238,7 +238,7 @@ describe('nested cuts in fit and the CLI', () => {
         if (e.name === 'jacobianSpectrum') all.push(e.cut);
       },
     });
-    expect(all).toEqual(['stem', 'Block1', 'Block2', 'bn', 'relu']);
+    expect(all).toEqual(['stem', 'Block1', 'Block2', 'bn', 'relu', 'stem', 'Block1', 'Block2', 'bn', 'relu']); // steps 0 and 1
     const steps: number[] = [];
     const bad = (cut: string | string[]) => sn.fit(model, { input: x, labels }, { optimizer, steps: 1, trackJacobian: { input: x, every: 1, cut }, onStep: (e) => steps.push(e.step) });
     await expect(bad(['Block1.bn2', 'Block2.avg'])).rejects.toThrow(/^fit: the cut 'Block2\.avg' never runs/);
