@@ -27,10 +27,11 @@ EpochSums epochSumsFromJs(const Napi::Object& o) {
                    numberOption(o, "top5", NAN), numberOption(o, "examples", 0), numberOption(o, "seconds", 0)};
 }
 
-Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t perEpoch, double lr) {
+Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t step, int64_t perEpoch, double lr) {
   Napi::Object e = Napi::Object::New(env);
   e.Set("type", "epoch");
   e.Set("epoch", Napi::Number::New(env, static_cast<double>(s.epoch)));
+  e.Set("step", Napi::Number::New(env, static_cast<double>(step)));
   e.Set("loss", Napi::Number::New(env, s.loss / s.examples));
   e.Set("top1", Napi::Number::New(env, s.top1 / s.examples));
   e.Set("top5", Napi::Number::New(env, s.top5 / s.examples));

@@ -21,9 +21,10 @@ std::string epochSumsJson(const EpochSums& s);
 // The totals from that object as JavaScript read it back (null counts, as JSON keeps NaN, read as NaN).
 EpochSums epochSumsFromJs(const Napi::Object& o);
 
-// { type: 'epoch', epoch, loss, top1, top5, examples, seconds, examplesPerSecond, lr, complete }:
-// `complete` when every batch of the epoch (`perEpoch`) was counted, across a resume too; `lr`
-// the default group's learning rate of the epoch's last step.
-Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t perEpoch, double lr);
+// { type: 'epoch', epoch, step, loss, top1, top5, examples, seconds, examplesPerSecond, lr,
+// complete }: `step` the run's step count at the epoch's end, `complete` when every batch of the
+// epoch (`perEpoch`) was counted, across a resume too, `lr` the default group's learning rate of
+// the epoch's last step.
+Napi::Object epochEventToJs(Napi::Env env, const EpochSums& s, int64_t step, int64_t perEpoch, double lr);
 
 }  // namespace skipnorm::train

@@ -145,11 +145,7 @@ class FitJob : public Job {
       hooks_.weightHistograms(ctx, step, *c_.step.optimizer);
       if (c_.validation && c_.validateEvery == 0) validate(ctx, step, epoch);
       const double lr = c_.step.optimizer->lr();
-      ctx.post([done, perEpoch, lr, step](Napi::Env env) -> Napi::Value {
-        Napi::Object e = epochEventToJs(env, done, perEpoch, lr);
-        e.Set("step", static_cast<double>(step));
-        return e;
-      });
+      ctx.post([done, step, perEpoch, lr](Napi::Env env) -> Napi::Value { return epochEventToJs(env, done, step, perEpoch, lr); });
       lastEpoch_ = done;
       lastEpochStep_ = step;
     }
@@ -170,8 +166,7 @@ class FitJob : public Job {
     out.Set("steps", Napi::Number::New(env, static_cast<double>(steps_)));
     out.Set("lastEpochLoss", Napi::Number::New(env, lastEpoch_ ? lastEpoch_->loss / lastEpoch_->examples : NAN));
     if (lastEpoch_) {
-      Napi::Object e = epochEventToJs(env, *lastEpoch_, perEpoch_, c_.step.optimizer->lr());
-      e.Set("step", static_cast<double>(lastEpochStep_));
+      Napi::Object e = epochEventToJs(env, *lastEpoch_, lastEpochStep_, perEpoch_, c_.step.optimizer->lr());
       e.Delete("type");
       out.Set("lastEpoch", e);
     } else {

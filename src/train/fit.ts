@@ -395,8 +395,6 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
       ...config,
       ...source.handles,
       validation: validation ? { ...validation.handles, batchSize: rest.batchSize, every: validateEvery ?? 0 } : undefined,
-      hookEvents: config.hookEvents === true || loggers !== undefined,
-      weightHistograms: loggers?.wantsHistograms === true,
       model: model.moduleHandle(op),
       startStep,
       resumeEpochSums,

@@ -232,7 +232,9 @@ export function fitConfig(model: Module, options: FitOptions, op = 'fit'): Recor
     trackJacobian,
     trackDiagnostics,
     trackFile: o.trackFile,
-    hookEvents: o.onHook !== undefined,
+    // The loggers listen to hook events too; only TensorBoard draws weight histograms.
+    hookEvents: o.onHook !== undefined || o.tensorboard !== undefined || o.csv !== undefined,
+    weightHistograms: o.tensorboard !== undefined,
     dataParallel: parallel,
     syncBatchNorm: typeof distributed === 'object' && distributed.syncBatchNorm === true,
   };

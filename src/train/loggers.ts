@@ -38,17 +38,10 @@ export class FitLoggers {
     this.csv = options.csv === undefined ? null : openCsv(options.csv, options.resume === true, op);
   }
 
-  /** Whether fit should send weight histograms (only TensorBoard draws them). */
-  get wantsHistograms(): boolean {
-    return this.board !== null;
-  }
-
   step(e: StepEvent): void {
     const b = this.board;
     if (b) {
-      b.scalar('train/loss', e.step, e.loss);
-      if (Number.isFinite(e.top1)) b.scalar('train/top1', e.step, e.top1);
-      if (Number.isFinite(e.top5)) b.scalar('train/top5', e.step, e.top5);
+      metrics(b, 'train', e);
       b.scalar('train/lr', e.step, e.lr);
       b.scalar('train/examples_per_second', e.step, e.examplesPerSecond);
     }
@@ -58,9 +51,7 @@ export class FitLoggers {
   epoch(e: EpochEvent): void {
     const b = this.board;
     if (b) {
-      b.scalar('epoch/loss', e.step, e.loss);
-      if (Number.isFinite(e.top1)) b.scalar('epoch/top1', e.step, e.top1);
-      if (Number.isFinite(e.top5)) b.scalar('epoch/top5', e.step, e.top5);
+      metrics(b, 'epoch', e);
       b.scalar('epoch/lr', e.step, e.lr);
       b.scalar('epoch/examples_per_second', e.step, e.examplesPerSecond);
     }
@@ -68,12 +59,7 @@ export class FitLoggers {
   }
 
   validation(e: ValidationEvent): void {
-    const b = this.board;
-    if (b) {
-      b.scalar('validation/loss', e.step, e.loss);
-      if (Number.isFinite(e.top1)) b.scalar('validation/top1', e.step, e.top1);
-      if (Number.isFinite(e.top5)) b.scalar('validation/top5', e.step, e.top5);
-    }
+    if (this.board) metrics(this.board, 'validation', e);
     this.row({ event: 'validation', step: e.step, epoch: e.epoch, loss: e.loss, top1: e.top1, top5: e.top5, seconds: e.seconds });
   }
 
@@ -113,6 +99,13 @@ export class FitLoggers {
     if (!this.csv) return;
     this.csv.push(CSV_COLUMNS.map((c) => csvValue(values[c])).join(','));
   }
+}
+
+// loss, and top1/top5 where the outputs are class scores (NaN otherwise), under `prefix`.
+function metrics(board: EventWriter, prefix: string, e: { step: number; loss: number; top1: number; top5: number }): void {
+  board.scalar(`${prefix}/loss`, e.step, e.loss);
+  if (Number.isFinite(e.top1)) board.scalar(`${prefix}/top1`, e.step, e.top1);
+  if (Number.isFinite(e.top5)) board.scalar(`${prefix}/top5`, e.step, e.top5);
 }
 
 function csvValue(v: string | number | undefined): string {
