@@ -23,9 +23,15 @@ class Dataset {
   virtual ~Dataset() = default;
   virtual int64_t size() const = 0;
   virtual int64_t label(int64_t index) const = 0;
-  // The image (uint8 [H, W, C], possibly a view); with a plan, possibly just the planned region.
-  // Throws CorruptImage for a file that cannot be decoded.
-  virtual at::Tensor image(int64_t index, const CropPlan& plan) const = 0;
+  // The pixels of example `index`, with a plan possibly just the planned region: a view of the
+  // dataset's own memory, or of pixels decoded into `buffer` (the caller's, reused). Throws
+  // CorruptImage for a file that cannot be decoded.
+  virtual ImageView pixels(int64_t index, const CropPlan& plan, PixelBuffer& buffer) const = 0;
+  // The same as a new tensor uint8 [H, W, C].
+  at::Tensor image(int64_t index, const CropPlan& plan) const {
+    PixelBuffer buffer;
+    return toTensor(pixels(index, plan, buffer));
+  }
   // Where example `index` comes from, for error messages.
   virtual std::string describe(int64_t index) const { return "example " + std::to_string(index); }
 
@@ -41,7 +47,7 @@ class TensorDataset : public Dataset {
   TensorDataset(at::Tensor images, at::Tensor labels, int64_t classes, std::string format);
   int64_t size() const override { return images_.size(0); }
   int64_t label(int64_t index) const override { return labels_[index]; }
-  at::Tensor image(int64_t index, const CropPlan& plan) const override { return applyCrop(images_[index], plan); }
+  ImageView pixels(int64_t index, const CropPlan& plan, PixelBuffer&) const override;
   const at::Tensor& images() const { return images_; }
 
  private:
@@ -56,7 +62,7 @@ class SubsetDataset : public Dataset {
   SubsetDataset(std::shared_ptr<Dataset> parent, std::vector<int64_t> indices);
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   int64_t label(int64_t index) const override { return parent_->label(indices_[index]); }
-  at::Tensor image(int64_t index, const CropPlan& plan) const override { return parent_->image(indices_[index], plan); }
+  ImageView pixels(int64_t index, const CropPlan& plan, PixelBuffer& buffer) const override { return parent_->pixels(indices_[index], plan, buffer); }
   std::string describe(int64_t index) const override { return parent_->describe(indices_[index]); }
 
  private:

@@ -1,10 +1,13 @@
 // JPEG through libjpeg-turbo (Debian's libjpeg62-turbo): SIMD decoding, DCT-domain scaling
-// (scale_num / 8) and partial decoding (jpeg_crop_scanline, jpeg_skip_scanlines). Errors longjmp
-// out of the library: every object with a destructor lives outside the setjmp region, and
-// warnings (a truncated file decodes as grey) count as corruption.
+// (scale_num / 8) and partial decoding (jpeg_crop_scanline, jpeg_skip_scanlines), baseline and
+// progressive. YCbCr, RGB and greyscale files decode to RGB in the library; CMYK and YCCK files
+// (Photoshop's, found in ImageNet) decode to CMYK and are converted to RGB as PIL's
+// convert('RGB') does. Errors longjmp out of the library: every object with a destructor lives
+// outside the setjmp region, and warnings (a truncated file decodes as grey) count as corruption.
 #include <csetjmp>
 #include <cstdio>
 #include <cmath>
+#include <vector>
 
 #include <jpeglib.h>
 
@@ -34,21 +37,42 @@ void onMessage(j_common_ptr cinfo, int level) {
   longjmp(err->jump, 1);
 }
 
-// The smallest M in 1..8 with size * M / 8 >= needed, for both sides.
+// The smallest M in 1, 2, 4, 8 with size * M / 8 >= needed, for both sides. libjpeg-turbo has
+// SIMD inverse DCTs for these scales only: at 3/8, 5/8, 6/8 or 7/8 its plain C transforms take
+// longer than decoding at full size with SIMD.
 int dctScale(int64_t height, int64_t width, int64_t outHeight, int64_t outWidth) {
-  for (int m = 1; m < 8; ++m) {
+  for (int m = 1; m < 8; m *= 2) {
     if (height * m >= outHeight * 8 && width * m >= outWidth * 8) return m;
   }
   return 8;
 }
 
+// (a * b) / 255 rounded, in integers: PIL's MULDIV255.
+inline int mulDiv255(int a, int b) {
+  const int t = a * b + 128;
+  return ((t >> 8) + t) >> 8;
+}
+
+// One row of CMYK to RGB as PIL converts it: each channel (255 - k) * (255 - c) / 255. Files
+// with Adobe's marker (every CMYK or YCCK file Photoshop writes) store the inks inverted.
+void cmykToRgb(const uint8_t* in, uint8_t* out, int64_t pixels, bool inverted) {
+  for (int64_t x = 0; x < pixels; ++x, in += 4, out += 3) {
+    const int k = inverted ? 255 - in[3] : in[3], notK = 255 - k;
+    for (int c = 0; c < 3; ++c) {
+      const int ink = inverted ? 255 - in[c] : in[c];
+      out[c] = static_cast<uint8_t>(notK - mulDiv255(ink, notK));
+    }
+  }
+}
+
 }  // namespace
 
-at::Tensor decodeJpeg(const uint8_t* bytes, size_t size, const CropPlan& plan) {
+ImageView decodeJpeg(const uint8_t* bytes, size_t size, const CropPlan& plan, PixelBuffer& into) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   // Declared before setjmp: a longjmp must not skip their destructors.
-  at::Tensor out, decoded;
+  ImageView out;
+  std::vector<uint8_t> cmykRow;
   std::optional<Crop> crop;
   std::string failure;
   cinfo.err = jpeg_std_error(&err.pub);
@@ -64,7 +88,9 @@ at::Tensor decodeJpeg(const uint8_t* bytes, size_t size, const CropPlan& plan) {
   if (static_cast<int64_t>(cinfo.image_width) * cinfo.image_height > kMaxImagePixels) {
     failure = "JPEG of " + std::to_string(cinfo.image_width) + " x " + std::to_string(cinfo.image_height) + " pixels is too large";
   } else {
-    cinfo.out_color_space = JCS_RGB;
+    const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    const bool inverted = cmyk && cinfo.saw_Adobe_marker;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     if (plan) crop = plan(cinfo.image_height, cinfo.image_width);
     int m = 8;
     if (crop) m = dctScale(crop->height, crop->width, crop->outHeight, crop->outWidth);
@@ -85,15 +111,16 @@ at::Tensor decodeJpeg(const uint8_t* bytes, size_t size, const CropPlan& plan) {
     if (x0 > 0 || x1 < fullW) jpeg_crop_scanline(&cinfo, &xoffset, &cropWidth);
     if (y0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(y0));
     const int64_t rows = y1 - y0, rowWidth = cropWidth;
-    decoded = at::empty({rows, rowWidth, 3}, at::kByte);
-    uint8_t* data = decoded.data_ptr<uint8_t>();
+    uint8_t* data = into.reserve(static_cast<size_t>(rows * rowWidth * 3));
+    if (cmyk) cmykRow.resize(static_cast<size_t>(rowWidth) * 4);
     while (cinfo.output_scanline < static_cast<JDIMENSION>(y1)) {
-      JSAMPROW row = data + static_cast<int64_t>(cinfo.output_scanline - y0) * rowWidth * 3;
+      uint8_t* rgb = data + static_cast<int64_t>(cinfo.output_scanline - y0) * rowWidth * 3;
+      JSAMPROW row = cmyk ? cmykRow.data() : rgb;
       jpeg_read_scanlines(&cinfo, &row, 1);
+      if (cmyk) cmykToRgb(cmykRow.data(), rgb, rowWidth, inverted);
     }
-    const int64_t shift = x0 - static_cast<int64_t>(xoffset);
-    out = decoded.slice(1, shift, shift + (x1 - x0));
-    if (!out.is_contiguous()) out = out.contiguous();
+    // libjpeg decoded from the iMCU boundary at xoffset: the view starts at x0.
+    out = ImageView{data, rows, rowWidth, 3, rowWidth * 3}.crop(0, x0 - static_cast<int64_t>(xoffset), rows, x1 - x0);
   }
   jpeg_abort_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);

@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "core/errors.h"
 #include "data/order.h"
@@ -13,9 +14,15 @@ namespace skipnorm::data {
 struct Loader::Pending {
   int64_t epoch = 0, index = 0;
   std::vector<int64_t> ids;
-  std::vector<at::Tensor> images;  // float [C, H, W]; undefined where skipped
-  size_t next = 0, done = 0;       // guarded by the loader's mutex
-  int waiters = 0;                 // callers waiting for it (guarded): it is not dropped meanwhile
+  // The batch's input, made by the first example stored, in its shape; each example is written
+  // straight into its slot, in the batch's final layout.
+  at::Tensor input;
+  float* slots = nullptr;
+  int64_t slotSize = 0, firstId = -1;
+  std::vector<int64_t> shape;  // [C, H, W] of the first example stored
+  std::vector<char> stored;    // per slot: written (not skipped)
+  size_t next = 0, done = 0;   // guarded by the loader's mutex
+  int waiters = 0;             // callers waiting for it (guarded): it is not dropped meanwhile
   bool ready = false;
   int64_t skipped = 0;
   std::string error;
@@ -70,7 +77,7 @@ void Loader::enqueue(int64_t epoch, int64_t index) {
   p->epoch = epoch;
   p->index = index;
   p->ids = indices(epoch, index);
-  p->images.resize(p->ids.size());
+  p->stored.assign(p->ids.size(), 0);
   pending_[{epoch, index}] = p;
   queue_.push_back(p);
 }
@@ -116,31 +123,60 @@ Batch Loader::batch(int64_t epoch, int64_t index, const std::function<bool()>& c
 }
 
 void Loader::finish(Pending& p) {
-  std::vector<at::Tensor> kept;
+  // Skipped examples leave holes: the kept ones move down, in order.
   std::vector<int64_t> labels;
+  int64_t kept = 0;
   for (size_t k = 0; k < p.ids.size(); ++k) {
-    if (!p.images[k].defined()) continue;
-    if (!kept.empty() && kept.front().sizes() != p.images[k].sizes()) {
-      p.error = "examples of different sizes in one batch (" + dataset_->describe(p.ids[0]) + " gives " + c10::str(kept.front().sizes()) + ", " +
-                dataset_->describe(p.ids[k]) + " gives " + c10::str(p.images[k].sizes()) + "): add a resize and centerCrop or randomResizedCrop transform";
-      return;
-    }
-    kept.push_back(p.images[k]);
+    if (!p.stored[k]) continue;
+    if (kept != static_cast<int64_t>(k)) std::memmove(p.slots + kept * p.slotSize, p.slots + k * p.slotSize, p.slotSize * sizeof(float));
     labels.push_back(dataset_->label(p.ids[k]));
+    ++kept;
   }
-  if (kept.empty()) {
+  if (kept == 0) {
     p.error = "every example of batch " + std::to_string(p.index) + " of epoch " + std::to_string(p.epoch) + " was corrupt and skipped";
     return;
   }
-  p.result.input = at::stack(kept);
-  if (options_.channelsLast) p.result.input = p.result.input.contiguous(at::MemoryFormat::ChannelsLast);
+  p.result.input = kept == static_cast<int64_t>(p.ids.size()) ? p.input : p.input.narrow(0, 0, kept);
   p.result.labels = at::tensor(labels, at::kLong);
   p.result.skipped = p.skipped;
-  p.images.clear();
+}
+
+// The slot of example `slot` in the batch's input, which the first example stored makes in its
+// shape (under the loader's lock); null with an error when the shape differs.
+float* Loader::slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error) {
+  const std::vector<int64_t> shape{image.channels, image.height, image.width};
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!p.input.defined()) {
+    p.input = batchInput({static_cast<int64_t>(p.ids.size()), shape[0], shape[1], shape[2]});
+    p.slots = p.input.data_ptr<float>();
+    p.slotSize = shape[0] * shape[1] * shape[2];
+    p.shape = shape;
+    p.firstId = p.ids[slot];
+  } else if (p.shape != shape) {
+    error = "examples of different sizes in one batch (" + dataset_->describe(p.firstId) + " gives " + c10::str(at::IntArrayRef(p.shape)) + ", " +
+            dataset_->describe(p.ids[slot]) + " gives " + c10::str(at::IntArrayRef(shape)) + "): add a resize and centerCrop or randomResizedCrop transform";
+    return nullptr;
+  }
+  return p.slots + static_cast<int64_t>(slot) * p.slotSize;
+}
+
+// Under the loader's lock.
+at::Tensor Loader::batchInput(const std::vector<int64_t>& sizes) {
+  const auto format = options_.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+    // Only the pool refers to it: no batch handed out, no view of one, is alive.
+    if (it->use_count() == 1 && it->storage().use_count() == 1 && it->sizes() == at::IntArrayRef(sizes) && it->is_contiguous(format)) {
+      at::Tensor t = *it;
+      spare_.erase(it);
+      return t;
+    }
+  }
+  return at::empty(sizes, at::TensorOptions().dtype(at::kFloat).memory_format(format));
 }
 
 void Loader::work() {
   at::set_num_threads(1);  // OpenMP state is per thread: these threads must not fan out further
+  Scratch scratch;         // this thread's buffers, reused from example to example
   while (true) {
     std::shared_ptr<Pending> p;
     size_t slot;
@@ -153,14 +189,15 @@ void Loader::work() {
       if (p->next == p->ids.size()) queue_.pop_front();
     }
     const int64_t id = p->ids[slot];
-    at::Tensor out;
     std::string error;
-    bool skip = false;
+    bool skip = false, stored = false;
     try {
       Rng rng = exampleRng(options_.seed, p->epoch, id);
-      const at::Tensor image = pipeline_.applyUint8(*dataset_, id, &rng);
-      out = at::empty({image.size(2), image.size(0), image.size(1)}, at::kFloat);
-      pipeline_.toFloat(image, out.data_ptr<float>());
+      const Example example = pipeline_.run(*dataset_, id, &rng, scratch);
+      if (float* out = slotFor(*p, slot, example.view, error)) {
+        pipeline_.store(example, out, options_.channelsLast);
+        stored = true;
+      }
     } catch (const CorruptImage& e) {
       if (dataset_->skipCorrupt) skip = true;
       else error = e.what();
@@ -169,10 +206,11 @@ void Loader::work() {
     } catch (const std::exception& e) {
       error = dataset_->describe(id) + ": " + e.what();
     }
+    scratch.trim();
     bool last;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      p->images[slot] = out;
+      p->stored[slot] = stored;
       if (!error.empty() && p->error.empty()) p->error = error;
       if (skip) ++p->skipped;
       last = ++p->done == p->ids.size();
@@ -181,13 +219,18 @@ void Loader::work() {
     if (p->error.empty()) {
       try {
         finish(*p);
-      } catch (const std::exception& e) {  // e.g. out of memory while stacking: the batch fails, not the process
+      } catch (const std::exception& e) {  // e.g. out of memory: the batch fails, not the process
         p->error = e.what();
       }
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       p->ready = true;
+      if (p->input.defined()) {
+        spare_.push_back(std::move(p->input));
+        p->input = at::Tensor();
+        if (static_cast<int64_t>(spare_.size()) > options_.prefetch + 4) spare_.erase(spare_.begin());
+      }
     }
     batchDone_.notify_all();
   }

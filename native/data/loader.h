@@ -32,7 +32,7 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  at::Tensor input;   // float32 [n, C, H, W]
+  at::Tensor input;   // float32 [n, C, H, W] (channels-last memory when asked)
   at::Tensor labels;  // int64 [n]
   int64_t skipped = 0;  // corrupt examples left out of this batch
 };
@@ -58,6 +58,8 @@ class Loader {
   void enqueue(int64_t epoch, int64_t index);
   std::vector<int64_t> indices(int64_t epoch, int64_t index);
   void finish(Pending& p);
+  float* slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error);
+  at::Tensor batchInput(const std::vector<int64_t>& sizes);
 
   std::shared_ptr<Dataset> dataset_;
   Pipeline pipeline_;
@@ -71,6 +73,9 @@ class Loader {
   at::Tensor order_;
   bool stopping_ = false;
   std::atomic<int64_t> skipped_{0};
+  // Batch inputs made before, reused once nobody else holds them (a fresh one would cost page
+  // faults and zeroing by the kernel on every batch).
+  std::vector<at::Tensor> spare_;
   std::vector<std::thread> threads_;
 };
 

@@ -87,7 +87,10 @@ class PackedDataset : public Dataset {
   at::Tensor images, labelTensor;
   int64_t size() const override { return images.size(0); }
   int64_t label(int64_t index) const override { return labelTensor.data_ptr<int64_t>()[index]; }
-  at::Tensor image(int64_t index, const CropPlan& plan) const override { return applyCrop(images[index], plan); }
+  ImageView pixels(int64_t index, const CropPlan& plan, PixelBuffer&) const override {
+    const int64_t h = images.size(1), w = images.size(2), c = images.size(3);
+    return applyCrop(ImageView{images.data_ptr<uint8_t>() + index * h * w * c, h, w, c, w * c}, plan);
+  }
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 // PNG through libpng 1.6 (Debian's libpng-dev): any bit depth and colour type becomes 8-bit RGB
-// as PIL's convert('RGB') gives it (16-bit samples keep their high byte, palettes and grey expand,
-// alpha is dropped). Errors longjmp out of libpng; objects with destructors live outside.
+// as PIL's convert('RGB') gives it (palettes and grey expand, alpha and transparency are dropped),
+// except 16-bit samples, which keep their high byte (scaled, where PIL clips 16-bit grey at 255).
+// Rows are read one at a time into the image (interlaced files pass over them several times):
+// memory is the image and nothing that grows with its height. Errors longjmp out of libpng;
+// objects with destructors live outside.
 #include <png.h>
 
 #include <csetjmp>
@@ -35,13 +38,12 @@ void onWarning(png_structp, png_const_charp) {}
 
 }  // namespace
 
-at::Tensor decodePng(const uint8_t* bytes, size_t size) {
+ImageView decodePng(const uint8_t* bytes, size_t size, PixelBuffer& into) {
   Reader reader{bytes, size, 0, "unknown error"};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, onError, onWarning);
   if (!png) throw std::bad_alloc();
   png_infop info = png_create_info_struct(png);
-  at::Tensor out;  // before setjmp: a longjmp must not skip its destructor
-  std::vector<png_bytep> rows;
+  ImageView out;
   bool tooLarge = false;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
@@ -62,13 +64,13 @@ at::Tensor decodePng(const uint8_t* bytes, size_t size) {
     if (colorType == PNG_COLOR_TYPE_GRAY || colorType == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
     png_set_strip_alpha(png);
     const int passes = png_set_interlace_handling(png);
-    (void)passes;
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != static_cast<size_t>(width) * 3) png_error(png, "unsupported pixel layout");
-    out = at::empty({height, width, 3}, at::kByte);
-    rows.resize(height);
-    for (int64_t y = 0; y < height; ++y) rows[y] = out.data_ptr<uint8_t>() + y * width * 3;
-    png_read_image(png, rows.data());
+    uint8_t* data = into.reserve(static_cast<size_t>(height * width * 3));
+    out = ImageView{data, height, width, 3, width * 3};
+    for (int pass = 0; pass < passes; ++pass) {
+      for (int64_t y = 0; y < height; ++y) png_read_row(png, data + y * width * 3, nullptr);
+    }
     png_read_end(png, nullptr);
   }
   png_destroy_read_struct(&png, &info, nullptr);

@@ -2,9 +2,14 @@
 // batches, image folders. Every length, magic number and label is checked before use: a bad
 // file is a clear error naming it, never a crash or a silently short dataset.
 #include <c10/util/Exception.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -31,6 +36,11 @@ TensorDataset::TensorDataset(at::Tensor images, at::Tensor labels, int64_t class
   }
   classes = classes_;
   format = std::move(format_);
+}
+
+ImageView TensorDataset::pixels(int64_t index, const CropPlan& plan, PixelBuffer&) const {
+  const int64_t h = images_.size(1), w = images_.size(2), c = images_.size(3);
+  return applyCrop(ImageView{images_.data_ptr<uint8_t>() + index * h * w * c, h, w, c, w * c}, plan);
 }
 
 SubsetDataset::SubsetDataset(std::shared_ptr<Dataset> parent, std::vector<int64_t> indices) : parent_(std::move(parent)), indices_(std::move(indices)) {
@@ -223,18 +233,42 @@ class FolderDataset : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(files.size()); }
   int64_t label(int64_t index) const override { return labels[index]; }
   std::string describe(int64_t index) const override { return files[index]; }
-  at::Tensor image(int64_t index, const CropPlan& plan) const override {
-    std::ifstream in(files[index], std::ios::binary | std::ios::ate);
-    if (!in) throw CorruptImage("cannot open " + files[index]);
-    const std::streamsize size = in.tellg();
-    if (size <= 0) throw CorruptImage(files[index] + " is empty");
-    std::vector<uint8_t> bytes(static_cast<size_t>(size));
-    in.seekg(0);
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw CorruptImage("cannot read " + files[index]);
+  ImageView pixels(int64_t index, const CropPlan& plan, PixelBuffer& buffer) const override {
+    // The file's bytes in a buffer this thread keeps (a file is read whole, then decoded).
+    thread_local std::vector<uint8_t> bytes;
+    const std::string& file = files[index];
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw CorruptImage("cannot open " + file + ": " + std::strerror(errno));
+    struct stat st {};
+    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    const int64_t size = regular ? st.st_size : 0;
+    bool complete = size > 0;
+    if (complete) {
+      bytes.resize(static_cast<size_t>(size));
+      for (int64_t done = 0; done < size;) {
+        const ssize_t n = ::read(fd, bytes.data() + done, static_cast<size_t>(size - done));
+        if (n <= 0) {
+          complete = false;
+          break;
+        }
+        done += n;
+      }
+    }
+    ::close(fd);
+    if (!regular) throw CorruptImage(file + " is not a regular file");
+    if (size <= 0) throw CorruptImage(file + " is empty");
+    if (!complete) throw CorruptImage("cannot read " + file);
+    // A very large file's buffer is not kept for the life of the thread.
+    struct Release {
+      std::vector<uint8_t>& b;
+      ~Release() {
+        if (b.capacity() > PixelBuffer::kKeep) std::vector<uint8_t>().swap(b);
+      }
+    } release{bytes};
     try {
-      return decodeImage(bytes.data(), bytes.size(), plan);
+      return decodeImage(bytes.data(), bytes.size(), plan, buffer);
     } catch (const CorruptImage& e) {
-      throw CorruptImage(files[index] + ": " + e.what());
+      throw CorruptImage(file + ": " + e.what());
     }
   }
 };

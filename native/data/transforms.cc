@@ -3,6 +3,9 @@
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <cstring>
+
+#include "data/convert.h"
 
 namespace skipnorm::data {
 
@@ -48,15 +51,15 @@ Crop randomResizedCrop(const TransformStep& s, Rng& rng, int64_t height, int64_t
   return c;
 }
 
-// Zero padding on each side (left, top, right, bottom) of uint8 [H, W, C].
-at::Tensor pad(const at::Tensor& image, int64_t left, int64_t top, int64_t right, int64_t bottom) {
+// The view with zeros added on each side (left, top, right, bottom), in `into`.
+ImageView pad(const ImageView& image, int64_t left, int64_t top, int64_t right, int64_t bottom, PixelBuffer& into) {
   if (left == 0 && top == 0 && right == 0 && bottom == 0) return image;
-  at::Tensor out = at::zeros({image.size(0) + top + bottom, image.size(1) + left + right, image.size(2)}, at::kByte);
-  out.slice(0, top, top + image.size(0)).slice(1, left, left + image.size(1)).copy_(image);
-  return out;
+  const int64_t c = image.channels, h = image.height + top + bottom, w = image.width + left + right;
+  uint8_t* data = into.reserve(static_cast<size_t>(h * w * c));
+  std::memset(data, 0, static_cast<size_t>(h * w * c));
+  for (int64_t y = 0; y < image.height; ++y) std::memcpy(data + ((y + top) * w + left) * c, image.row(y), image.width * c);
+  return ImageView{data, h, w, c, w * c};
 }
-
-at::Tensor crop(const at::Tensor& image, int64_t top, int64_t left, int64_t h, int64_t w) { return image.slice(0, top, top + h).slice(1, left, left + w); }
 
 }  // namespace
 
@@ -64,12 +67,11 @@ Rng exampleRng(uint64_t seed, int64_t epoch, int64_t index) {
   return Rng(splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index)));
 }
 
-at::Tensor resizeImage(const at::Tensor& image, int64_t height, int64_t width) {
-  if (image.size(0) == height && image.size(1) == width) return image;
-  // [H, W, C] viewed as [1, C, H, W] in channels-last memory: ATen's uint8 antialiased kernel.
-  at::Tensor x = image.contiguous().permute({2, 0, 1}).unsqueeze(0);
-  at::Tensor y = at::_upsample_bilinear2d_aa(x, {height, width}, /*align_corners=*/false);
-  return y.squeeze(0).permute({1, 2, 0});
+void Scratch::trim() {
+  decoded.trim();
+  work[0].trim();
+  work[1].trim();
+  resample.between.trim();
 }
 
 bool Pipeline::random() const {
@@ -86,33 +88,40 @@ const TransformStep* Pipeline::normalizeStep() const {
   return nullptr;
 }
 
-at::Tensor Pipeline::applyUint8(const Dataset& dataset, int64_t index, Rng* rng) const {
+Example Pipeline::run(const Dataset& dataset, int64_t index, Rng* rng, Scratch& scratch) const {
   using K = TransformStep::Kind;
+  Example ex;
+  ImageView& image = ex.view;
+  // A crop of the image as it is to be read: of a flipped image, the mirrored region.
+  auto crop = [&](int64_t top, int64_t left, int64_t h, int64_t w) { image = image.crop(top, ex.flipped ? image.width - left - w : left, h, w); };
+  auto padMirrored = [&](int64_t left, int64_t top, int64_t right, int64_t bottom) {
+    if (ex.flipped) std::swap(left, right);
+    image = pad(image, left, top, right, bottom, scratch.other(image));
+  };
+  // Resizing commutes with mirroring (the filter is symmetric): a flipped image stays a flag.
+  auto resize = [&](int64_t h, int64_t w) { image = resample(image, h, w, scratch.other(image), scratch.resample); };
   size_t first = 0;
-  at::Tensor image;
   // A random resized crop first: the decoder is told the region, so JPEGs decode only that.
   if (!steps.empty() && steps[0].kind == K::RandomResizedCrop) {
     const TransformStep& s = steps[0];
-    std::optional<Crop> planned;
-    image = dataset.image(index, [&](int64_t h, int64_t w) {
-      planned = randomResizedCrop(s, *rng, h, w);
-      return planned;
-    });
-    image = resizeImage(image, s.size[0], s.size[1]);
+    image = dataset.pixels(index, [&](int64_t h, int64_t w) { return std::optional<Crop>(randomResizedCrop(s, *rng, h, w)); }, scratch.decoded);
+    resize(s.size[0], s.size[1]);
     first = 1;
   } else {
-    image = dataset.image(index, nullptr);
+    image = dataset.pixels(index, nullptr, scratch.decoded);
   }
   for (size_t i = first; i < steps.size(); ++i) {
     const TransformStep& s = steps[i];
     switch (s.kind) {
       case K::RandomResizedCrop: {
-        const Crop c = randomResizedCrop(s, *rng, image.size(0), image.size(1));
-        image = resizeImage(crop(image, c.top, c.left, c.height, c.width), s.size[0], s.size[1]);
+        const Crop c = randomResizedCrop(s, *rng, image.height, image.width);
+        crop(c.top, c.left, c.height, c.width);
+        resize(s.size[0], s.size[1]);
         break;
       }
       case K::Resize: {
-        int64_t h = image.size(0), w = image.size(1), th, tw;
+        const int64_t h = image.height, w = image.width;
+        int64_t th, tw;
         if (s.size.size() == 2) {
           th = s.size[0];
           tw = s.size[1];
@@ -123,58 +132,72 @@ at::Tensor Pipeline::applyUint8(const Dataset& dataset, int64_t index, Rng* rng)
           tw = s.size[0];
           th = static_cast<int64_t>(static_cast<double>(s.size[0]) * h / w);
         }
-        image = resizeImage(image, th, tw);
+        // An extreme shape (a 1 x 1,000,000 strip) would grow without bound: refused before allocating.
+        if (static_cast<double>(th) * static_cast<double>(tw) > static_cast<double>(kMaxImagePixels)) {
+          throw CorruptImage(dataset.describe(index) + ": an image of " + std::to_string(h) + " x " + std::to_string(w) + " pixels would be resized to " +
+                             std::to_string(th) + " x " + std::to_string(tw) + " (an extreme shape)");
+        }
+        resize(th, tw);
         break;
       }
       case K::CenterCrop: {
         const int64_t ch = s.size[0], cw = s.size[1];
-        int64_t h = image.size(0), w = image.size(1);
-        if (ch > h || cw > w) {
-          const int64_t padW = cw > w ? cw - w : 0, padH = ch > h ? ch - h : 0;
-          image = pad(image, padW / 2, padH / 2, (padW + 1) / 2, (padH + 1) / 2);
-          h = image.size(0);
-          w = image.size(1);
+        if (ch > image.height || cw > image.width) {
+          const int64_t padW = cw > image.width ? cw - image.width : 0, padH = ch > image.height ? ch - image.height : 0;
+          padMirrored(padW / 2, padH / 2, (padW + 1) / 2, (padH + 1) / 2);
         }
         // torchvision: int(round((h - ch) / 2.0)), Python's round-half-to-even.
-        const int64_t top = static_cast<int64_t>(std::nearbyint((h - ch) / 2.0)), left = static_cast<int64_t>(std::nearbyint((w - cw) / 2.0));
-        image = crop(image, top, left, ch, cw);
+        const int64_t top = static_cast<int64_t>(std::nearbyint((image.height - ch) / 2.0)), left = static_cast<int64_t>(std::nearbyint((image.width - cw) / 2.0));
+        crop(top, left, ch, cw);
         break;
       }
       case K::RandomCrop: {
-        image = pad(image, s.padding, s.padding, s.padding, s.padding);
+        padMirrored(s.padding, s.padding, s.padding, s.padding);
         const int64_t ch = s.size[0], cw = s.size[1];
-        TORCH_CHECK(ch <= image.size(0) && cw <= image.size(1), "randomCrop: crop ", ch, " x ", cw, " is larger than the (padded) image ", image.size(0), " x ",
-                    image.size(1));
-        const int64_t top = randint(*rng, 0, image.size(0) - ch), left = randint(*rng, 0, image.size(1) - cw);
-        image = crop(image, top, left, ch, cw);
+        TORCH_CHECK(ch <= image.height && cw <= image.width, "randomCrop: crop ", ch, " x ", cw, " is larger than the (padded) image ", image.height, " x ",
+                    image.width);
+        const int64_t top = randint(*rng, 0, image.height - ch), left = randint(*rng, 0, image.width - cw);
+        crop(top, left, ch, cw);
         break;
       }
       case K::HorizontalFlip:
-        if (uniform(*rng, 0, 1) < s.p) image = image.flip({1});
+        if (uniform(*rng, 0, 1) < s.p) ex.flipped = !ex.flipped;
         break;
       case K::Normalize:
         break;
     }
   }
-  return image;
+  return ex;
 }
 
-void Pipeline::toFloat(const at::Tensor& image, float* out) const {
-  const at::Tensor img = image.contiguous();
-  const int64_t h = img.size(0), w = img.size(1), c = img.size(2), plane = h * w;
-  const uint8_t* src = img.data_ptr<uint8_t>();
+at::Tensor Pipeline::applyUint8(const Dataset& dataset, int64_t index, Rng* rng) const {
+  Scratch scratch;
+  const Example ex = run(dataset, index, rng, scratch);
+  at::Tensor out = toTensor(ex.view);
+  return ex.flipped ? out.flip({1}) : out;
+}
+
+void Pipeline::store(const Example& ex, float* out, bool channelsLast) const {
+  const ImageView& v = ex.view;
+  const int64_t h = v.height, w = v.width, c = v.channels, plane = h * w;
   const TransformStep* norm = normalizeStep();
   if (norm) {
     TORCH_CHECK((norm->mean.size() == 1 || static_cast<int64_t>(norm->mean.size()) == c) && (norm->std.size() == 1 || static_cast<int64_t>(norm->std.size()) == c),
                 "normalize: ", norm->mean.size(), " means and ", norm->std.size(), " stds for images of ", c, " channel(s)");
   }
+  TORCH_CHECK(c >= 1 && c <= 4, "images must have 1 to 4 channels, got ", c);
+  // (v / 255 - mean) / std as one multiply-add per value.
+  RowScale scale;
   for (int64_t ch = 0; ch < c; ++ch) {
-    // (v / 255 - mean) / std as one multiply-add per pixel.
     const double mean = norm ? norm->mean[norm->mean.size() == 1 ? 0 : ch] : 0.0;
     const double sd = norm ? norm->std[norm->std.size() == 1 ? 0 : ch] : 1.0;
-    const float scale = static_cast<float>(1.0 / (255.0 * sd)), shift = static_cast<float>(-mean / sd);
-    float* dst = out + ch * plane;
-    for (int64_t p = 0; p < plane; ++p) dst[p] = src[p * c + ch] * scale + shift;
+    scale.scale[ch] = static_cast<float>(1.0 / (255.0 * sd));
+    scale.shift[ch] = static_cast<float>(-mean / sd);
+  }
+  for (int64_t y = 0; y < h; ++y) {
+    float* planes[4];
+    for (int64_t ch = 0; ch < c; ++ch) planes[ch] = out + ch * plane + y * w;
+    convertRow(v.row(y), w, c, ex.flipped, scale, planes, channelsLast ? out + y * w * c : nullptr);
   }
 }
 

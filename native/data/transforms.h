@@ -7,7 +7,9 @@
 //   randomCrop(h, w, padding)              zero padding, then a uniformly placed crop
 //   horizontalFlip(p)
 //   normalize(mean, std)                   after scaling to [0, 1] (ToTensor)
-// Output: float32 [C, H, W] in [0, 1], normalised when asked.
+// Output: float32 [C, H, W] (or [H, W, C] for channels-last batches) in [0, 1], normalised when
+// asked. The geometric steps work on views (a crop moves a pointer, a flip is a flag read when the
+// example is stored), resizes write into buffers the thread reuses: no tensor is made per example.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/resample.h"
 
 namespace skipnorm::data {
 
@@ -34,21 +37,37 @@ struct TransformStep {
   static TransformStep centerCrop(int64_t h, int64_t w) { return {Kind::CenterCrop, {h, w}}; }
 };
 
+// What one thread reuses from example to example.
+struct Scratch {
+  PixelBuffer decoded;  // a decoded file
+  PixelBuffer work[2];  // resized or padded pixels, alternately
+  ResampleScratch resample;
+  // The work buffer that does not hold `view` (the next step's output).
+  PixelBuffer& other(const ImageView& view) { return work[0].holds(view.data) ? work[1] : work[0]; }
+  void trim();
+};
+
+// An example after the geometric steps: its pixels, to be read mirrored when flipped.
+struct Example {
+  ImageView view;
+  bool flipped = false;
+};
+
 struct Pipeline {
   std::vector<TransformStep> steps;
   bool random() const;
-  // The transformed image, uint8 [H, W, C] (every step but normalize). rng may be null when no
-  // step is random.
+  // Every step but normalize. rng may be null when no step is random. The view lives in the
+  // dataset's memory or in `scratch` until the next call with it.
+  Example run(const Dataset& dataset, int64_t index, Rng* rng, Scratch& scratch) const;
+  // The same as a new tensor uint8 [H, W, C].
   at::Tensor applyUint8(const Dataset& dataset, int64_t index, Rng* rng) const;
-  // Writes the image as float [C, H, W] (scaled to [0, 1], normalised) into `out`.
-  void toFloat(const at::Tensor& image, float* out) const;
+  // Writes the example as float (scaled to [0, 1], normalised) into `out`: [C, H, W], or
+  // [H, W, C] when channelsLast.
+  void store(const Example& example, float* out, bool channelsLast) const;
   const TransformStep* normalizeStep() const;
 };
 
 // The per-example generator of (seed, epoch, index).
 Rng exampleRng(uint64_t seed, int64_t epoch, int64_t index);
-
-// Bilinear resize with antialiasing (PIL's filter when shrinking) of uint8 [H, W, C].
-at::Tensor resizeImage(const at::Tensor& image, int64_t height, int64_t width);
 
 }  // namespace skipnorm::data

@@ -1,8 +1,10 @@
 'use strict';
 // skipnorm side of the data benchmark (as data.py): the native loader over the same generated
-// JPEGs with randomResizedCrop(224) + horizontalFlip + normalize, with 1 thread and with all;
+// JPEGs, and over them packed at 256x256, with randomResizedCrop(224) + horizontalFlip +
+// normalize into batches of 32, plain and channels-last, on 1 thread; JPEGs with all threads;
 // and, printed to stderr (no PyTorch counterpart), in-memory MNIST- and CIFAR-shaped batches
-// through the loader, in images/s. Prints microseconds per image.
+// through the loader, in images/s. Prints microseconds per image. `--prepare` packs the JPEGs
+// (which data.py --prepare writes) for both sides.
 const os = require('node:os');
 const path = require('node:path');
 const sn = require('../..');
@@ -22,17 +24,32 @@ async function perImage(loader, epochs) {
   return Number(process.hrtime.bigint() - start) / 1e3 / n;
 }
 
+const root = path.join(os.tmpdir(), 'skipnorm-bench-jpeg');
+const packedFile = path.join(root, 'packed-256.snpack');
+
 (async () => {
   sn.setNumThreads(1);
-  const folder = await sn.data.imageFolder({ root: path.join(os.tmpdir(), 'skipnorm-bench-jpeg') });
+  const folder = await sn.data.imageFolder({ root });
+  if (process.argv[2] === '--prepare') {
+    await folder.pack(packedFile, { size: 256 });
+    console.log('{}');
+    return;
+  }
+  const packed = await sn.data.packed(packedFile);
   const transforms = [T.randomResizedCrop(224), T.horizontalFlip(), T.normalize(sn.data.transforms.IMAGENET_MEAN, sn.data.transforms.IMAGENET_STD)];
   const result = {};
-  for (const t of [1, threads]) {
-    const loader = new sn.data.DataLoader(folder, { batchSize: 32, threads: t, transforms, prefetch: 2 * t });
-    await perImage(loader, 1); // warm
-    result[`decode + random resized crop 224 + flip + normalise, ${t} thread${t > 1 ? 's' : ''}`] = await perImage(loader, 2);
-    loader.dispose();
+  for (const [layout, channelsLast] of [['plain', false], ['channels-last', true]]) {
+    for (const [name, ds, epochs] of [['JPEG 500x375', folder, 2], ['packed 256x256', packed, 4]]) {
+      const loader = new sn.data.DataLoader(ds, { batchSize: 32, threads: 1, transforms, channelsLast });
+      await perImage(loader, 1); // warm
+      result[`${name} to random resized crop 224 + flip + normalise, 1 thread, ${layout}`] = await perImage(loader, epochs);
+      loader.dispose();
+    }
   }
+  const loader = new sn.data.DataLoader(folder, { batchSize: 32, threads, transforms, prefetch: 2 * threads });
+  await perImage(loader, 1); // warm
+  result[`JPEG 500x375 to random resized crop 224 + flip + normalise, ${threads} threads`] = await perImage(loader, 2);
+  loader.dispose();
 
   const inMemory = async (name, images, labels, tf) => {
     const ds = sn.data.fromTensors(images, labels);

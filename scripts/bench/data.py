@@ -1,9 +1,13 @@
 """PyTorch side of the data benchmark: torchvision's PIL pipeline for ImageNet training
 (decode, RandomResizedCrop(224), RandomHorizontalFlip, ToTensor, Normalize) on generated
-500x375 JPEGs (quality 90), in one process, and in a pool of worker processes with one thread
-each (as DataLoader's workers). torchvision's transforms on PIL images are these PIL calls (its
-wheel in the local mirror is CUDA-only and does not import beside the CPU torch). Writes the
-JPEGs on first use into $TMPDIR/skipnorm-bench-jpeg/a/. Prints microseconds per image.
+500x375 JPEGs (quality 90) and on the same images packed at 256x256 by `skipnorm data pack`
+(read here with numpy: the same decoded pixels, no decoding), on one thread into batches of 32
+in plain [N, C, H, W] and channels-last [N, H, W, C] layouts (each image written into a batch
+array made once, as skipnorm's loader does); and JPEGs in a pool of worker processes with one
+thread each (as DataLoader's workers). torchvision's transforms on PIL images are these PIL calls
+(its wheel in the local mirror is CUDA-only and does not import beside the CPU torch).
+`--prepare` only writes the JPEGs (into $TMPDIR/skipnorm-bench-jpeg/a/). Prints microseconds
+per image.
 """
 import json
 import math
@@ -54,14 +58,58 @@ def random_resized_crop_params(width, height, scale=(0.08, 1.0), ratio=(3 / 4, 4
     return 0, 0, height, width
 
 
-def pipeline(path):
-    img = Image.open(path).convert('RGB')
+MEAN_NP = np.array([0.485, 0.456, 0.406], np.float32)
+STD_NP = np.array([0.229, 0.224, 0.225], np.float32)
+SCALE, SHIFT = 1 / (255 * STD_NP), -MEAN_NP / STD_NP
+BATCH = 32
+
+
+def augment(img):
     i, j, h, w = random_resized_crop_params(*img.size)
     img = img.crop((j, i, j + w, i + h)).resize((224, 224), Image.BILINEAR)
     if random.random() < 0.5:
         img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    return img
+
+
+def pipeline(path):
+    img = augment(Image.open(path).convert('RGB'))
     t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255)
     return (t - MEAN) / STD
+
+
+def store(img, batch, k, channels_last):
+    """ToTensor + Normalize of one image into slot k of the batch array."""
+    pixels = np.asarray(img, dtype=np.float32)
+    if channels_last:
+        np.multiply(pixels, SCALE, out=batch[k])
+        batch[k] += SHIFT
+    else:
+        batch[k] = (pixels * SCALE + SHIFT).transpose(2, 0, 1)
+
+
+def batches(images, count, channels_last):
+    """Images (callables giving a PIL image) through the pipeline into batches of 32; us per image."""
+    shape = (BATCH, 224, 224, 3) if channels_last else (BATCH, 3, 224, 224)
+    batch = np.empty(shape, np.float32)
+    start = time.perf_counter()
+    for n in range(count):
+        store(augment(images(n)), batch, n % BATCH, channels_last)
+        if n % BATCH == BATCH - 1:
+            torch.from_numpy(batch)  # handed over as a tensor without a copy
+    return (time.perf_counter() - start) / count * 1e6
+
+
+def packed_images(path):
+    """The packed file's images as one numpy array [N, H, W, C] (memory-mapped)."""
+    with open(path, 'rb') as f:
+        assert f.read(8) == b'SNPACK01'
+        length = int.from_bytes(f.read(8), 'little')
+        header = json.loads(f.read(length))
+    align = lambda x: (x + 63) // 64 * 64
+    at = align(align(16 + length) + 8 * header['count'])
+    shape = (header['count'], header['height'], header['width'], header['channels'])
+    return np.memmap(path, np.uint8, 'r', offset=at, shape=shape)
 
 
 def init_worker():
@@ -69,24 +117,30 @@ def init_worker():
 
 
 def main():
+    if sys.argv[1] == '--prepare':
+        make_files()
+        print('{}')
+        return
     threads = int(sys.argv[1])
     torch.set_num_threads(1)
     random.seed(0)
     files = make_files()
-    for f in files[:8]:
-        pipeline(f)
-    start = time.perf_counter()
-    for f in files:
-        pipeline(f)
-    one = (time.perf_counter() - start) / len(files) * 1e6
+    packed = packed_images(os.path.join(ROOT, 'packed-256.snpack'))
+    result = {}
+    for layout, channels_last in (('plain', False), ('channels-last', True)):
+        jpeg = lambda n: Image.open(files[n % len(files)]).convert('RGB')
+        batches(jpeg, BATCH, channels_last)  # warm
+        result[f'JPEG 500x375 to random resized crop 224 + flip + normalise, 1 thread, {layout}'] = batches(jpeg, 2 * len(files), channels_last)
+        from_packed = lambda n: Image.fromarray(packed[n % len(packed)])
+        batches(from_packed, BATCH, channels_last)
+        result[f'packed 256x256 to random resized crop 224 + flip + normalise, 1 thread, {layout}'] = batches(from_packed, 4 * len(files), channels_last)
     with multiprocessing.Pool(threads, initializer=init_worker) as pool:
         pool.map(pipeline, files[:threads * 4], chunksize=1)  # workers started and warm
         start = time.perf_counter()
         for _ in pool.imap_unordered(pipeline, files * 2, chunksize=8):
             pass
-        every = (time.perf_counter() - start) / (2 * len(files)) * 1e6
-    print(json.dumps({'decode + random resized crop 224 + flip + normalise, 1 thread': one,
-                      f'decode + random resized crop 224 + flip + normalise, {threads} threads': every}))
+        result[f'JPEG 500x375 to random resized crop 224 + flip + normalise, {threads} threads'] = (time.perf_counter() - start) / (2 * len(files)) * 1e6
+    print(json.dumps(result))
 
 
 if __name__ == '__main__':

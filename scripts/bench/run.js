@@ -50,6 +50,11 @@ console.log(`skipnorm ${sn.version()} (LibTorch ${sn.info().libtorch}, Node ${pr
 if (suites.includes('core')) table(`Per call, ${threads} intra-op thread(s)`, 'µs/call', compare('core', threads));
 if (suites.includes('train')) table(`Training with fit (the whole loop in C++) vs a PyTorch loop, SGD momentum, ${modelThreads} intra-op thread(s)`, 'ms/step', compare('train', modelThreads));
 if (suites.includes('spectra')) table(`The paper's probe: skipnorm's job vs torch.autograd.functional.jacobian + svdvals, ${modelThreads} intra-op thread(s)`, 'ms', compare('spectra', modelThreads));
+if (suites.includes('data')) {
+  // Both sides read the same files: JPEGs that data.py writes, packed by skipnorm.
+  run(python, [path.join(__dirname, 'data.py'), '--prepare']);
+  run(process.execPath, [path.join(__dirname, 'data.js'), '--prepare']);
+}
 if (suites.includes('data')) table(`Data loading: skipnorm's native loader vs torchvision's PIL pipeline (worker processes for several threads)`, 'µs/image', compare('data', modelThreads));
 if (suites.includes('tracking')) {
   // No PyTorch counterpart: run once (minutes: ResNet-18 training three times).

@@ -89,6 +89,11 @@ def main():
             'resize17x29': {'shape': [17, 29, 3], 'pixels': pixels(resize(img, (17, 29)))},
             'resize24_centerCrop20': pixels(crop),
             'centerCropPadded': {'size': [h + 5, w + 6], 'pixels': pixels(center_crop(img, (h + 5, w + 6)))},
+            # A flip before a padded crop (the padding mirrors too).
+            'flipCenterCropPadded': pixels(center_crop(img.transpose(Image.FLIP_LEFT_RIGHT), (h + 5, w + 6))),
+            # A crop then a resize up (both sides) and a mixed one (one side up, one down).
+            'centerCrop15x20_resize26x33': pixels(resize(center_crop(img, (15, 20)), (26, 33))),
+            'centerCrop15x20_resize40x9': pixels(resize(center_crop(img, (15, 20)), (40, 9))),
             'normalized': normalized.reshape(-1).tolist(),
         }
     with open(os.path.join(ROOT, 'data.json'), 'w') as f:

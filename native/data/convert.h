@@ -1,0 +1,19 @@
+// The last step of every example: one row of uint8 pixels to float, value * scale + shift per
+// channel (ToTensor's 1/255 and Normalize in one multiply-add), written as planes ([C, H, W]
+// batches) or interleaved (channels-last batches), read mirrored for a horizontal flip. Three
+// channels go through SSE4.1 shuffles where the processor has them (16 pixels at a time).
+#pragma once
+
+#include <cstdint>
+
+namespace skipnorm::data {
+
+struct RowScale {
+  float scale[4], shift[4];
+};
+
+// Row of `width` pixels of `channels` (1..4) at src; planes[ch] receives channel ch (plain), or
+// `interleaved` receives width * channels values (channels-last): exactly one of them is used.
+void convertRow(const uint8_t* src, int64_t width, int64_t channels, bool mirrored, const RowScale& s, float* const* planes, float* interleaved);
+
+}  // namespace skipnorm::data
