@@ -544,6 +544,33 @@ describe('packed files, statistics and the bundled digits', () => {
     ds.dispose();
   });
 
+  it('pack streams large sets piece by piece: 400 images at 256 x 256 (two pieces), skipped ones left out in order', async () => {
+    const root = freshDir('many');
+    for (const cls of ['a', 'b']) fs.mkdirSync(path.join(root, cls));
+    const corrupt = new Set([5, 340, 350]);
+    for (let i = 0; i < 400; i++) {
+      const target = path.join(root, i < 200 ? 'a' : 'b', `${String(i).padStart(3, '0')}.png`);
+      if (corrupt.has(i)) fs.writeFileSync(target, fs.readFileSync(path.join(goldenDir, 'wide.png')).subarray(0, 200));
+      else fs.copyFileSync(path.join(goldenDir, i % 2 ? 'wide.png' : 'tall.png'), target);
+    }
+    const ds = await sn.data.imageFolder({ root, onCorrupt: 'skip' });
+    const file = path.join(tmp, 'many.snpack');
+    expect(await ds.pack(file, { size: 256 })).toEqual({ count: 397, skipped: 3 });
+    const packedSet = await sn.data.packed(file);
+    expect(packedSet.length).toBe(397);
+    const kept = Array.from({ length: 400 }, (_, i) => i).filter((i) => !corrupt.has(i));
+    expect(Array.from(packedSet.labels().dataSync() as BigInt64Array, Number)).toEqual(kept.map((i) => (i < 200 ? 0 : 1)));
+    for (const k of [0, 5, 338, 339, 396]) {
+      const a = packedSet.get(k);
+      const b = ds.get(kept[k], { transforms: [T.resize(256), T.centerCrop(256)] });
+      expect(bytesOf(a.image), `packed ${k}`).toEqual(bytesOf(b.image));
+      sn.dispose([a.image, b.image]);
+    }
+    packedSet.dispose();
+    ds.dispose();
+    fs.rmSync(file);
+  });
+
   it('stats: count, per-class counts, per-channel mean and std of pixels in [0, 1]', async () => {
     const images = sn.randint(0, 256, [20, 5, 4, 3], { dtype: 'uint8', generator: new sn.Generator(2) });
     const labels = sn.tensor([0, 1, 1, 2, 2, 2, 0, 1, 1, 2, 2, 2, 0, 1, 1, 2, 2, 2, 0, 0], { dtype: 'int64' });

@@ -2,7 +2,8 @@
 // file, memory-mapped when read (the page cache serves every epoch after the first).
 //   bytes 0..7    "SNPACK01"
 //   bytes 8..15   little-endian uint64 L, the length of the JSON header
-//   16..16+L      JSON { "count", "height", "width", "channels", "classes", "classNames" }
+//   16..16+L      JSON { "count", "height", "width", "channels", "classes", "classNames" }, which
+//                 may end in spaces (a writer that streams the images pads it)
 //   then, each aligned to 64 bytes: labels int64 [count], images uint8 [count, H, W, C]
 #include <c10/util/Exception.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "data/dataset.h"
@@ -115,7 +117,7 @@ std::shared_ptr<Dataset> openPacked(const std::string& file) {
   TORCH_CHECK(std::memcmp(bytes, kMagic, 8) == 0, file, ": not a packed skipnorm dataset (wrong magic bytes)");
   uint64_t headerLength = 0;
   std::memcpy(&headerLength, bytes + 8, 8);
-  TORCH_CHECK(headerLength <= static_cast<uint64_t>(fileSize - 16) && headerLength < (1u << 24), file, ": header length ", headerLength, " does not fit the file");
+  TORCH_CHECK(headerLength <= static_cast<uint64_t>(fileSize - 16) && headerLength < (1u << 30), file, ": header length ", headerLength, " does not fit the file");
   const std::string header(reinterpret_cast<const char*>(bytes + 16), headerLength);
   int64_t count = -1, height = -1, width = -1, channels = -1, classes = -1;
   std::vector<std::string> names;
@@ -168,52 +170,58 @@ int64_t writePacked(const Dataset& dataset, const std::string& file, int64_t hei
   Pipeline pipeline;
   pipeline.steps.push_back(TransformStep::resize({std::max(height, width)}));
   pipeline.steps.push_back(TransformStep::centerCrop(height, width));
-  // Decode in parallel into a buffer (uint8), remembering which examples were skipped.
-  int64_t channels = 3;
-  std::vector<at::Tensor> out(n);
-  std::vector<char> ok(n, 0);
-  parallelFor(
-      n, threads,
-      [&](int64_t i) {
-        try {
-          out[i] = pipeline.applyUint8(dataset, i, nullptr);
-          ok[i] = 1;
-        } catch (const CorruptImage&) {
-          if (!dataset.skipCorrupt) throw;
-        }
-      },
-      ctx);
-  int64_t kept = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (!ok[i]) continue;
-    if (kept++ == 0) channels = out[i].size(2);
-    TORCH_CHECK(out[i].size(2) == channels, "pack: ", dataset.describe(i), " has ", out[i].size(2), " channels, others ", channels);
-  }
-  TORCH_CHECK(kept > 0, "pack: every image was corrupt and skipped");
-  std::string header = "{\"count\":" + std::to_string(kept) + ",\"height\":" + std::to_string(height) + ",\"width\":" + std::to_string(width) +
-                       ",\"channels\":" + std::to_string(channels) + ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
-  for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
-  header += "]}";
+  auto headerFor = [&](int64_t count, int64_t channels) {
+    std::string header = "{\"height\":" + std::to_string(height) + ",\"width\":" + std::to_string(width) + ",\"channels\":" + std::to_string(channels) +
+                         ",\"classes\":" + std::to_string(dataset.classes) + ",\"classNames\":[";
+    for (size_t c = 0; c < dataset.classNames.size(); ++c) header += (c ? "," : "") + jsonString(dataset.classNames[c]);
+    return header + "],\"count\":" + std::to_string(count) + "}";
+  };
+  // The images stream to the file from an offset fixed before the count is known (the count if
+  // every example is kept); at the end the header is padded with spaces so that the labels end
+  // where the images begin. Memory is one piece of images, not the dataset.
+  const int64_t imagesAt = aligned(aligned(16 + static_cast<int64_t>(headerFor(n, 3).size())) + 8 * n);
+  const int64_t slotBytes = height * width * 3;  // room for up to 3 channels
+  const int64_t piece = std::min(std::max((int64_t{64} << 20) / slotBytes, int64_t{4} * std::max(1, threads)), std::max<int64_t>(n, 1));
+  std::unique_ptr<uint8_t[]> pixels(new uint8_t[static_cast<size_t>(piece * slotBytes)]);
+  std::vector<int64_t> channelsOf(static_cast<size_t>(piece)), labels;
   io::AtomicFile f(file, "pack");
+  f.seek(static_cast<uint64_t>(imagesAt));
+  int64_t channels = -1;
+  for (int64_t start = 0; start < n; start += piece) {
+    const int64_t m = std::min(piece, n - start);
+    parallelFor(
+        m, threads,
+        [&](int64_t j) {
+          thread_local Scratch scratch;  // per worker thread, freed when it ends
+          channelsOf[j] = 0;
+          try {
+            const ImageView v = pipeline.run(dataset, start + j, nullptr, scratch).view;
+            for (int64_t y = 0; y < v.height; ++y) std::memcpy(pixels.get() + j * slotBytes + y * v.width * v.channels, v.row(y), v.width * v.channels);
+            channelsOf[j] = v.channels;
+          } catch (const CorruptImage&) {
+            if (!dataset.skipCorrupt) throw;
+          }
+          scratch.trim();
+        },
+        ctx, start, n);
+    for (int64_t j = 0; j < m; ++j) {
+      if (channelsOf[j] == 0) continue;
+      if (channels < 0) channels = channelsOf[j];
+      TORCH_CHECK(channelsOf[j] == channels, "pack: ", dataset.describe(start + j), " has ", channelsOf[j], " channels, others ", channels);
+      f.write(pixels.get() + j * slotBytes, static_cast<size_t>(height * width * channels));
+      labels.push_back(dataset.label(start + j));
+    }
+  }
+  const int64_t kept = static_cast<int64_t>(labels.size());
+  TORCH_CHECK(kept > 0, "pack: every image was corrupt and skipped");
+  const int64_t labelsAt = (imagesAt - 8 * kept) / kAlign * kAlign;
+  std::string header = headerFor(kept, channels);
+  header.append(static_cast<size_t>(labelsAt - 16) - header.size(), ' ');
   const uint64_t length = header.size();
-  f.write(kMagic, 8);
-  f.write(&length, 8);
-  f.write(header.data(), header.size());
-  const std::string pad(kAlign, '\0');
-  int64_t at = 16 + static_cast<int64_t>(header.size());
-  f.write(pad.data(), aligned(at) - at);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!ok[i]) continue;
-    const int64_t label = dataset.label(i);
-    f.write(&label, 8);
-  }
-  at = aligned(at) + 8 * kept;
-  f.write(pad.data(), aligned(at) - at);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!ok[i]) continue;
-    const at::Tensor img = out[i].contiguous();
-    f.write(img.data_ptr<uint8_t>(), img.numel());
-  }
+  f.writeAt(0, kMagic, 8);
+  f.writeAt(8, &length, 8);
+  f.writeAt(16, header.data(), header.size());
+  f.writeAt(static_cast<uint64_t>(labelsAt), labels.data(), labels.size() * 8);
   f.commit();
   return n - kept;
 }

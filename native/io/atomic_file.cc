@@ -40,6 +40,22 @@ void AtomicFile::write(const void* data, size_t n) {
   }
 }
 
+void AtomicFile::writeAt(uint64_t offset, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd_, p, std::min<size_t>(n, size_t{1} << 30), static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    TORCH_CHECK(w > 0, op_, ": cannot write ", target_, ": ", std::strerror(errno));
+    p += w;
+    offset += static_cast<uint64_t>(w);
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void AtomicFile::seek(uint64_t offset) {
+  TORCH_CHECK(::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) >= 0, op_, ": cannot write ", target_, ": ", std::strerror(errno));
+}
+
 void AtomicFile::commit() {
   TORCH_CHECK(::fsync(fd_) == 0, op_, ": cannot write ", target_, ": flushing failed: ", std::strerror(errno));
   ::close(fd_);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace skipnorm::io {
@@ -17,7 +18,9 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
-  void write(const void* data, size_t n);
+  void write(const void* data, size_t n);  // at the current position
+  void writeAt(uint64_t offset, const void* data, size_t n);
+  void seek(uint64_t offset);  // the next write() starts here (a gap reads as zeros)
   void commit();
 
  private:
