@@ -403,6 +403,41 @@ describe('the native loader', () => {
     ds.dispose();
   });
 
+  it("output: 'uint8' hands over the transformed pixels [n, H, W, C]; fit and evaluate normalise them on the device to the same batches", async () => {
+    const images = sn.randint(0, 256, [24, 12, 10, 3], { dtype: 'uint8', generator: new sn.Generator(8) });
+    const labels = sn.randint(0, 4, [24], { generator: new sn.Generator(9) });
+    const ds = sn.data.fromTensors(images, labels);
+    const mean = [0.4, 0.5, 0.6], std = [0.2, 0.25, 0.3];
+    const transforms = [T.randomResizedCrop([8, 8]), T.horizontalFlip(), T.normalize(mean, std)];
+    const float = new sn.data.DataLoader(ds, { batchSize: 6, seed: 3, transforms, channelsLast: true });
+    const bytes = new sn.data.DataLoader(ds, { batchSize: 6, seed: 3, transforms, channelsLast: true, output: 'uint8', pinMemory: true });
+    const a = await float.batch(1, 2);
+    const b = await bytes.batch(1, 2);
+    expect([b.input.dtype, b.input.shape]).toEqual(['uint8', [6, 8, 8, 3]]);
+    const fa = a.input.contiguous().dataSync() as Float32Array, pb = b.input.dataSync() as Uint8Array;
+    let worst = 0;
+    for (let n = 0; n < 6; n++) for (let c = 0; c < 3; c++) for (let p = 0; p < 64; p++) worst = Math.max(worst, Math.abs(fa[(n * 3 + c) * 64 + p] - (pb[(n * 64 + p) * 3 + c] / 255 - mean[c]) / std[c]));
+    expect(worst).toBeLessThan(1e-5);
+    sn.dispose([a.input, a.labels, b.input, b.labels]);
+    // Training from either gives the same steps.
+    const losses: number[][] = [];
+    for (const loader of [float, bytes]) {
+      sn.manualSeed(5);
+      const model = new sn.nn.Sequential(new sn.nn.Conv2d(3, 4, 3), new sn.nn.ReLU(), new sn.nn.Flatten(), new sn.nn.Linear(4 * 6 * 6, 4));
+      const seen: number[] = [];
+      await sn.fit(model, loader, { optimizer: new sn.optim.SGD(model, { lr: 0.05 }), epochs: 2, onStep: (e) => seen.push(e.loss) });
+      const evaluated = await sn.evaluate(model, loader);
+      losses.push([...seen, evaluated.loss]);
+      model.dispose();
+    }
+    expect(losses[1].length).toBe(9);
+    losses[1].forEach((l, i) => expect(l, `step ${i}`).toBeCloseTo(losses[0][i], 5));
+    expect(() => new sn.data.DataLoader(ds, { batchSize: 2, output: 'int8' as never })).toThrow(/output must be 'float' or 'uint8'/);
+    float.dispose();
+    bytes.dispose();
+    ds.dispose();
+  });
+
   it('batch buffers are reused only once nothing holds them: a batch kept, or a view of one, never changes', async () => {
     const images = sn.randint(0, 256, [64, 8, 8, 3], { dtype: 'uint8', generator: new sn.Generator(4) });
     const ds = sn.data.fromTensors(images, sn.zeros([64], { dtype: 'int64' }));

@@ -1,5 +1,7 @@
 #include "data/convert.h"
 
+#include <cstring>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define SKIPNORM_X86 1
@@ -104,6 +106,19 @@ __attribute__((target("sse4.1"))) void convertRgb(const uint8_t* src, int64_t wi
   convertScalar(src, width, 3, mirrored, s, planes, interleaved, x);
 }
 
+__attribute__((target("sse4.1"))) void mirrorRgb(const uint8_t* src, int64_t width, uint8_t* dst) {
+  static const Shuffles shuffles;
+  int64_t x = 0;
+  for (; x + 16 <= width; x += 16) {
+    const uint8_t* block = src + 3 * (width - 16 - x);
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 32));
+    for (int r = 0; r < 3; ++r) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * x + 16 * r), gather3(shuffles.mirror[r], a, b, c));
+  }
+  for (; x < width; ++x) std::memcpy(dst + 3 * x, src + 3 * (width - 1 - x), 3);
+}
+
 bool hasSse41() {
   static const bool has = __builtin_cpu_supports("sse4.1");
   return has;
@@ -111,6 +126,17 @@ bool hasSse41() {
 #endif
 
 }  // namespace
+
+void copyRow(const uint8_t* src, int64_t width, int64_t channels, bool mirrored, uint8_t* dst) {
+  if (!mirrored) {
+    std::memcpy(dst, src, static_cast<size_t>(width * channels));
+    return;
+  }
+#ifdef SKIPNORM_X86
+  if (channels == 3 && hasSse41()) return mirrorRgb(src, width, dst);
+#endif
+  for (int64_t x = 0; x < width; ++x) std::memcpy(dst + x * channels, src + (width - 1 - x) * channels, static_cast<size_t>(channels));
+}
 
 void convertRow(const uint8_t* src, int64_t width, int64_t channels, bool mirrored, const RowScale& s, float* const* planes, float* interleaved) {
 #ifdef SKIPNORM_X86

@@ -283,6 +283,9 @@ Napi::Value CreateLoader(const Napi::CallbackInfo& info) {
   opts.shuffle = boolOption(o, "shuffle", true);
   opts.dropLast = boolOption(o, "dropLast", false);
   opts.channelsLast = boolOption(o, "channelsLast", false);
+  opts.uint8 = stringOption(o, "output", "float") == "uint8";
+  TORCH_CHECK(opts.uint8 || stringOption(o, "output", "float") == "float", "output must be 'float' or 'uint8'");
+  opts.pinMemory = boolOption(o, "pinMemory", false);
   opts.seed = static_cast<uint64_t>(intOption(o, "seed", 0));
   opts.rank = intOption(o, "rank", 0);
   opts.worldSize = intOption(o, "worldSize", 1);

@@ -17,8 +17,8 @@ struct Loader::Pending {
   // The batch's input, made by the first example stored, in its shape; each example is written
   // straight into its slot, in the batch's final layout.
   at::Tensor input;
-  float* slots = nullptr;
-  int64_t slotSize = 0, firstId = -1;
+  uint8_t* slots = nullptr;
+  int64_t slotBytes = 0, firstId = -1;
   std::vector<int64_t> shape;  // [C, H, W] of the first example stored
   std::vector<char> stored;    // per slot: written (not skipped)
   size_t next = 0, done = 0;   // guarded by the loader's mutex
@@ -128,7 +128,7 @@ void Loader::finish(Pending& p) {
   int64_t kept = 0;
   for (size_t k = 0; k < p.ids.size(); ++k) {
     if (!p.stored[k]) continue;
-    if (kept != static_cast<int64_t>(k)) std::memmove(p.slots + kept * p.slotSize, p.slots + k * p.slotSize, p.slotSize * sizeof(float));
+    if (kept != static_cast<int64_t>(k)) std::memmove(p.slots + kept * p.slotBytes, p.slots + k * p.slotBytes, p.slotBytes);
     labels.push_back(dataset_->label(p.ids[k]));
     ++kept;
   }
@@ -139,17 +139,23 @@ void Loader::finish(Pending& p) {
   p.result.input = kept == static_cast<int64_t>(p.ids.size()) ? p.input : p.input.narrow(0, 0, kept);
   p.result.labels = at::tensor(labels, at::kLong);
   p.result.skipped = p.skipped;
+  if (options_.uint8) {
+    const RowScale s = pipeline_.rowScale(p.shape[0]);
+    p.result.scale.assign(s.scale, s.scale + p.shape[0]);
+    p.result.shift.assign(s.shift, s.shift + p.shape[0]);
+  }
 }
 
 // The slot of example `slot` in the batch's input, which the first example stored makes in its
 // shape (under the loader's lock); null with an error when the shape differs.
-float* Loader::slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error) {
+uint8_t* Loader::slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error) {
   const std::vector<int64_t> shape{image.channels, image.height, image.width};
   std::lock_guard<std::mutex> lock(mutex_);
   if (!p.input.defined()) {
-    p.input = batchInput({static_cast<int64_t>(p.ids.size()), shape[0], shape[1], shape[2]});
-    p.slots = p.input.data_ptr<float>();
-    p.slotSize = shape[0] * shape[1] * shape[2];
+    const int64_t n = static_cast<int64_t>(p.ids.size());
+    p.input = options_.uint8 ? batchInput({n, shape[1], shape[2], shape[0]}, at::kByte) : batchInput({n, shape[0], shape[1], shape[2]}, at::kFloat);
+    p.slots = static_cast<uint8_t*>(p.input.data_ptr());
+    p.slotBytes = shape[0] * shape[1] * shape[2] * static_cast<int64_t>(p.input.element_size());
     p.shape = shape;
     p.firstId = p.ids[slot];
   } else if (p.shape != shape) {
@@ -157,21 +163,23 @@ float* Loader::slotFor(Pending& p, size_t slot, const ImageView& image, std::str
             dataset_->describe(p.ids[slot]) + " gives " + c10::str(at::IntArrayRef(shape)) + "): add a resize and centerCrop or randomResizedCrop transform";
     return nullptr;
   }
-  return p.slots + static_cast<int64_t>(slot) * p.slotSize;
+  return p.slots + static_cast<int64_t>(slot) * p.slotBytes;
 }
 
-// Under the loader's lock.
-at::Tensor Loader::batchInput(const std::vector<int64_t>& sizes) {
-  const auto format = options_.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+// Under the loader's lock. Pinned batches come from LibTorch's caching host allocator, which
+// knows when a copy from one has finished; others are reused here once nothing holds them.
+at::Tensor Loader::batchInput(const std::vector<int64_t>& sizes, at::ScalarType dtype) {
+  if (pinned()) return at::empty(sizes, at::TensorOptions().dtype(dtype).pinned_memory(true));
+  const auto format = options_.channelsLast && dtype == at::kFloat ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   for (auto it = spare_.begin(); it != spare_.end(); ++it) {
     // Only the pool refers to it: no batch handed out, no view of one, is alive.
-    if (it->use_count() == 1 && it->storage().use_count() == 1 && it->sizes() == at::IntArrayRef(sizes) && it->is_contiguous(format)) {
+    if (it->use_count() == 1 && it->storage().use_count() == 1 && it->sizes() == at::IntArrayRef(sizes) && it->scalar_type() == dtype && it->is_contiguous(format)) {
       at::Tensor t = *it;
       spare_.erase(it);
       return t;
     }
   }
-  return at::empty(sizes, at::TensorOptions().dtype(at::kFloat).memory_format(format));
+  return at::empty(sizes, at::TensorOptions().dtype(dtype).memory_format(format));
 }
 
 void Loader::work() {
@@ -194,8 +202,9 @@ void Loader::work() {
     try {
       Rng rng = exampleRng(options_.seed, p->epoch, id);
       const Example example = pipeline_.run(*dataset_, id, &rng, scratch);
-      if (float* out = slotFor(*p, slot, example.view, error)) {
-        pipeline_.store(example, out, options_.channelsLast);
+      if (uint8_t* out = slotFor(*p, slot, example.view, error)) {
+        if (options_.uint8) pipeline_.storeBytes(example, out);
+        else pipeline_.store(example, reinterpret_cast<float*>(out), options_.channelsLast);
         stored = true;
       }
     } catch (const CorruptImage& e) {
@@ -226,11 +235,11 @@ void Loader::work() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       p->ready = true;
-      if (p->input.defined()) {
+      if (p->input.defined() && !pinned()) {
         spare_.push_back(std::move(p->input));
-        p->input = at::Tensor();
         if (static_cast<int64_t>(spare_.size()) > options_.prefetch + 4) spare_.erase(spare_.begin());
       }
+      p->input = at::Tensor();
     }
     batchDone_.notify_all();
   }

@@ -25,6 +25,10 @@ namespace skipnorm::data {
 struct LoaderOptions {
   int64_t batchSize = 1;
   bool shuffle = true, dropLast = false, channelsLast = false;
+  // uint8: batches of the transformed pixels, uint8 [n, H, W, C], for the device to convert and
+  // normalise (a quarter of the bytes to copy); pinMemory: in page-locked memory (CUDA present),
+  // so that the copy to the GPU runs asynchronously.
+  bool uint8 = false, pinMemory = false;
   uint64_t seed = 0;
   int64_t rank = 0, worldSize = 1;
   int threads = 2;
@@ -32,9 +36,11 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  at::Tensor input;   // float32 [n, C, H, W] (channels-last memory when asked)
+  at::Tensor input;   // float32 [n, C, H, W] (channels-last memory when asked), or uint8 [n, H, W, C]
   at::Tensor labels;  // int64 [n]
   int64_t skipped = 0;  // corrupt examples left out of this batch
+  // For uint8 batches: what turns them into the float batches, value * scale + shift per channel.
+  std::vector<float> scale, shift;
 };
 
 class Loader {
@@ -47,6 +53,8 @@ class Loader {
   int64_t examplesPerEpoch() const { return perRank_; }  // this rank's share
   int64_t batchesPerEpoch() const;
   int64_t batchSize() const { return options_.batchSize; }
+  const LoaderOptions& options() const { return options_; }
+  bool pinned() const { return options_.pinMemory && at::globalContext().hasCUDA(); }
   // Blocks until batch `index` of `epoch` is ready, and queues the next ones. `cancelled` is
   // polled while waiting: when it returns true the wait ends with JobCancelled.
   Batch batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled = {});
@@ -58,8 +66,8 @@ class Loader {
   void enqueue(int64_t epoch, int64_t index);
   std::vector<int64_t> indices(int64_t epoch, int64_t index);
   void finish(Pending& p);
-  float* slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error);
-  at::Tensor batchInput(const std::vector<int64_t>& sizes);
+  uint8_t* slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error);
+  at::Tensor batchInput(const std::vector<int64_t>& sizes, at::ScalarType dtype);
 
   std::shared_ptr<Dataset> dataset_;
   Pipeline pipeline_;

@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "data/convert.h"
-
 namespace skipnorm::data {
 
 namespace {
@@ -177,9 +175,7 @@ at::Tensor Pipeline::applyUint8(const Dataset& dataset, int64_t index, Rng* rng)
   return ex.flipped ? out.flip({1}) : out;
 }
 
-void Pipeline::store(const Example& ex, float* out, bool channelsLast) const {
-  const ImageView& v = ex.view;
-  const int64_t h = v.height, w = v.width, c = v.channels, plane = h * w;
+RowScale Pipeline::rowScale(int64_t c) const {
   const TransformStep* norm = normalizeStep();
   if (norm) {
     TORCH_CHECK((norm->mean.size() == 1 || static_cast<int64_t>(norm->mean.size()) == c) && (norm->std.size() == 1 || static_cast<int64_t>(norm->std.size()) == c),
@@ -194,11 +190,24 @@ void Pipeline::store(const Example& ex, float* out, bool channelsLast) const {
     scale.scale[ch] = static_cast<float>(1.0 / (255.0 * sd));
     scale.shift[ch] = static_cast<float>(-mean / sd);
   }
+  return scale;
+}
+
+void Pipeline::store(const Example& ex, float* out, bool channelsLast) const {
+  const ImageView& v = ex.view;
+  const int64_t h = v.height, w = v.width, c = v.channels, plane = h * w;
+  const RowScale scale = rowScale(c);
   for (int64_t y = 0; y < h; ++y) {
     float* planes[4];
     for (int64_t ch = 0; ch < c; ++ch) planes[ch] = out + ch * plane + y * w;
     convertRow(v.row(y), w, c, ex.flipped, scale, planes, channelsLast ? out + y * w * c : nullptr);
   }
+}
+
+void Pipeline::storeBytes(const Example& ex, uint8_t* out) const {
+  const ImageView& v = ex.view;
+  rowScale(v.channels);  // the same checks as store()
+  for (int64_t y = 0; y < v.height; ++y) copyRow(v.row(y), v.width, v.channels, ex.flipped, out + y * v.width * v.channels);
 }
 
 }  // namespace skipnorm::data

@@ -17,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "data/convert.h"
 #include "data/dataset.h"
 #include "data/resample.h"
 
@@ -64,6 +65,10 @@ struct Pipeline {
   // Writes the example as float (scaled to [0, 1], normalised) into `out`: [C, H, W], or
   // [H, W, C] when channelsLast.
   void store(const Example& example, float* out, bool channelsLast) const;
+  // Writes the example's pixels as they are, uint8 [H, W, C] (mirrored when flipped).
+  void storeBytes(const Example& example, uint8_t* out) const;
+  // What store() applies per channel: value * scale + shift (ToTensor's 1/255, then normalize).
+  RowScale rowScale(int64_t channels) const;
   const TransformStep* normalizeStep() const;
 };
 

@@ -1,7 +1,8 @@
 // Where fit and evaluate take their batches from: a batch for (epoch, index).
 //   TensorBatches   in-memory tensors `input` [N, ...] and `labels` [N]: full batch, or seeded
 //                   shuffled mini-batches
-//   LoaderBatches   a native data loader (native/data/loader.h), prefetching on its own threads
+//   LoaderBatches   a native data loader (native/data/loader.h), prefetching on its own threads;
+//                   its uint8 batches are converted and normalised on the model's device
 #pragma once
 
 #include <ATen/ATen.h>
@@ -66,7 +67,19 @@ class LoaderBatches : public BatchSource {
   bool sharded() const override { return true; }
   std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
     data::Batch b = loader_->batch(epoch, index, cancelled);
-    return {b.input.to(device_, /*non_blocking=*/true), b.labels.to(device_, /*non_blocking=*/true)};
+    at::Tensor labels = b.labels.to(device_, /*non_blocking=*/true);
+    if (b.input.scalar_type() != at::kByte) return {b.input.to(device_, /*non_blocking=*/true), labels};
+    // uint8 [n, H, W, C] crosses to the device (asynchronously from pinned memory), where one
+    // kernel converts and normalises it into the float batch, in the loader's layout.
+    const at::Tensor pixels = b.input.to(device_, /*non_blocking=*/true).permute({0, 3, 1, 2});
+    const int64_t c = pixels.size(1);
+    const auto floats = at::TensorOptions().dtype(at::kFloat);
+    const at::Tensor scale = at::tensor(b.scale, floats).view({1, c, 1, 1}).to(device_, /*non_blocking=*/true);
+    const at::Tensor shift = at::tensor(b.shift, floats).view({1, c, 1, 1}).to(device_, /*non_blocking=*/true);
+    const auto format = loader_->options().channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    at::Tensor input = at::empty(pixels.sizes(), floats.device(device_).memory_format(format));
+    at::addcmul_out(input, shift, pixels, scale);
+    return {input, labels};
   }
 
  private:

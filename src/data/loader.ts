@@ -31,10 +31,19 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Batches in channels-last memory format. */
   channelsLast?: boolean;
+  /**
+   * 'float' (default): float32 [n, C, H, W] batches, scaled and normalised. 'uint8': the
+   * transformed pixels as uint8 [n, H, W, C] (flips applied, normalisation not), a quarter of the
+   * bytes to move: fit and evaluate convert and normalise them on the model's device in one
+   * kernel (what they do by themselves with a Dataset on a GPU).
+   */
+  output?: 'float' | 'uint8';
+  /** Batches in page-locked memory, so that copies to a GPU run asynchronously (ignored without CUDA). */
+  pinMemory?: boolean;
 }
 
 export interface LoaderBatch {
-  /** float32 [n, C, H, W]. */
+  /** float32 [n, C, H, W], or uint8 [n, H, W, C] with output: 'uint8'. */
   input: Tensor;
   /** int64 [n]. */
   labels: Tensor;
@@ -66,6 +75,8 @@ export class DataLoader {
     integerIn(options.threads, 'threads', 1, op);
     integerIn(options.prefetch, 'prefetch', 0, op);
     if ((options.rank ?? 0) >= (options.worldSize ?? 1)) throw new TypeError(`${op}: rank ${options.rank} must be below worldSize ${options.worldSize ?? 1}`);
+    if (options.output !== undefined && options.output !== 'float' && options.output !== 'uint8') throw new TypeError(`${op}: output must be 'float' or 'uint8', got ${String(options.output)}`);
+    if (options.pinMemory !== undefined && typeof options.pinMemory !== 'boolean') throw new TypeError(`${op}: pinMemory must be a boolean`);
     const transforms = checkTransforms(options.transforms, op);
     const created = native().createLoader(dataset.datasetHandle(op), transforms, { ...options, transforms: undefined, threads: options.threads ?? defaultThreads() }) as {
       handle: number;

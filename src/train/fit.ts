@@ -259,7 +259,13 @@ interface DataSource {
 
 const loaderSettings = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transforms', 'loaderThreads', 'prefetch'] as const;
 
-function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean, parallel = false): DataSource {
+/** Whether the model trains on a GPU: its loader then hands over uint8 batches in pinned memory, converted on the device. */
+function onGpu(model: Module): boolean {
+  const first = model.parameters()[0];
+  return first !== undefined && first.device.startsWith('cuda');
+}
+
+function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean, parallel = false, gpu = false): DataSource {
   const group = parallel ? distState() : { rank: 0, worldSize: 1 };
   if (data instanceof DataLoader) {
     const given = loaderSettings.filter((k) => options[k] !== undefined);
@@ -283,6 +289,7 @@ function dataSource(data: FitData, options: Partial<FitOptions>, op: string, eva
       threads: options.loaderThreads,
       prefetch: options.prefetch,
       channelsLast: options.channelsLast,
+      ...(gpu ? { output: 'uint8', pinMemory: true } : {}),
     });
     return { handles: { loader: loader.loaderHandle(op) }, release: () => loader.dispose() };
   }
@@ -369,10 +376,10 @@ export async function fit(model: Module, data: FitData, options: FitOptions): Pr
   let resumeEpochSums: EpochSums | undefined;
   let loggers: FitLoggers | undefined;
   try {
-    const source = dataSource(data, options, op, false, parallel);
+    const source = dataSource(data, options, op, false, parallel, onGpu(model));
     sources.push(source);
     // Validation batches: the training batch size, in order, without the training transforms.
-    const validation = validationData === undefined ? undefined : dataSource(validationData, validationData instanceof DataLoader ? {} : { batchSize: rest.batchSize, loaderThreads: rest.loaderThreads, prefetch: rest.prefetch, channelsLast: rest.channelsLast }, `${op}: validationData`, true);
+    const validation = validationData === undefined ? undefined : dataSource(validationData, validationData instanceof DataLoader ? {} : { batchSize: rest.batchSize, loaderThreads: rest.loaderThreads, prefetch: rest.prefetch, channelsLast: rest.channelsLast }, `${op}: validationData`, true, false, onGpu(model));
     if (validation) sources.push(validation);
     const latest = checkpoint ? prepareCheckpointDir(checkpoint.dir, resume === true, writesCheckpoints, (message) => process.emitWarning(message, 'SkipnormWarning')) : null;
     if (latest) {
@@ -479,7 +486,7 @@ export async function evaluate(
   positiveInteger(options.loaderThreads, 'loaderThreads', op);
   choice(options.loss, ['cross-entropy', 'mse'], 'loss', op);
   prepareModelFor(model, data, options.transforms, op);
-  const source = dataSource(data, options, op, true);
+  const source = dataSource(data, options, op, true, false, onGpu(model));
   const native_options = { batchSize: options.batchSize, loss: options.loss, ...source.handles, model: model.moduleHandle(op) };
   return runJob<EvaluateResult, never>(op, () => native().evaluate(native_options), { signal: options.signal }).finally(() => source.release());
 }
