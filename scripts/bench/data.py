@@ -79,13 +79,13 @@ def pipeline(path):
 
 
 def store(img, batch, k, channels_last):
-    """ToTensor + Normalize of one image into slot k of the batch array."""
-    pixels = np.asarray(img, dtype=np.float32)
-    if channels_last:
-        np.multiply(pixels, SCALE, out=batch[k])
-        batch[k] += SHIFT
-    else:
-        batch[k] = (pixels * SCALE + SHIFT).transpose(2, 0, 1)
+    """ToTensor + Normalize of one image into slot k of the batch array: a multiply and an add
+    per channel, in place (the fastest of the numpy forms tried, for both layouts)."""
+    pixels = np.asarray(img)
+    for c in range(3):
+        out = batch[k, ..., c] if channels_last else batch[k, c]
+        np.multiply(pixels[..., c], SCALE[c], out=out)
+        out += SHIFT[c]
 
 
 def batches(images, count, channels_last):
