@@ -82,44 +82,58 @@ void Loader::enqueue(int64_t epoch, int64_t index) {
   queue_.push_back(p);
 }
 
-Batch Loader::batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled) {
+// Under the lock: drops the batches queued before `key` that nobody waits for (they will not be
+// asked for), queues `key` and the `prefetch` after it, and returns `key`'s.
+std::shared_ptr<Loader::Pending> Loader::request(int64_t epoch, int64_t index) {
   TORCH_CHECK(epoch >= 0 && index >= 0 && index < batchesPerEpoch(), "batch ", index, " of epoch ", epoch, " does not exist (", batchesPerEpoch(), " per epoch)");
-  std::shared_ptr<Pending> p;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    // Batches queued for earlier positions that nobody waits for will not be asked for: drop them.
-    const std::pair<int64_t, int64_t> key{epoch, index};
-    auto unwanted = [&](const std::shared_ptr<Pending>& q) { return std::make_pair(q->epoch, q->index) < key && q->waiters == 0; };
-    std::erase_if(pending_, [&](const auto& entry) { return unwanted(entry.second); });
-    std::erase_if(queue_, unwanted);
-    int64_t e = epoch, i = index;
-    for (int64_t k = 0; k <= options_.prefetch; ++k) {
-      if (!pending_.count({e, i})) enqueue(e, i);
-      if (++i == batchesPerEpoch()) {
-        i = 0;
-        ++e;
-      }
+  const std::pair<int64_t, int64_t> key{epoch, index};
+  auto unwanted = [&](const std::shared_ptr<Pending>& q) { return std::make_pair(q->epoch, q->index) < key && q->waiters == 0; };
+  std::erase_if(pending_, [&](const auto& entry) { return unwanted(entry.second); });
+  std::erase_if(queue_, unwanted);
+  int64_t e = epoch, i = index;
+  for (int64_t k = 0; k <= options_.prefetch; ++k) {
+    if (!pending_.count({e, i})) enqueue(e, i);
+    if (++i == batchesPerEpoch()) {
+      i = 0;
+      ++e;
     }
-    workAvailable_.notify_all();
-    p = pending_.at(key);
-    ++p->waiters;
-    while (!p->ready) {
-      if (cancelled && cancelled()) {
-        --p->waiters;
-        throw JobCancelled();
-      }
-      batchDone_.wait_for(lock, std::chrono::milliseconds(20), [&] { return p->ready; });
-    }
-    --p->waiters;
-    // Handed out once; a caller that waited for it alongside gets the same batch.
-    auto it = pending_.find(key);
-    if (it != pending_.end() && it->second == p) {
-      pending_.erase(it);
-      skipped_ += p->result.skipped;
-    }
+  }
+  workAvailable_.notify_all();
+  return pending_.at(key);
+}
+
+// Under the lock: the ready batch `p` is handed out once (a caller that waited for it alongside
+// gets the same batch).
+Batch Loader::handOut(const std::shared_ptr<Pending>& p) {
+  auto it = pending_.find({p->epoch, p->index});
+  if (it != pending_.end() && it->second == p) {
+    pending_.erase(it);
+    skipped_ += p->result.skipped;
   }
   TORCH_CHECK(p->error.empty(), p->error);
   return p->result;
+}
+
+Batch Loader::batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  std::shared_ptr<Pending> p = request(epoch, index);
+  ++p->waiters;
+  while (!p->ready) {
+    if (cancelled && cancelled()) {
+      --p->waiters;
+      throw JobCancelled();
+    }
+    batchDone_.wait_for(lock, std::chrono::milliseconds(20), [&] { return p->ready; });
+  }
+  --p->waiters;
+  return handOut(p);
+}
+
+std::optional<Batch> Loader::batchIfReady(int64_t epoch, int64_t index) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::shared_ptr<Pending> p = request(epoch, index);
+  if (!p->ready) return std::nullopt;
+  return handOut(p);
 }
 
 void Loader::finish(Pending& p) {

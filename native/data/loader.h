@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "data/dataset.h"
@@ -58,6 +59,8 @@ class Loader {
   // Blocks until batch `index` of `epoch` is ready, and queues the next ones. `cancelled` is
   // polled while waiting: when it returns true the wait ends with JobCancelled.
   Batch batch(int64_t epoch, int64_t index, const std::function<bool()>& cancelled = {});
+  // The same batch if it is ready now, else nullopt (it stays queued; nothing waits).
+  std::optional<Batch> batchIfReady(int64_t epoch, int64_t index);
   int64_t skipped() const { return skipped_; }  // in the batches handed out
 
  private:
@@ -65,6 +68,8 @@ class Loader {
   void work();
   void enqueue(int64_t epoch, int64_t index);
   std::vector<int64_t> indices(int64_t epoch, int64_t index);
+  std::shared_ptr<Pending> request(int64_t epoch, int64_t index);
+  Batch handOut(const std::shared_ptr<Pending>& p);
   void finish(Pending& p);
   uint8_t* slotFor(Pending& p, size_t slot, const ImageView& image, std::string& error);
   at::Tensor batchInput(const std::vector<int64_t>& sizes, at::ScalarType dtype);

@@ -2,17 +2,20 @@
 //   TensorBatches   in-memory tensors `input` [N, ...] and `labels` [N]: full batch, or seeded
 //                   shuffled mini-batches
 //   LoaderBatches   a native data loader (native/data/loader.h), prefetching on its own threads;
-//                   its uint8 batches are converted and normalised on the model's device
+//                   batches move to the model's device (device_transfer.h), on a GPU up to two
+//                   ahead of the step
 #pragma once
 
 #include <ATen/ATen.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "data/loader.h"
 #include "data/order.h"
+#include "train/device_transfer.h"
 
 namespace skipnorm::train {
 
@@ -60,31 +63,24 @@ class TensorBatches : public BatchSource {
 
 class LoaderBatches : public BatchSource {
  public:
-  explicit LoaderBatches(std::shared_ptr<data::Loader> loader, at::Device device) : loader_(std::move(loader)), device_(device) {}
+  LoaderBatches(std::shared_ptr<data::Loader> loader, at::Device device)
+      : loader_(std::move(loader)), transfer_(device, loader_->options().channelsLast), ahead_(transfer_.overlaps() || loader_->options().uint8) {}
   int64_t examples() const override { return loader_->examplesPerEpoch(); }
   int64_t batchSize() const override { return loader_->batchSize(); }
   int64_t batchesPerEpoch() const override { return loader_->batchesPerEpoch(); }
   bool sharded() const override { return true; }
-  std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override {
-    data::Batch b = loader_->batch(epoch, index, cancelled);
-    at::Tensor labels = b.labels.to(device_, /*non_blocking=*/true);
-    if (b.input.scalar_type() != at::kByte) return {b.input.to(device_, /*non_blocking=*/true), labels};
-    // uint8 [n, H, W, C] crosses to the device (asynchronously from pinned memory), where one
-    // kernel converts and normalises it into the float batch, in the loader's layout.
-    const at::Tensor pixels = b.input.to(device_, /*non_blocking=*/true).permute({0, 3, 1, 2});
-    const int64_t c = pixels.size(1);
-    const auto floats = at::TensorOptions().dtype(at::kFloat);
-    const at::Tensor scale = at::tensor(b.scale, floats).view({1, c, 1, 1}).to(device_, /*non_blocking=*/true);
-    const at::Tensor shift = at::tensor(b.shift, floats).view({1, c, 1, 1}).to(device_, /*non_blocking=*/true);
-    const auto format = loader_->options().channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-    at::Tensor input = at::empty(pixels.sizes(), floats.device(device_).memory_format(format));
-    at::addcmul_out(input, shift, pixels, scale);
-    return {input, labels};
-  }
+  std::pair<at::Tensor, at::Tensor> batchAt(int64_t epoch, int64_t index) override;
 
  private:
+  using Key = std::pair<int64_t, int64_t>;
+  Key after(Key k) const { return k.second + 1 == batchesPerEpoch() ? Key{k.first + 1, 0} : Key{k.first, k.second + 1}; }
+
   std::shared_ptr<data::Loader> loader_;
-  at::Device device_;
+  DeviceTransfer transfer_;
+  // Batches already on their way (up to two after the one asked for): started when the loader
+  // has them, so the copies run while the steps before them compute.
+  bool ahead_;
+  std::deque<std::pair<Key, std::shared_ptr<DeviceTransfer::Moving>>> moving_;
 };
 
 }  // namespace skipnorm::train

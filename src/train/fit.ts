@@ -261,8 +261,10 @@ const loaderSettings = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transforms'
 
 /** Whether the model trains on a GPU: its loader then hands over uint8 batches in pinned memory, converted on the device. */
 function onGpu(model: Module): boolean {
-  const first = model.parameters()[0];
-  return first !== undefined && first.device.startsWith('cuda');
+  const parameters = model.parameters();
+  const gpu = parameters.length > 0 && parameters[0].device.startsWith('cuda');
+  parameters.forEach((p) => p.dispose());
+  return gpu;
 }
 
 function dataSource(data: FitData, options: Partial<FitOptions>, op: string, evaluation: boolean, parallel = false, gpu = false): DataSource {
