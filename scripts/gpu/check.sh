@@ -2,9 +2,10 @@
 # The GPU verification, in one run on the lent GPU machine (see ENVIRONMENT.md, "GPUs"):
 # build the addon against that machine's CUDA torch, run the CUDA checks, and benchmark, side by
 # side with the machine's PyTorch: ImageNet-shaped pre-activation ResNet-50 training (batch 256,
-# synthetic data, bfloat16 autocast, channels-last) and full-batch BNNet steps with CUDA graphs
-# against PyTorch eager. Writes $OUT/gpu-report.md (scripts/gpu/record.js puts it into
-# docs/benchmarks.md) and the logs.
+# synthetic data, bfloat16 autocast, channels-last), full-batch BNNet steps with CUDA graphs
+# against PyTorch eager, and the same ResNet-50 training fed by the input pipeline from generated
+# ImageNet-like JPEGs (skipnorm's loader, plain and packed, against torchvision's). Writes
+# $OUT/gpu-report.md (scripts/gpu/record.js puts it into docs/benchmarks.md) and the logs.
 #
 # The machine has no network: run scripts/gpu/stage.sh here first and carry ['lib', '.gpu-carry']
 # (node, a production node_modules, the Debian packages of the image libraries and Gloo's headers).
@@ -106,5 +107,69 @@ lines.push("", `Against one row per pass, the largest difference, relative to th
 if (jsg.check) lines.push("", `cudaGraph vs eager, 50 steps from the same weights (cuDNN deterministic): ${jsg.check.identical ? "identical" : "NOT identical"} (largest loss difference ${jsg.check.maxLossDiff}, largest parameter difference ${jsg.check.maxParamDiff}; loss ${jsg.check.lossFirst.toFixed(4)} -> ${jsg.check.lossLast.toFixed(4)})`);
 console.log(lines.join("\n"));
  ' "$py1" "$js1" "$py2" "$js2" "$pyg" "$jsg" "$pyp" "$jsp" "$DEVICE batch $BATCH ${SIZE}x${SIZE}" | tee -a "$report"
+
+# End-to-end input pipeline: ImageNet-like JPEGs (make-jpegs.py) decoded and augmented on the CPU,
+# feeding the same ResNet-50 training, beside the synthetic-data rate (pipeline.js, pipeline.py).
+# Expected on the GPU machine: about 2.5 minutes in all, well under 4. Writing the 5,200 JPEGs
+# takes ~20 s; each run ~15 s of start-up and cuDNN autotuning, then per case 14 warm-up and 42
+# timed batches of 256 (42: three rounds of a 14-worker PyTorch loader, whose workers each
+# deliver whole batches); skipnorm with 4 loader threads ~45 s (packing the folder included),
+# with 14 ~30 s; PyTorch with 14 workers ~40 s.
+if [ "$SMOKE" = 1 ]; then PCOUNT=64 PBATCH=4 PSTEPS=2 PWARM=2 PTHREADS=2 PWORKERS=2; else PCOUNT=5200 PBATCH=256 PSTEPS=42 PWARM=14 PTHREADS="4 14" PWORKERS=14; fi
+jpegs=/tmp/skipnorm-imagenet-like
+# One JSON line from a benchmark; a failed one becomes a row saying so instead of ending the run.
+json_of() {
+  local line what="$*"
+  line=$("$@" | tail -1) && case "$line" in "{"*) echo "$line"; return ;; esac
+  echo "{\"failed\": \"${what//[\"\\]/}\"}"
+}
+stamp "input pipeline: $PCOUNT ImageNet-like JPEGs in $jpegs"
+$PY scripts/gpu/make-jpegs.py $jpegs $PCOUNT | tail -1
+pipe=()
+for t in $PTHREADS; do
+  stamp "input pipeline, skipnorm, $t loader threads, batch $PBATCH, $PSTEPS steps after $PWARM"
+  pipe+=("$(json_of env SIZE=$SIZE WARMUP=$PWARM node scripts/gpu/pipeline.js $DEVICE $jpegs $PBATCH $PSTEPS $t)")
+  echo "${pipe[-1]}" | tee -a "$OUT/pipeline.jsonl"
+done
+stamp "input pipeline, PyTorch, $PWORKERS workers"
+pypipe=$(json_of env SIZE=$SIZE WARMUP=$PWARM $PY scripts/gpu/pipeline.py $DEVICE $jpegs $PBATCH $PSTEPS $PWORKERS)
+echo "$pypipe" | tee -a "$OUT/pipeline.jsonl"
+node -e '
+const [label, pyLine, ...jsLines] = process.argv.slice(1);
+const py = JSON.parse(pyLine), js = jsLines.map((s) => JSON.parse(s));
+const ok = js.filter((r) => !r.failed);
+const first = ok[0] ?? {};
+const lines = [
+  "",
+  `End-to-end input pipeline, ${label}: ${first.images ?? "?"} generated ImageNet-like JPEGs (about 500x375, quality 90, a few CMYK, greyscale and PNG), random resized crop + flip + normalise into channels-last batches, pre-activation ResNet-50 trained from them (bfloat16, channels-last, SGD momentum); images/s over the timed steps, each run against its own synthetic-data rate (PyTorch against that of the skipnorm run with the most loader threads).`,
+  "",
+  "| case | images/s | ratio to skipnorm synthetic | loader threads |",
+  "|---|---:|---:|---:|",
+];
+const row = (name, v, reference, threads) => lines.push(`| ${name} | ${v.toFixed(0)} | ${(v / reference).toFixed(3)} | ${threads} |`);
+for (const r of js) {
+  if (r.failed) {
+    lines.push(`| skipnorm run FAILED: ${r.failed} | | | |`);
+    continue;
+  }
+  row("skipnorm: training on random tensors on the device (synthetic)", r.syntheticFit, r.syntheticFit, "–");
+  row("skipnorm: loader alone, JPEG folder", r.folderLoader, r.syntheticFit, r.threads);
+  row("skipnorm: training from the JPEG folder", r.folderFit, r.syntheticFit, r.threads);
+  row(`skipnorm: loader alone, packed ${r.packedSize}x${r.packedSize}`, r.packedLoader, r.syntheticFit, r.threads);
+  row(`skipnorm: training from the packed ${r.packedSize}x${r.packedSize} file`, r.packedFit, r.syntheticFit, r.threads);
+}
+const reference = ok.length ? ok[ok.length - 1].syntheticFit : NaN;
+if (py.failed) lines.push(`| PyTorch run FAILED: ${py.failed} | | | |`);
+else if (py.skipped) lines.push(`| PyTorch: not run (${py.skipped}) | | | |`);
+else {
+  row("PyTorch: training on random tensors on the device (synthetic)", py.syntheticFit, reference, "–");
+  row(`PyTorch: DataLoader alone (ImageFolder, PIL transforms${py.pinMemory ? ", pinned" : ""})`, py.folderLoader, reference, `${py.workers} workers`);
+  row("PyTorch: training from that DataLoader", py.folderFit, reference, `${py.workers} workers`);
+}
+const skipped = ok.reduce((n, r) => n + r.skipped, 0);
+const prefetch = `Loader prefetch: skipnorm ${first.prefetch ?? "?"} batches${py.prefetchFactor ? `, PyTorch ${py.prefetchFactor} per worker` : ""}.`;
+lines.push("", `GPU decoding in skipnorm: ${first.gpuDecode ?? "?"}. Corrupt files skipped by skipnorm: ${skipped}. ${prefetch}`);
+console.log(lines.join("\n"));
+ ' "$DEVICE batch $PBATCH ${SIZE}x${SIZE}, $PSTEPS timed steps after $PWARM" "$pypipe" "${pipe[@]}" | tee -a "$report"
 stamp "done: $report"
 [ "$checks" = 0 ] || [ "$SMOKE" = 1 ]

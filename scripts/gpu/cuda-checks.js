@@ -68,6 +68,25 @@ const gpuCopyOf = (source) => {
   const digits = sn.data.digits({ split: 'test' });
   const r2 = await sn.fit(gpu, digits, { optimizer, epochs: 1, batchSize: 100, transforms: [sn.data.transforms.normalize([0.1307], [0.3081])] });
   console.log(`ok  fit from the loader on cuda:0: ${r2.steps} steps, last loss ${r2.lastEpochLoss.toFixed(4)}`);
+  // uint8 batches (pinned) copied on a side stream and normalised on the device give the same
+  // training as float batches made on the CPU.
+  const T = sn.data.transforms;
+  const tf = [T.randomCrop(28, { padding: 2 }), T.horizontalFlip(), T.normalize([0.1307], [0.3081])];
+  const raw = await new sn.data.DataLoader(digits, { batchSize: 50, seed: 4, transforms: tf, output: 'uint8', pinMemory: true }).batch(0, 0);
+  assert.deepEqual([raw.input.dtype, raw.input.shape], ['uint8', [50, 28, 28, 1]]);
+  sn.dispose([raw.input, raw.labels]);
+  const runs = [];
+  for (const output of ['float', 'uint8']) {
+    sn.manualSeed(7);
+    const m = sn.models.bnnet({ variant: 'c' }).to('cuda:0');
+    const loader = new sn.data.DataLoader(digits, { batchSize: 100, seed: 4, transforms: tf, output, pinMemory: output === 'uint8', channelsLast: true });
+    const seen = [];
+    await sn.fit(m, loader, { optimizer: new sn.optim.SGD(m, { lr: 0.05 }), epochs: 2, onStep: (e) => seen.push(e.loss) });
+    runs.push(seen);
+    loader.dispose();
+  }
+  runs[1].forEach((l, i) => assert.ok(Math.abs(l - runs[0][i]) <= 1e-4 * Math.abs(runs[0][i]) + 1e-5, `step ${i}: uint8 path ${l} vs float path ${runs[0][i]}`));
+  console.log(`ok  uint8 batches through the side stream train as float batches: ${runs[1].length} steps, last loss ${runs[1].at(-1).toFixed(4)}`);
   const r3 = await sn.fit(gpu, digits, { optimizer, steps: 10, batchSize: 100, autocast: 'bfloat16', channelsLast: true });
   console.log(`ok  bfloat16 autocast + channels-last on cuda:0: loss ${r3.lastEpochLoss.toFixed(4)}`);
 

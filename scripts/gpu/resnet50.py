@@ -1,6 +1,7 @@
 """PyTorch side of the GPU benchmark: ImageNet-shaped pre-activation ResNet-50 training steps
 (SGD momentum, synthetic data, bfloat16 autocast, channels-last), images/s.
-Usage: python resnet50.py DEVICE BATCH SIZE STEPS   (prints one JSON line)"""
+Usage: python resnet50.py DEVICE BATCH SIZE STEPS   (prints one JSON line)
+pipeline.py trains the same model with the same step (model_and_step)."""
 import json
 import os
 import sys
@@ -12,30 +13,40 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'golden'))
 from models import PreActResNet  # noqa: E402
 
-device, batch, size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-torch.manual_seed(0)
-torch.backends.cudnn.benchmark = True
-model = PreActResNet(50, 'mod', 1000, True).to(device).to(memory_format=torch.channels_last).train()
-opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-x = torch.randn(batch, 3, size, size, device=device).to(memory_format=torch.channels_last)
-y = torch.randint(0, 1000, (batch,), device=device)
-autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16)
+
+def model_and_step(device):
+    """The seeded model (channels-last, train mode) and step(x, y): one SGD step under autocast."""
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True
+    model = PreActResNet(50, 'mod', 1000, True).to(device).to(memory_format=torch.channels_last).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16)
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast:
+            out = model(x)
+        F.cross_entropy(out.float(), y).backward()
+        opt.step()
+
+    return model, step
 
 
-def step():
-    opt.zero_grad(set_to_none=True)
-    with autocast:
-        out = model(x)
-    F.cross_entropy(out.float(), y).backward()
-    opt.step()
+def main():
+    device, batch, size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    _, step = model_and_step(device)
+    x = torch.randn(batch, 3, size, size, device=device).to(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (batch,), device=device)
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    for _ in range(3):
+        step(x, y)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(x, y)
+    sync()
+    print(json.dumps({'imagesPerSecond': batch * steps / (time.perf_counter() - start)}))
 
 
-sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-for _ in range(3):
-    step()
-sync()
-start = time.perf_counter()
-for _ in range(steps):
-    step()
-sync()
-print(json.dumps({'imagesPerSecond': batch * steps / (time.perf_counter() - start)}))
+if __name__ == '__main__':
+    main()
