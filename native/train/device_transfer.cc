@@ -3,7 +3,7 @@
 #include <optional>
 
 #ifdef SKIPNORM_WITH_CUDA
-#include <ATen/cuda/CUDAEvent.h>
+#include <c10/core/Event.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -32,7 +32,7 @@ at::Tensor inputOnDevice(const data::Batch& b, at::Device device, bool channelsL
 struct DeviceTransfer::Moving {
   at::Tensor input, labels;
 #ifdef SKIPNORM_WITH_CUDA
-  std::optional<at::cuda::CUDAEvent> ready;
+  std::optional<c10::Event> ready;
 #endif
 };
 
@@ -64,7 +64,7 @@ std::shared_ptr<DeviceTransfer::Moving> DeviceTransfer::start(const data::Batch&
     c10::cuda::CUDAStreamGuard guard(impl_->side);
     m->input = inputOnDevice(batch, device_, channelsLast_);
     m->labels = batch.labels.to(device_, /*non_blocking=*/true);
-    m->ready.emplace();
+    m->ready.emplace(c10::DeviceType::CUDA);
     m->ready->record(impl_->side);
     return m;
   }
