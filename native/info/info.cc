@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "info/gpus.h"
+#include "nn/fused_batch_norm.h"
 
 namespace skipnorm {
 
@@ -110,6 +111,30 @@ Napi::Value CudnnDeterministic(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::globalContext().deterministicCuDNN());
 }
 
+// Batch norm + ReLU fusion (nn/fused_batch_norm.h): "auto", "off" or "always"; a process-wide mode.
+Napi::Value FusedBatchNorm(const Napi::CallbackInfo& info) {
+  static const std::pair<const char*, nn::FusionMode> kModes[] = {{"auto", nn::FusionMode::Auto}, {"off", nn::FusionMode::Off}, {"always", nn::FusionMode::Always}};
+  if (!isMissing(info, 0)) {
+    const std::string mode = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    bool known = false;
+    for (const auto& [name, value] : kModes) {
+      if (mode == name) {
+        nn::setFusedBatchNormMode(value);
+        known = true;
+      }
+    }
+    if (!known) throwTypeError(info.Env(), "fusedBatchNorm: expected 'auto', 'off' or 'always'");
+  }
+  for (const auto& [name, value] : kModes) {
+    if (value == nn::fusedBatchNormMode()) return Napi::String::New(info.Env(), name);
+  }
+  return Napi::String::New(info.Env(), "auto");
+}
+
+Napi::Value FusedBatchNormCalls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(nn::fusedBatchNormCalls()));
+}
+
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   if (cudaAvailable()) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(optionalIntArg(info, 0).value_or(0)));
   return info.Env().Undefined();
@@ -145,6 +170,8 @@ void registerInfo(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "cudnnBenchmark", CudnnBenchmark);
   exportFunction(env, exports, "cudnnDeterministic", CudnnDeterministic);
   exportFunction(env, exports, "cudaSynchronize", CudaSynchronize);
+  exportFunction(env, exports, "fusedBatchNorm", FusedBatchNorm);
+  exportFunction(env, exports, "fusedBatchNormCalls", FusedBatchNormCalls);
   exportFunction(env, exports, "setNumThreads", SetNumThreads);
   exportFunction(env, exports, "getNumThreads", GetNumThreads);
   exportFunction(env, exports, "setMainThreadNumThreads", SetMainThreadNumThreads);

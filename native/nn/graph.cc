@@ -1,5 +1,8 @@
 #include "nn/graph.h"
 
+#include "nn/fused_batch_norm.h"
+#include "nn/layers.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -199,6 +202,69 @@ void GraphModule::setGraph(Graph graph) {
                   graph.output.output >= 0 && graph.output.output < graph.nodes[static_cast<size_t>(graph.output.node)].outputs,
               name(), ": the graph's output is not one of its nodes");
   graph_ = std::move(graph);
+  planFusions();
+}
+
+void GraphModule::planFusions() {
+  const Graph& g = *graph_;
+  const size_t n = g.nodes.size();
+  fusions_.assign(n, Fusion{});
+  fusedAway_.assign(n, false);
+  // How many times each node's first output is read (the graph's output counts as a read).
+  std::vector<int64_t> reads(n, 0);
+  auto count = [&](const GraphArgs& args, auto&& self) -> void {
+    for (const auto& a : args) {
+      if (const auto* ref = std::get_if<NodeRef>(&a.value); ref && ref->output == 0) ++reads[static_cast<size_t>(ref->node)];
+      else if (const auto* list = std::get_if<GraphArgs>(&a.value)) self(*list, self);
+    }
+  };
+  for (const auto& node : g.nodes) count(node.args, count);
+  if (g.output.output == 0) ++reads[static_cast<size_t>(g.output.node)];
+  // A reference to the single-use first output of an earlier node, or -1.
+  auto soleUse = [&](const GraphArg& a) -> int64_t {
+    const auto* ref = std::get_if<NodeRef>(&a.value);
+    return ref && ref->output == 0 && reads[static_cast<size_t>(ref->node)] == 1 ? ref->node : -1;
+  };
+  auto isNorm = [&](int64_t i) {
+    if (i < 0) return false;
+    const GraphNode& node = g.nodes[static_cast<size_t>(i)];
+    return node.kind == GraphNode::Kind::Call && node.args.size() == 1 && dynamic_cast<BatchNorm*>(node.child.get()) != nullptr &&
+           node.child->kind() == "BatchNorm2d";
+  };
+  // Element-wise operations are recorded as ("unary"|"binary", name, operands..., flags).
+  auto isOp = [](const GraphNode& node, const char* kind, const char* name) {
+    const auto* op = node.args.empty() ? nullptr : std::get_if<std::string>(&node.args[0].value);
+    return node.kind == GraphNode::Kind::Op && node.op == kind && op != nullptr && *op == name;
+  };
+  for (size_t j = 0; j < n; ++j) {
+    const GraphNode& node = g.nodes[j];
+    const auto* act = node.kind == GraphNode::Kind::Call ? dynamic_cast<const Activation*>(node.child.get()) : nullptr;
+    const GraphArg* reluInput = nullptr;
+    if (act != nullptr && act->isReLU() && node.args.size() == 1) reluInput = &node.args[0];
+    else if (isOp(node, "unary", "relu") && node.args.size() == 2) reluInput = &node.args[1];
+    if (reluInput == nullptr) continue;
+    const int64_t input = soleUse(*reluInput);
+    if (isNorm(input)) {
+      fusions_[j].norm = input;
+    } else if (input >= 0) {
+      // A tensor + tensor addition (no scalar operand: the flag after the operands is false).
+      const GraphNode& add = g.nodes[static_cast<size_t>(input)];
+      if (!isOp(add, "binary", "add") || add.args.size() < 3) continue;
+      const bool scalarOperand = add.args.size() > 3 && std::holds_alternative<bool>(add.args[3].value) && std::get<bool>(add.args[3].value);
+      const auto* lhs = std::get_if<NodeRef>(&add.args[1].value);
+      const auto* rhs = std::get_if<NodeRef>(&add.args[2].value);
+      if (scalarOperand || !lhs || !rhs) continue;
+      for (int side = 0; side < 2 && fusions_[j].norm < 0; ++side) {
+        const int64_t norm = soleUse(add.args[static_cast<size_t>(side + 1)]);
+        if (!isNorm(norm)) continue;
+        fusions_[j] = Fusion{norm, input, side == 0 ? *rhs : *lhs};
+      }
+    }
+    if (fusions_[j].norm >= 0) {
+      fusedAway_[static_cast<size_t>(fusions_[j].norm)] = true;
+      if (fusions_[j].add >= 0) fusedAway_[static_cast<size_t>(fusions_[j].add)] = true;
+    }
+  }
 }
 
 at::Tensor GraphModule::forward(const at::Tensor& x) { return forwardMany({x}); }
@@ -222,39 +288,62 @@ at::Tensor GraphModule::forwardMany(const std::vector<at::Tensor>& inputs) {
   }
   const int64_t batch = inputs[0].size(0);
   std::vector<std::vector<at::Tensor>> values(g.nodes.size());
+  const bool fusing = fusionEnabledHere();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const GraphNode& node = g.nodes[i];
-    switch (node.kind) {
-      case GraphNode::Kind::Input:
-        values[i] = {inputs[static_cast<size_t>(std::get<double>(node.args[0].value))]};
-        break;
-      case GraphNode::Kind::Parameter:
-        values[i] = {node.parameter};
-        break;
-      case GraphNode::Kind::Call: {
-        OpArgs args(node.args, values, batch, *this);
-        if (node.args.size() == 1) {
-          values[i] = {(*node.child)(args.tensor(0))};
-        } else {
-          auto graphChild = std::dynamic_pointer_cast<GraphModule>(node.child);
-          TORCH_CHECK(graphChild, name(), ": '", node.op, "' is called with ", node.args.size(), " inputs, but only traced modules take more than one");
-          std::vector<at::Tensor> xs;
-          for (size_t k = 0; k < node.args.size(); ++k) xs.push_back(args.tensor(k));
-          values[i] = {OutputHook::apply(*graphChild, graphChild->forwardMany(xs))};
-        }
-        break;
+    if (node.kind == GraphNode::Kind::Input) {
+      values[i] = {inputs[static_cast<size_t>(std::get<double>(node.args[0].value))]};
+      continue;
+    }
+    // Nodes a later ReLU computes with it: left for it (nothing else reads them).
+    if (fusing && fusedAway_[i]) continue;
+    const Fusion& fusion = fusions_[i];
+    if (fusing && fusion.norm >= 0) {
+      const GraphNode& normNode = g.nodes[static_cast<size_t>(fusion.norm)];
+      const at::Tensor x = OpArgs(normNode.args, values, batch, *this).tensor(0);
+      const at::Tensor z = fusion.add >= 0 ? values[static_cast<size_t>(fusion.residual.node)][static_cast<size_t>(fusion.residual.output)] : at::Tensor();
+      if (at::Tensor fused = static_cast<BatchNorm&>(*normNode.child).fusedWithReLU(x, z); fused.defined()) {
+        values[i] = {std::move(fused)};
+        continue;
       }
-      case GraphNode::Kind::Op: {
-        values[i] = node.fn(OpArgs(node.args, values, batch, *this));
-        TORCH_CHECK(static_cast<int64_t>(values[i].size()) == node.outputs, name(), ": operation '", node.op, "' gave ", values[i].size(),
-                    " outputs where the graph expects ", node.outputs);
-        break;
-      }
+      // Not taken for these tensors: the left nodes run now, in order, then the ReLU.
+      values[static_cast<size_t>(fusion.norm)] = {runNode(static_cast<size_t>(fusion.norm), values, batch)};
+      if (fusion.add >= 0) values[static_cast<size_t>(fusion.add)] = {runNode(static_cast<size_t>(fusion.add), values, batch)};
+    }
+    if (node.kind == GraphNode::Kind::Op) {
+      values[i] = node.fn(OpArgs(node.args, values, batch, *this));
+      TORCH_CHECK(static_cast<int64_t>(values[i].size()) == node.outputs, name(), ": operation '", node.op, "' gave ", values[i].size(),
+                  " outputs where the graph expects ", node.outputs);
+    } else {
+      values[i] = {runNode(i, values, batch)};
     }
     // What no later node reads could be freed here; graphs are small and autograd keeps what
     // backward needs anyway, so values simply live to the end of the pass.
   }
   return values[static_cast<size_t>(g.output.node)][static_cast<size_t>(g.output.output)];
+}
+
+// One node's single output: a parameter, a child's call or a one-output operation.
+at::Tensor GraphModule::runNode(size_t i, std::vector<std::vector<at::Tensor>>& values, int64_t batch) const {
+  const GraphNode& node = graph_->nodes[i];
+  OpArgs args(node.args, values, batch, *this);
+  switch (node.kind) {
+    case GraphNode::Kind::Parameter:
+      return node.parameter;
+    case GraphNode::Kind::Call: {
+      if (node.args.size() == 1) return (*node.child)(args.tensor(0));
+      auto graphChild = std::dynamic_pointer_cast<GraphModule>(node.child);
+      TORCH_CHECK(graphChild, name(), ": '", node.op, "' is called with ", node.args.size(), " inputs, but only traced modules take more than one");
+      std::vector<at::Tensor> xs;
+      for (size_t k = 0; k < node.args.size(); ++k) xs.push_back(args.tensor(k));
+      return OutputHook::apply(*graphChild, graphChild->forwardMany(xs));
+    }
+    default: {
+      std::vector<at::Tensor> out = node.fn(args);
+      TORCH_CHECK(out.size() == 1, name(), ": operation '", node.op, "' gave ", out.size(), " outputs where the graph expects 1");
+      return out[0];
+    }
+  }
 }
 
 std::string GraphModule::describe() const {

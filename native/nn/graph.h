@@ -117,8 +117,18 @@ class GraphModule : public Layer {
  private:
   std::shared_ptr<Layer> childNamed(const std::string& name) const;
   at::Tensor tensorNamed(const std::string& name) const;
+  // Batch norm + ReLU fusion (nn/fused_batch_norm.h): a ReLU (node or ReLU child) whose input is a
+  // BatchNorm2d call, or an addition of one and another value, that nothing else reads.
+  struct Fusion {
+    int64_t norm = -1, add = -1;  // the nodes the ReLU's node computes with it
+    NodeRef residual;             // the addition's other operand
+  };
+  void planFusions();
+  at::Tensor runNode(size_t i, std::vector<std::vector<at::Tensor>>& values, int64_t batch) const;
   std::vector<std::pair<std::string, std::shared_ptr<Layer>>> children_;
   std::optional<Graph> graph_;
+  std::vector<Fusion> fusions_;      // per node: set on ReLU nodes that fuse
+  std::vector<bool> fusedAway_;      // per node: computed by a later ReLU node when fusing
 };
 
 // Holds modules for a parent to call (PyTorch's ModuleList and ModuleDict): registered under

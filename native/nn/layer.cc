@@ -1,6 +1,10 @@
 #include "nn/layer.h"
 
+#include "nn/fused_batch_norm.h"
+
 #include <c10/core/GradMode.h>
+
+#include <algorithm>
 
 namespace skipnorm::nn {
 
@@ -18,8 +22,12 @@ void ShapeRecorder::record(const Layer* layer, const at::Tensor& input, const at
   t_recorder->inputs_.emplace_back(layer, input.sizes().vec());
 }
 
+bool ShapeRecorder::installed() { return t_recorder != nullptr; }
+
 OutputHook::OutputHook(Visit visit) : visit_(std::move(visit)), previous_(t_outputHook) { t_outputHook = this; }
 OutputHook::~OutputHook() { t_outputHook = previous_; }
+
+bool OutputHook::installed() { return t_outputHook != nullptr; }
 
 at::Tensor OutputHook::apply(const Layer& layer, at::Tensor output) {
   return t_outputHook == nullptr ? output : t_outputHook->visit_(layer, output);
@@ -31,8 +39,18 @@ at::Tensor Layer::operator()(const at::Tensor& x) {
   return OutputHook::apply(*this, std::move(out));
 }
 
-at::Tensor runAll(const NamedLayers& layers, at::Tensor x) {
-  for (const auto& [name, layer] : layers) x = (*layer)(x);
+at::Tensor runAll(const NamedLayers& layers, at::Tensor x, size_t begin, size_t end) {
+  end = std::min(end, layers.size());
+  for (size_t i = begin; i < end; ++i) {
+    if (i + 1 < end) {
+      if (at::Tensor fused = fuseNormReLU(*layers[i].second, *layers[i + 1].second, x, at::Tensor()); fused.defined()) {
+        x = std::move(fused);
+        ++i;
+        continue;
+      }
+    }
+    x = (*layers[i].second)(x);
+  }
   return x;
 }
 

@@ -43,6 +43,7 @@ class ShapeRecorder {
   // The input shape of each layer's first call.
   const std::vector<std::pair<const Layer*, std::vector<int64_t>>>& inputs() const { return inputs_; }
   static void record(const Layer* layer, const at::Tensor& input, const at::Tensor& output);
+  static bool installed();
 
  private:
   std::vector<std::pair<const Layer*, std::vector<int64_t>>> records_, inputs_;
@@ -61,14 +62,16 @@ class OutputHook {
   OutputHook(const OutputHook&) = delete;
   OutputHook& operator=(const OutputHook&) = delete;
   static at::Tensor apply(const Layer& layer, at::Tensor output);
+  static bool installed();
 
  private:
   Visit visit_;
   OutputHook* previous_;
 };
 
-// Runs a list of named layers in order.
-at::Tensor runAll(const NamedLayers& layers, at::Tensor x);
+// Runs a list of named layers in order (those from `begin` up to `end`), a BatchNorm2d followed by
+// a ReLU as one fused operation where it applies (nn/fused_batch_norm.h).
+at::Tensor runAll(const NamedLayers& layers, at::Tensor x, size_t begin = 0, size_t end = static_cast<size_t>(-1));
 
 // The train/eval mode of a module and of everything inside it, put back when this goes out of
 // scope (measurements switch modes; a model's parts may have modes of their own).

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include "distributed/sync_batch_norm.h"
+#include "nn/fused_batch_norm.h"
 #include "nn/replicas.h"
 
 #include <c10/core/GradMode.h>
@@ -189,6 +190,17 @@ at::Tensor BatchNorm::forward(const at::Tensor& x) {
   if (is_training()) {
     TORCH_CHECK(x.numel() / features_ > 1, kind(), ": expected more than 1 value per channel when training, got input of shape ", x.sizes());
   }
+  const double factor = countBatch();
+  const bool useBatchStats = is_training() || !runningMean_.defined();
+  // Stacked copies of one batch (the probe's batched rows): each copy its own statistics.
+  if (useBatchStats && replicaCount() > 1) return batchNormPerCopy(x, replicaCount(), weight_, bias_, eps_);
+  if (useBatchStats && distributed::syncBatchNormActive()) return distributed::syncBatchNorm(x, weight_, bias_, runningMean_, runningVar_, factor, eps_);
+  auto opt = [](const at::Tensor& t) { return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt; };
+  return at::batch_norm(x, opt(weight_), opt(bias_), opt(runningMean_), opt(runningVar_), useBatchStats, factor, eps_,
+                        at::globalContext().userEnabledCuDNN());
+}
+
+double BatchNorm::countBatch() {
   double factor = momentum_.value_or(0.0);
   if (is_training() && numBatchesTracked_.defined()) {
     {
@@ -197,13 +209,14 @@ at::Tensor BatchNorm::forward(const at::Tensor& x) {
     }
     if (!momentum_) factor = 1.0 / static_cast<double>(numBatchesTracked_.item<int64_t>());
   }
-  const bool useBatchStats = is_training() || !runningMean_.defined();
-  // Stacked copies of one batch (the probe's batched rows): each copy its own statistics.
-  if (useBatchStats && replicaCount() > 1) return batchNormPerCopy(x, replicaCount(), weight_, bias_, eps_);
-  if (useBatchStats && distributed::syncBatchNormActive()) return distributed::syncBatchNorm(x, weight_, bias_, runningMean_, runningVar_, factor, eps_);
-  auto opt = [](const at::Tensor& t) { return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt; };
-  return at::batch_norm(x, opt(weight_), opt(bias_), opt(runningMean_), opt(runningVar_), useBatchStats, factor, eps_,
-                        at::globalContext().userEnabledCuDNN());
+  return factor;
+}
+
+at::Tensor BatchNorm::fusedWithReLU(const at::Tensor& x, const at::Tensor& residual) {
+  if (dims_ != 2 || !is_training() || replicaCount() > 1 || distributed::syncBatchNormActive()) return at::Tensor();
+  if (x.dim() != 4 || x.size(1) != features_ || !fusedPathTakes(x, residual, weight_, bias_, runningMean_, runningVar_)) return at::Tensor();
+  TORCH_CHECK(x.numel() / features_ > 1, kind(), ": expected more than 1 value per channel when training, got input of shape ", x.sizes());
+  return fusedBatchNormReLU(x, residual, weight_, bias_, runningMean_, runningVar_, countBatch(), eps_);
 }
 
 at::Tensor BatchNorm::channelGains() const {

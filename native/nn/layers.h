@@ -93,8 +93,14 @@ class BatchNorm : public Layer {
   at::Tensor channelGains() const;
   // Without a momentum the update reads num_batches_tracked on the host every training step.
   bool cumulativeAverage() const { return !momentum_ && numBatchesTracked_.defined(); }
+  // relu(this(x) [+ residual]) in one fused operation (nn/fused_batch_norm.h), or an undefined
+  // tensor where the fused path does not apply (eval mode, BatchNorm1d, no affine parameters,
+  // batched probe rows, synchronised batch norm, or tensors it does not take).
+  at::Tensor fusedWithReLU(const at::Tensor& x, const at::Tensor& residual);
 
  private:
+  // Counts the batch (num_batches_tracked) in training and returns the running statistics' factor.
+  double countBatch();
   int dims_;
   int64_t features_;
   double eps_;
@@ -145,6 +151,7 @@ class Activation : public Layer {
   // kind: ReLU, GELU, GELUTanh, Tanh, Sigmoid, Identity
   explicit Activation(const std::string& kind);
   at::Tensor forward(const at::Tensor& x) override;
+  bool isReLU() const { return function_ == Function::ReLU; }
 
  private:
   enum class Function { ReLU, GELU, GELUTanh, Tanh, Sigmoid, Identity };

@@ -1,5 +1,8 @@
 #include "nn/residual.h"
 
+#include "nn/fused_batch_norm.h"
+#include "nn/layers.h"
+
 namespace skipnorm::nn {
 
 ShortcutKind parseShortcutKind(const std::string& text) {
@@ -37,28 +40,45 @@ void Residual::setShortcut(ShortcutKind kind) {
   kind_ = kind;
 }
 
-at::Tensor Residual::forward(const at::Tensor& x) {
-  at::Tensor h = runAll(parts_.pre, x);
-  at::Tensor out = runAll(parts_.branch, h);
-  const at::Tensor& s = parts_.shortcutFromPre ? h : x;
+at::Tensor Residual::shortcutOf(const at::Tensor& s, at::IntArrayRef outputSizes) {
   switch (kind_) {
     case ShortcutKind::None:
-      break;
+      return at::Tensor();
     case ShortcutKind::Identity:
-      TORCH_CHECK(s.sizes() == out.sizes(), "Residual: the identity shortcut needs the branch to keep the shape ", s.sizes(),
-                  ", but it gives ", out.sizes());
-      out = out + s;
-      break;
+      TORCH_CHECK(s.sizes() == outputSizes, "Residual: the identity shortcut needs the branch to keep the shape ", s.sizes(),
+                  ", but it gives ", outputSizes);
+      return s;
     case ShortcutKind::Projection:
-      out = out + (*parts_.projection)(s);
-      break;
+      return (*parts_.projection)(s);
     case ShortcutKind::IdentityPlusProjection: {
       at::Tensor identity = parts_.identityLike ? (*parts_.identityLike)(s) : s;
-      out = out + (identity + (*parts_.projection)(s));
-      break;
+      return identity + (*parts_.projection)(s);
     }
   }
-  return runAll(parts_.post, out);
+  return at::Tensor();
+}
+
+at::Tensor Residual::forward(const at::Tensor& x) {
+  at::Tensor h = runAll(parts_.pre, x);
+  const at::Tensor& s = parts_.shortcutFromPre ? h : x;
+  const NamedLayers& branch = parts_.branch;
+  const size_t last = branch.size() - 1;
+  // A post-activation block, relu(bn(...) + shortcut): the last batch norm, the addition and the
+  // ReLU as one fused operation where it applies (nn/fused_batch_norm.h).
+  const auto* post = parts_.post.empty() ? nullptr : dynamic_cast<const Activation*>(parts_.post.front().second.get());
+  const bool mayFuse = post != nullptr && post->isReLU() && dynamic_cast<BatchNorm*>(branch[last].second.get()) != nullptr && fusionEnabledHere();
+  at::Tensor out = runAll(branch, h, 0, mayFuse ? last : branch.size());
+  if (mayFuse) {
+    if (out.is_cuda() || fusedBatchNormMode() == FusionMode::Always) {
+      at::Tensor z = shortcutOf(s, out.sizes());
+      if (at::Tensor fused = fuseNormReLU(*branch[last].second, *post, out, z); fused.defined()) return runAll(parts_.post, fused, 1);
+      out = (*branch[last].second)(out);
+      return runAll(parts_.post, z.defined() ? out + z : out);
+    }
+    out = (*branch[last].second)(out);
+  }
+  at::Tensor z = shortcutOf(s, out.sizes());
+  return runAll(parts_.post, z.defined() ? out + z : out);
 }
 
 std::string Residual::describe() const { return "shortcut " + shortcutKindName(kind_); }

@@ -35,6 +35,8 @@ class Residual : public Layer {
   ShortcutKind shortcut() const { return kind_; }
 
  private:
+  // What the block adds to the branch's output (undefined for kind none).
+  at::Tensor shortcutOf(const at::Tensor& s, at::IntArrayRef outputSizes);
   ResidualParts parts_;
   ShortcutKind kind_;
 };
