@@ -46,4 +46,7 @@ grep -q 'libc10_cuda.so' <<<"$needed" || { echo "check-cuda-build: FAILED: $addo
 undefined=$(nm -DC --undefined-only "$addon")
 grep -q 'at::cuda::CUDAGraph::replay' <<<"$undefined" || { echo "check-cuda-build: FAILED: $addon has no CUDA graph code (SKIPNORM_WITH_CUDA not set?)"; exit 1; }
 grep -q 'c10d::ProcessGroupNCCL::ProcessGroupNCCL' <<<"$undefined" || { echo "check-cuda-build: FAILED: $addon has no NCCL backend (nccl.h not found?)"; exit 1; }
-echo "check-cuda-build: ok: $addon built against LibTorch $version (CUDA) in $(( $(date +%s) - start )) s, links libtorch_cuda.so and libc10_cuda.so, has CUDA graphs and the NCCL backend"
+# skipnorm's own kernels (native/**/*.cu, nvcc): fused batch norm + ReLU.
+symbols=$(nm -C "$addon")
+grep -q 'skipnorm::nn::kernels::batchNormStatistics' <<<"$symbols" || { echo "check-cuda-build: FAILED: $addon has no fused batch norm kernels (native/nn/fused_batch_norm_kernels.cu not built?)"; exit 1; }
+echo "check-cuda-build: ok: $addon built against LibTorch $version (CUDA) in $(( $(date +%s) - start )) s, links libtorch_cuda.so and libc10_cuda.so, has CUDA graphs, the NCCL backend and the fused batch norm kernels"

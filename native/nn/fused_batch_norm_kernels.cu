@@ -24,7 +24,9 @@ namespace {
 
 constexpr int kThreads = 256;     // per block, every kernel
 constexpr int kRowsPerThread = 8;  // the least a reduction thread sums before blocks are added
-constexpr int64_t kMaxPartials = 1024;
+constexpr int64_t kMaxPartials = 512;
+// The finishing kernels: 32 channels per block, kFinishRows threads adding partial sums for each.
+constexpr int kFinishRows = 16;
 
 template <typename T>
 __device__ __forceinline__ float toFloat(T v);
@@ -88,8 +90,60 @@ ReduceLaunch reduceLaunch(int64_t rows, int64_t groups) {
   return {dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), dim3(bx, by), gy};
 }
 
-int64_t applyBlocks(int64_t total) {
-  return std::clamp<int64_t>((total + kThreads - 1) / kThreads, 1, 16 * static_cast<int64_t>(multiprocessorCount()));
+// Element-wise kernels: enough threads to fill the GPU, and at least one per channel group.
+int64_t applyBlocks(int64_t rows, int64_t groups) {
+  const int64_t wanted = std::clamp<int64_t>((rows * groups + kThreads - 1) / kThreads, 1, 16 * static_cast<int64_t>(multiprocessorCount()));
+  return std::max(wanted, (groups + kThreads - 1) / kThreads);
+}
+
+// An element-wise thread's place: one channel group for its whole life (so its per-channel
+// constants stay in registers, and no division happens per element), its first row and the rows
+// it steps by. Returns false for the few threads left over (fewer than one per group).
+struct Lane {
+  int64_t group, row, rowStride;
+};
+
+__device__ __forceinline__ bool laneOf(int64_t groups, Lane& lane) {
+  const int64_t threads = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  lane.rowStride = threads / groups;
+  if (t >= lane.rowStride * groups) return false;
+  lane.group = t % groups;
+  lane.row = t / groups;
+  return true;
+}
+
+template <int V>
+__device__ __forceinline__ void loadChannels(const float* __restrict__ p, int64_t c0, float (&out)[V]) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) out[k] = p[c0 + k];
+}
+
+// Adds per-channel partial sums: blockDim (32, kFinishRows), 32 channels per block; each thread
+// adds every kFinishRows-th partial in double, then a tree in shared memory (fixed order).
+// Thread row 0 ends with the totals.
+__device__ void sumPartials(const float* __restrict__ partials, int64_t partialCount, int64_t channels, int64_t c, double& a, double& b) {
+  __shared__ double sa[kFinishRows][32], sb[kFinishRows][32];
+  a = 0;
+  b = 0;
+  if (c < channels) {
+    for (int64_t p = threadIdx.y; p < partialCount; p += kFinishRows) {
+      a += partials[p * channels + c];
+      b += partials[(partialCount + p) * channels + c];
+    }
+  }
+  sa[threadIdx.y][threadIdx.x] = a;
+  sb[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  for (int step = kFinishRows / 2; step > 0; step /= 2) {
+    if (threadIdx.y < step) {
+      sa[threadIdx.y][threadIdx.x] += sa[threadIdx.y + step][threadIdx.x];
+      sb[threadIdx.y][threadIdx.x] += sb[threadIdx.y + step][threadIdx.x];
+    }
+    __syncthreads();
+  }
+  a = sa[0][threadIdx.x];
+  b = sb[0][threadIdx.x];
 }
 
 // Adds the block's per-thread sums over threadIdx.y (a tree in shared memory, fixed order);
@@ -164,13 +218,10 @@ template <typename T>
 __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t channels, int64_t partialCount, const float* __restrict__ partials,
                                  const float* __restrict__ weight, const float* __restrict__ bias, float* runningMean, float* runningVar,
                                  float momentum, double eps, float* mean, float* invstd, float* scale, float* shift) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= channels) return;
-  double s1 = 0, s2 = 0;
-  for (int64_t p = 0; p < partialCount; ++p) {
-    s1 += partials[p * channels + c];
-    s2 += partials[(partialCount + p) * channels + c];
-  }
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
+  double s1, s2;
+  sumPartials(partials, partialCount, channels, c, s1, s2);
+  if (threadIdx.y != 0 || c >= channels) return;
   const double n = static_cast<double>(rows);
   const double shifted = s1 / n;
   const double var = fmax(s2 / n - shifted * shifted, 0.0);
@@ -191,20 +242,25 @@ __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t 
 template <typename T, int V, bool Residual>
 __global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, const float* __restrict__ scale, const float* __restrict__ shift,
                              T* __restrict__ y, int64_t rows, int64_t channels) {
-  const int64_t groups = channels / V, total = rows * groups;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t c0 = (i % groups) * V;
-    const Pack<T, V> px = load<T, V>(x + i * V);
+  Lane lane;
+  if (!laneOf(channels / V, lane)) return;
+  const int64_t c0 = lane.group * V;
+  float sc[V], sh[V];
+  loadChannels<V>(scale, c0, sc);
+  loadChannels<V>(shift, c0, sh);
+  for (int64_t r = lane.row; r < rows; r += lane.rowStride) {
+    const int64_t at = r * channels + c0;
+    const Pack<T, V> px = load<T, V>(x + at);
     Pack<T, V> pz;
-    if constexpr (Residual) pz = load<T, V>(z + i * V);
+    if constexpr (Residual) pz = load<T, V>(z + at);
     Pack<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      float v = toFloat(px.v[k]) * scale[c0 + k] + shift[c0 + k];
+      float v = toFloat(px.v[k]) * sc[k] + sh[k];
       if constexpr (Residual) v += toFloat(pz.v[k]);
       out.v[k] = fromFloat<T>(relu(v));
     }
-    store<T, V>(y + i * V, out);
+    store<T, V>(y + at, out);
   }
 }
 
@@ -230,12 +286,9 @@ __global__ void backwardPartials(const T* __restrict__ dy, const T* __restrict__
   float sg[V] = {}, sgx[V] = {};
   if (g < groups) {
     float sc[V], sh[V], mu[V];
-#pragma unroll
-    for (int k = 0; k < V; ++k) {
-      sc[k] = scale[g * V + k];
-      sh[k] = shift[g * V + k];
-      mu[k] = mean[g * V + k];
-    }
+    loadChannels<V>(scale, g * V, sc);
+    loadChannels<V>(shift, g * V, sh);
+    loadChannels<V>(mean, g * V, mu);
     const int64_t stride = static_cast<int64_t>(gridDim.y) * blockDim.y;
     for (int64_t r = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; r < rows; r += stride) {
       const int64_t at = r * channels + g * V;
@@ -265,13 +318,10 @@ __global__ void backwardPartials(const T* __restrict__ dy, const T* __restrict__
 // dx = scale * (g - meanG - (x - mean) * coefX), with meanG = dbias / n, coefX = invstd * dweight / n.
 __global__ void backwardFinish(int64_t rows, int64_t channels, int64_t partialCount, const float* __restrict__ partials, const float* __restrict__ invstd,
                                float* dweight, float* dbias, float* meanG, float* coefX) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= channels) return;
-  double sg = 0, sgx = 0;
-  for (int64_t p = 0; p < partialCount; ++p) {
-    sg += partials[p * channels + c];
-    sgx += partials[(partialCount + p) * channels + c];
-  }
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
+  double sg, sgx;
+  sumPartials(partials, partialCount, channels, c, sg, sgx);
+  if (threadIdx.y != 0 || c >= channels) return;
   const double n = static_cast<double>(rows), is = invstd[c];
   const double dw = is * sgx;
   dweight[c] = static_cast<float>(dw);
@@ -284,22 +334,29 @@ template <typename T, int V, bool Residual>
 __global__ void backwardApply(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ y, const float* __restrict__ scale,
                               const float* __restrict__ shift, const float* __restrict__ mean, const float* __restrict__ meanG,
                               const float* __restrict__ coefX, T* __restrict__ dx, T* __restrict__ dz, int64_t rows, int64_t channels) {
-  const int64_t groups = channels / V, total = rows * groups;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t c0 = (i % groups) * V;
-    const Pack<T, V> pd = load<T, V>(dy + i * V), px = load<T, V>(x + i * V);
+  Lane lane;
+  if (!laneOf(channels / V, lane)) return;
+  const int64_t c0 = lane.group * V;
+  float sc[V], sh[V], mu[V], mg[V], cx[V];
+  loadChannels<V>(scale, c0, sc);
+  loadChannels<V>(shift, c0, sh);
+  loadChannels<V>(mean, c0, mu);
+  loadChannels<V>(meanG, c0, mg);
+  loadChannels<V>(coefX, c0, cx);
+  for (int64_t r = lane.row; r < rows; r += lane.rowStride) {
+    const int64_t at = r * channels + c0;
+    const Pack<T, V> pd = load<T, V>(dy + at), px = load<T, V>(x + at);
     Pack<T, V> py;
-    if constexpr (Residual) py = load<T, V>(y + i * V);
+    if constexpr (Residual) py = load<T, V>(y + at);
     Pack<T, V> outX, outZ;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const int64_t c = c0 + k;
-      const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], scale[c], shift[c]);
-      outX.v[k] = fromFloat<T>(scale[c] * (grad - meanG[c] - (toFloat(px.v[k]) - mean[c]) * coefX[c]));
+      const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], sc[k], sh[k]);
+      outX.v[k] = fromFloat<T>(sc[k] * (grad - mg[k] - (toFloat(px.v[k]) - mu[k]) * cx[k]));
       if constexpr (Residual) outZ.v[k] = fromFloat<T>(grad);
     }
-    store<T, V>(dx + i * V, outX);
-    if constexpr (Residual) store<T, V>(dz + i * V, outZ);
+    store<T, V>(dx + at, outX);
+    if constexpr (Residual) store<T, V>(dz + at, outZ);
   }
 }
 
@@ -329,8 +386,8 @@ struct Statistics {
     const ReduceLaunch launch = reduceLaunch(rows, channels / V);
     const size_t shared = 2 * sizeof(float) * kThreads * V;
     statisticsPartials<T, V><<<launch.grid, launch.block, shared, stream>>>(x, rows, channels, workspace);
-    const auto blocks = static_cast<unsigned>((channels + kThreads - 1) / kThreads);
-    statisticsFinish<T><<<blocks, kThreads, 0, stream>>>(x, rows, channels, launch.partials, workspace, weight, bias, runningMean, runningVar,
+    const auto finishBlocks = static_cast<unsigned>((channels + 31) / 32);
+    statisticsFinish<T><<<finishBlocks, dim3(32, kFinishRows), 0, stream>>>(x, rows, channels, launch.partials, workspace, weight, bias, runningMean, runningVar,
                                                         static_cast<float>(momentum), eps, mean, invstd, scale, shift);
   }
 };
@@ -339,7 +396,7 @@ template <typename T>
 struct Forward {
   template <int V>
   static void run(const T* x, const T* z, const float* scale, const float* shift, T* y, int64_t rows, int64_t channels, cudaStream_t stream) {
-    const auto blocks = static_cast<unsigned>(applyBlocks(rows * channels / V));
+    const auto blocks = static_cast<unsigned>(applyBlocks(rows, channels / V));
     if (z != nullptr) forwardApply<T, V, true><<<blocks, kThreads, 0, stream>>>(x, z, scale, shift, y, rows, channels);
     else forwardApply<T, V, false><<<blocks, kThreads, 0, stream>>>(x, z, scale, shift, y, rows, channels);
   }
@@ -355,9 +412,9 @@ struct Backward {
     float* meanG = workspace + 2 * kMaxPartials * channels;
     float* coefX = meanG + channels;
     backwardPartials<T, V, Residual><<<launch.grid, launch.block, shared, stream>>>(dy, x, y, scale, shift, mean, rows, channels, workspace);
-    const auto finishBlocks = static_cast<unsigned>((channels + kThreads - 1) / kThreads);
-    backwardFinish<<<finishBlocks, kThreads, 0, stream>>>(rows, channels, launch.partials, workspace, invstd, dweight, dbias, meanG, coefX);
-    const auto blocks = static_cast<unsigned>(applyBlocks(rows * channels / V));
+    const auto finishBlocks = static_cast<unsigned>((channels + 31) / 32);
+    backwardFinish<<<finishBlocks, dim3(32, kFinishRows), 0, stream>>>(rows, channels, launch.partials, workspace, invstd, dweight, dbias, meanG, coefX);
+    const auto blocks = static_cast<unsigned>(applyBlocks(rows, channels / V));
     backwardApply<T, V, Residual><<<blocks, kThreads, 0, stream>>>(dy, x, y, scale, shift, mean, meanG, coefX, dx, dz, rows, channels);
   }
   template <int V>

@@ -10,7 +10,9 @@
 # The machine has no network: run scripts/gpu/stage.sh here first and carry ['lib', '.gpu-carry']
 # (node, a production node_modules, the Debian packages of the image libraries and Gloo's headers).
 # SKIPNORM_GPU_SMOKE=1 runs the same plumbing on a CPU machine (tiny sizes, no build, no CUDA);
-# SKIPNORM_GPU_BENCH=0 stops after the CUDA checks.
+# SKIPNORM_GPU_BENCH=0 stops after the CUDA checks; SKIPNORM_GPU_STAGES picks stages (a comma list
+# of checks, baseline (ResNet-50, BNNet graphs, the probe), pipeline, fusion; default all) to fit a short device lease;
+# SKIPNORM_GPU_COMPILE=0 leaves torch.compile out of the fusion stage (about a minute per model).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$(mktemp -d)}
@@ -20,6 +22,14 @@ SMOKE=${SKIPNORM_GPU_SMOKE:-0}
 carry=.gpu-carry
 started=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - started )) s] $*"; }
+STAGES=${SKIPNORM_GPU_STAGES:-checks,baseline,pipeline,fusion}
+stage() { [[ ",$STAGES," == *",$1,"* ]]; }
+# One JSON line from a benchmark; a failed one becomes a row saying so instead of ending the run.
+json_of() {
+  local line what="$*"
+  line=$("$@" | tail -1) && case "$line" in "{"*|"["*) echo "$line"; return ;; esac
+  echo "{\"failed\": \"${what//[\"\\]/}\"}"
+}
 
 # What the machine lacks, from the carried stage.
 if ! command -v node >/dev/null; then
@@ -64,15 +74,19 @@ fi
 node lib/cli/main.js info --json > "$OUT/info.json"
 node lib/cli/main.js info
 
-stamp "CUDA checks"
-set +e
-node scripts/gpu/cuda-checks.js 2>&1 | tee "$OUT/cuda-checks.txt"
-checks=${PIPESTATUS[0]}
-set -e
-echo "CUDA checks (scripts/gpu/cuda-checks.js): exit $checks ($( [ "$checks" = 0 ] && echo all passed || echo FAILED))" >> "$report"
+checks=0
+if stage checks; then
+  stamp "CUDA checks"
+  set +e
+  node scripts/gpu/cuda-checks.js 2>&1 | tee "$OUT/cuda-checks.txt"
+  checks=${PIPESTATUS[0]}
+  set -e
+  echo "CUDA checks (scripts/gpu/cuda-checks.js): exit $checks ($( [ "$checks" = 0 ] && echo all passed || echo FAILED))" >> "$report"
+fi
 
 if [ "${SKIPNORM_GPU_BENCH:-1}" = 0 ]; then stamp "benchmarks skipped (SKIPNORM_GPU_BENCH=0)"; [ "$checks" = 0 ]; exit; fi
 if [ "$SMOKE" = 1 ]; then DEVICE=cpu BATCH=2 SIZE=64 STEPS=2 GSTEPS=50; else DEVICE=cuda:0 BATCH=256 SIZE=224 STEPS=30 GSTEPS=2000; fi
+if stage baseline; then
 stamp "ResNet-50 training on $DEVICE, batch $BATCH, ${SIZE}x${SIZE}, $STEPS steps, twice each, alternately"
 py1=$($PY scripts/gpu/resnet50.py $DEVICE $BATCH $SIZE $STEPS | tail -1)
 js1=$(node scripts/gpu/resnet50.js $DEVICE $BATCH $SIZE $STEPS | tail -1)
@@ -107,6 +121,7 @@ lines.push("", `Against one row per pass, the largest difference, relative to th
 if (jsg.check) lines.push("", `cudaGraph vs eager, 50 steps from the same weights (cuDNN deterministic): ${jsg.check.identical ? "identical" : "NOT identical"} (largest loss difference ${jsg.check.maxLossDiff}, largest parameter difference ${jsg.check.maxParamDiff}; loss ${jsg.check.lossFirst.toFixed(4)} -> ${jsg.check.lossLast.toFixed(4)})`);
 console.log(lines.join("\n"));
  ' "$py1" "$js1" "$py2" "$js2" "$pyg" "$jsg" "$pyp" "$jsp" "$DEVICE batch $BATCH ${SIZE}x${SIZE}" | tee -a "$report"
+fi
 
 # End-to-end input pipeline: ImageNet-like JPEGs (make-jpegs.py) decoded and augmented on the CPU,
 # feeding the same ResNet-50 training, beside the synthetic-data rate (pipeline.js, pipeline.py).
@@ -115,14 +130,9 @@ console.log(lines.join("\n"));
 # timed batches of 256 (42: three rounds of a 14-worker PyTorch loader, whose workers each
 # deliver whole batches); skipnorm with 4 loader threads ~45 s (packing the folder included),
 # with 14 ~30 s; PyTorch with 14 workers ~40 s.
+if stage pipeline; then
 if [ "$SMOKE" = 1 ]; then PCOUNT=64 PBATCH=4 PSTEPS=2 PWARM=2 PTHREADS=2 PWORKERS=2; else PCOUNT=5200 PBATCH=256 PSTEPS=42 PWARM=14 PTHREADS="4 14" PWORKERS=14; fi
 jpegs=/tmp/skipnorm-imagenet-like
-# One JSON line from a benchmark; a failed one becomes a row saying so instead of ending the run.
-json_of() {
-  local line what="$*"
-  line=$("$@" | tail -1) && case "$line" in "{"*) echo "$line"; return ;; esac
-  echo "{\"failed\": \"${what//[\"\\]/}\"}"
-}
 stamp "input pipeline: $PCOUNT ImageNet-like JPEGs in $jpegs"
 $PY scripts/gpu/make-jpegs.py $jpegs $PCOUNT | tail -1
 pipe=()
@@ -171,5 +181,52 @@ const prefetch = `Loader prefetch: skipnorm ${first.prefetch ?? "?"} batches${py
 lines.push("", `GPU decoding in skipnorm: ${first.gpuDecode ?? "?"}. Corrupt files skipped by skipnorm: ${skipped}. ${prefetch}`);
 console.log(lines.join("\n"));
  ' "$DEVICE batch $PBATCH ${SIZE}x${SIZE}, $PSTEPS timed steps after $PWARM" "$pypipe" "${pipe[@]}" | tee -a "$report"
+fi
+# Fused batch norm + ReLU (sn.cuda.fusedBatchNorm) and whole-step CUDA graphs, in one run on this
+# card: PyTorch eager and torch.compile; skipnorm unfused, fused, and each under a CUDA graph.
+# Pre-activation ResNet-50 (ImageNet shape, batch 256) and ResNet-18 (CIFAR shape, batch 512),
+# bfloat16 autocast, channels-last, synthetic data on the device. Expected: about 20 s per
+# skipnorm run, 30 s per eager PyTorch run, 60-90 s per torch.compile run.
+if stage fusion; then
+  if [ "$SMOKE" = 1 ]; then FCASES="50:imagenet:2:64 18:cifar:4:32" FSTEPS=2; else FCASES="50:imagenet:256:224 18:cifar:512:32" FSTEPS=30; fi
+  rows=()
+  for c in $FCASES; do
+    IFS=: read -r depth input fbatch fsize <<<"$c"
+    stamp "fusion: pre-activation ResNet-$depth, $input shape, batch $fbatch, $FSTEPS steps"
+    envs="DEPTH=$depth INPUT=$input"
+    rows+=("$(json_of env $envs $PY scripts/gpu/resnet50.py $DEVICE $fbatch $fsize $FSTEPS)")
+    if [ "${SKIPNORM_GPU_COMPILE:-1}" = 1 ] && [ "$SMOKE" != 1 ]; then
+      rows+=("$(json_of env $envs COMPILE=1 $PY scripts/gpu/resnet50.py $DEVICE $fbatch $fsize $FSTEPS)")
+    else
+      rows+=('{"skipped": "torch.compile"}')
+    fi
+    for variant in "FUSED=off" "FUSED=auto" "FUSED=off GRAPH=1" "FUSED=auto GRAPH=1"; do
+      rows+=("$(json_of env $envs $variant node scripts/gpu/resnet50.js $DEVICE $fbatch $fsize $FSTEPS)")
+    done
+  done
+  printf '%s\n' "${rows[@]}" > "$OUT/fusion.jsonl"
+  node -e '
+const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const lines = ["", "Fused batch norm + ReLU and CUDA graphs, pre-activation ResNets, bfloat16 autocast, channels-last, synthetic data (images/s; ratio to PyTorch eager in the same run):", "", "| model | PyTorch eager | torch.compile | skipnorm unfused | fused | unfused + CUDA graph | fused + CUDA graph |", "|---|---:|---:|---:|---:|---:|---:|"];
+for (let i = 0; i < rows.length; i += 6) {
+  const [eager, compiled, ...js] = rows.slice(i, i + 6);
+  const base = eager.imagesPerSecond;
+  const cell = (r) => (r.failed ? "FAILED" : r.skipped ? "not run" : `${r.imagesPerSecond.toFixed(0)} (${(r.imagesPerSecond / base).toFixed(2)})`);
+  const first = js.find((r) => !r.failed) ?? {};
+  lines.push(`| ResNet-${first.depth ?? "?"}, ${first.input ?? "?"}, batch ${first.batch ?? "?"} | ${cell(eager)} | ${cell(compiled)}${compiled.warmupSeconds ? `, ${compiled.warmupSeconds.toFixed(0)} s to compile` : ""} | ${js.map(cell).join(" | ")} |`);
+}
+console.log(lines.join("\n"));
+' "$OUT/fusion.jsonl" | tee -a "$report"
+  stamp "fusion: the operation alone, forward + backward, bfloat16 channels-last"
+  op=$(json_of node scripts/gpu/fused-op.js $DEVICE)
+  echo "$op" > "$OUT/fused-op.json"
+  node -e '
+const r = JSON.parse(process.argv[1]);
+if (!Array.isArray(r)) { console.log(`\nfused-op.js FAILED: ${r.failed}`); process.exit(0); }
+const lines = ["", "The operation alone (scripts/gpu/fused-op.js), forward + backward, bfloat16, channels-last: LibTorch batch norm and ReLU (cuDNN) against the fused kernels; GB/s counts the least traffic of the fused pass.", "", "| shape | residual | unfused (ms) | fused (ms) | speed-up | fused GB/s |", "|---|---|---:|---:|---:|---:|"];
+for (const x of r) lines.push(`| ${JSON.stringify(x.shape)} | ${x.residual ? "relu(bn + z)" : "relu(bn)"} | ${x.unfusedMs.toFixed(3)} | ${x.fusedMs.toFixed(3)} | ${(x.unfusedMs / x.fusedMs).toFixed(2)} | ${x.fusedGBs.toFixed(0)} |`);
+console.log(lines.join("\n"));
+' "$op" | tee -a "$report"
+fi
 stamp "done: $report"
 [ "$checks" = 0 ] || [ "$SMOKE" = 1 ]
