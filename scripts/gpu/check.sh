@@ -125,7 +125,8 @@ fi
 
 # End-to-end input pipeline: ImageNet-like JPEGs (make-jpegs.py) decoded and augmented on the CPU,
 # feeding the same ResNet-50 training, beside the synthetic-data rate (pipeline.js, pipeline.py).
-# Expected on the GPU machine: about 2.5 minutes in all, well under 4. Writing the 5,200 JPEGs
+# Expected on the GPU machine: about 3 minutes in all, well under 4 (the packed file's CUDA-graph and
+# unfused runs add about 15 s per thread count). Writing the 5,200 JPEGs
 # takes ~20 s; each run ~15 s of start-up and cuDNN autotuning, then per case 14 warm-up and 42
 # timed batches of 256 (42: three rounds of a 14-worker PyTorch loader, whose workers each
 # deliver whole batches); skipnorm with 4 loader threads ~45 s (packing the folder included),
@@ -167,6 +168,11 @@ for (const r of js) {
   row("skipnorm: training from the JPEG folder", r.folderFit, r.syntheticFit, r.threads);
   row(`skipnorm: loader alone, packed ${r.packedSize}x${r.packedSize}`, r.packedLoader, r.syntheticFit, r.threads);
   row(`skipnorm: training from the packed ${r.packedSize}x${r.packedSize} file`, r.packedFit, r.syntheticFit, r.threads);
+  if (r.packedFitGraph !== undefined) {
+    row("skipnorm: the same, the step under a CUDA graph", r.packedFitGraph, r.syntheticFit, r.threads);
+    row("skipnorm: the same without fused batch norm", r.packedFitUnfused, r.syntheticFit, r.threads);
+    row("skipnorm: the same without fused batch norm, under a CUDA graph", r.packedFitGraphUnfused, r.syntheticFit, r.threads);
+  }
 }
 const reference = ok.length ? ok[ok.length - 1].syntheticFit : NaN;
 if (py.failed) lines.push(`| PyTorch run FAILED: ${py.failed} | | | |`);

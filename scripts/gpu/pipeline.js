@@ -7,6 +7,8 @@
 // the others are a fraction of, the same fit on random tensors already on the device.
 // Each rate is over STEPS batches after WARMUP (default 14) that fill the pipeline and run cuDNN's
 // autotuning; fit's rates come from its own clock at step events (each waits for the device).
+// On a GPU, also from the packed file: the step under a CUDA graph, and both with fused batch norm
+// off (sn.cuda.fusedBatchNorm), which is on by default there.
 // The data API decodes on the CPU only: with no GPU-decoding option, the line says so (gpuDecode).
 // Usage: node pipeline.js DEVICE ROOT BATCH STEPS THREADS   (prints one JSON line)
 // SIZE=64 WARMUP=1 shrink the crops and the warm-up for a run on a CPU.
@@ -87,6 +89,17 @@ async function loaderRate(ds) {
     result[`${name}Fit`] = await fitRate(loader);
     skipped += alone.skipped + loader.skipped;
     loader.dispose();
+  }
+  // On a GPU: whole-step CUDA graphs fed by the loader (each batch copied into the graph's static
+  // input), and both without fused batch norm, from the packed file (the faster source).
+  if (gpu) {
+    for (const [key, fused, cudaGraph] of [['packedFitGraph', 'auto', true], ['packedFitUnfused', 'off', false], ['packedFitGraphUnfused', 'off', true]]) {
+      sn.cuda.fusedBatchNorm(fused);
+      const loader = new sn.data.DataLoader(packed, loaderOptions);
+      result[key] = await fitRate(loader, { cudaGraph });
+      loader.dispose();
+    }
+    sn.cuda.fusedBatchNorm('auto');
   }
   result.skipped = skipped;
   result.gpuDecode = 'not available in this build';
