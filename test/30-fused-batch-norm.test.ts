@@ -98,12 +98,19 @@ class TracedNet extends nn.Module {
   block = new TracedBlock();
   // A batch norm whose output is read twice: it must not fuse.
   bnShared = new nn.BatchNorm2d(4);
+  // A batch norm called twice, each call followed by a ReLU: it must not fuse either (a deferred
+  // call could update its running statistics out of order).
+  bnTwice = new nn.BatchNorm2d(4);
   head = new nn.Linear(4, 5);
   override forward(x: sn.Tensor): sn.Tensor {
     let h = this.bn.forward(this.stem.forward(x)).relu();
     h = this.block.forward(h);
     const s = this.bnShared.forward(h);
     h = s.relu().add(s);
+    const a = this.bnTwice.forward(h);
+    const b = this.bnTwice.forward(h.mul(2));
+    // Beside a direct path: through batch norm alone, bnShared's weight gradient nearly cancels.
+    h = h.add(b.relu().add(a.relu()));
     return this.head.forward(F.adaptiveAvgPool2d(h, 1).flatten(1));
   }
 }
@@ -185,7 +192,7 @@ describe('fused batch norm + ReLU', () => {
     const plain = pass(model, initial, input, 'off', native);
     const fused = pass(model, initial, input, 'always', native);
     expect(plain.fusedCalls).toBe(0);
-    // bn -> relu(), bn1 -> ReLU child, bn2 + x -> F.relu; bnShared is read twice.
+    // bn -> relu(), bn1 -> ReLU child, bn2 + x -> F.relu; bnShared is read twice, bnTwice called twice.
     expect(fused.fusedCalls).toBe(3);
     expectSame(fused, plain, 1e-5);
     model.dispose();
@@ -250,7 +257,7 @@ describe('fused batch norm + ReLU', () => {
       g.dispose();
       const before = sn.cuda.fusedBatchNormCalls();
       const run: number[] = [];
-      const optimizer = new sn.optim.SGD(model, { lr: 0.05, momentum: 0.9 });
+      const optimizer = new sn.optim.SGD(model, { lr: 0.01, momentum: 0.9 });
       await sn.fit(model, { input, labels }, { optimizer, steps: 6, batchSize: 8, seed: 1, onStep: (e) => run.push(e.loss) });
       const calls = sn.cuda.fusedBatchNormCalls() - before;
       if (mode === 'always') expect(calls).toBe(6 * 16);
@@ -260,7 +267,9 @@ describe('fused batch norm + ReLU', () => {
       input.dispose();
       labels.dispose();
     }
-    // Float32 rounding, amplified by 18 layers of batch norm over 6 steps (about 1e-4 here).
+    // Float32 rounding, amplified by 18 layers of batch norm over 6 steps: up to about 3e-4 on the
+    // machines tried. The learning rate keeps the loss falling: a diverging run (lr 0.05 reaches a
+    // loss of 33) amplifies any rounding difference past every bound.
     for (let i = 0; i < losses[0].length; i++) expect(Math.abs(losses[1][i] - losses[0][i]) / Math.abs(losses[0][i])).toBeLessThan(2e-3);
   });
 

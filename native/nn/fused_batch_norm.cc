@@ -42,7 +42,8 @@ void referenceForward(const at::Tensor& x, const at::Tensor& residual, const at:
   s.scale = weight * s.invstd;
   s.shift = bias - mean * s.scale;
   at::Tensor pre = xf * perChannel(s.scale) + perChannel(s.shift);
-  if (residual.defined()) pre = pre + residual.to(at::kFloat);
+  // Rounded to the input's type before a residual is added, as the kernel does.
+  if (residual.defined()) pre = pre.to(x.scalar_type()).to(at::kFloat) + residual.to(at::kFloat);
   s.y = at::relu(pre).to(x.scalar_type());
   if (runningMean.defined()) {
     runningMean.mul_(1 - momentum).add_(mean, momentum);
@@ -57,7 +58,7 @@ std::vector<at::Tensor> referenceBackward(const at::Tensor& dy, const Saved& s, 
   const at::Tensor xf = s.x.to(at::kFloat);
   // The mask from the output as the forward wrote it (recomputed without a residual).
   const at::Tensor out = residual ? s.y : at::relu(xf * perChannel(s.scale) + perChannel(s.shift)).to(s.x.scalar_type());
-  const at::Tensor g = at::where(out > 0, dy.to(at::kFloat), at::zeros({}, xf.options()));
+  const at::Tensor g = at::where(out <= 0, at::zeros({}, xf.options()), dy.to(at::kFloat));
   const at::Tensor centred = xf - perChannel(s.mean);
   const at::Tensor sumG = g.sum(dims), sumGX = (g * centred).sum(dims);
   const at::Tensor dweight = s.invstd * sumGX;

@@ -224,7 +224,9 @@ __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t 
   if (threadIdx.y != 0 || c >= channels) return;
   const double n = static_cast<double>(rows);
   const double shifted = s1 / n;
-  const double var = fmax(s2 / n - shifted * shifted, 0.0);
+  // Rounding can leave a tiny negative variance; NaN passes (a diverging run must show it).
+  double var = s2 / n - shifted * shifted;
+  if (var < 0) var = 0;
   const double m = static_cast<double>(toFloat(x[c])) + shifted;
   const double is = 1.0 / sqrt(var + eps);
   mean[c] = static_cast<float>(m);
@@ -257,7 +259,9 @@ __global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, c
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       float v = toFloat(px.v[k]) * sc[k] + sh[k];
-      if constexpr (Residual) v += toFloat(pz.v[k]);
+      // With a residual, the normalised value is rounded to T first, as the unfused batch norm
+      // writes it before the addition: otherwise the ReLU's mask could differ from eager mode's.
+      if constexpr (Residual) v = toFloat(fromFloat<T>(v)) + toFloat(pz.v[k]);
       out.v[k] = fromFloat<T>(relu(v));
     }
     store<T, V>(y + at, out);
@@ -273,7 +277,8 @@ __device__ __forceinline__ float maskedGradient(T dy, T x, T y, float scale, flo
   float out;
   if constexpr (Residual) out = toFloat(y);
   else out = toFloat(fromFloat<T>(relu(toFloat(x) * scale + shift)));
-  return out > 0.f ? toFloat(dy) : 0.f;
+  // As PyTorch's threshold_backward: zero where out <= 0, so a NaN output passes its gradient.
+  return out <= 0.f ? 0.f : toFloat(dy);
 }
 
 // partials: [2][gridDim.y][channels], sums of g and of g * (x - mean).

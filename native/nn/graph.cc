@@ -4,6 +4,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 namespace skipnorm::nn {
@@ -225,11 +226,16 @@ void GraphModule::planFusions() {
     const auto* ref = std::get_if<NodeRef>(&a.value);
     return ref && ref->output == 0 && reads[static_cast<size_t>(ref->node)] == 1 ? ref->node : -1;
   };
+  // How many call nodes each child has: a batch norm called more than once stays unfused, since a
+  // deferred call could update its running statistics in another order than the graph's.
+  std::map<const Layer*, int64_t> calls;
+  for (const auto& node : g.nodes)
+    if (node.kind == GraphNode::Kind::Call) ++calls[node.child.get()];
   auto isNorm = [&](int64_t i) {
     if (i < 0) return false;
     const GraphNode& node = g.nodes[static_cast<size_t>(i)];
     return node.kind == GraphNode::Kind::Call && node.args.size() == 1 && dynamic_cast<BatchNorm*>(node.child.get()) != nullptr &&
-           node.child->kind() == "BatchNorm2d";
+           node.child->kind() == "BatchNorm2d" && calls[node.child.get()] == 1;
   };
   // Element-wise operations are recorded as ("unary"|"binary", name, operands..., flags).
   auto isOp = [](const GraphNode& node, const char* kind, const char* name) {
