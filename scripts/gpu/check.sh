@@ -157,7 +157,8 @@ const lines = [
   "| case | images/s | ratio to skipnorm synthetic | loader threads |",
   "|---|---:|---:|---:|",
 ];
-const row = (name, v, reference, threads) => lines.push(`| ${name} | ${v.toFixed(0)} | ${(v / reference).toFixed(3)} | ${threads} |`);
+const row = (name, v, reference, threads) =>
+  lines.push(typeof v === "string" ? `| ${name}: FAILED (${v.replace(/\|/g, "/")}) | | | ${threads} |` : `| ${name} | ${v.toFixed(0)} | ${(v / reference).toFixed(3)} | ${threads} |`);
 for (const r of js) {
   if (r.failed) {
     lines.push(`| skipnorm run FAILED: ${r.failed} | | | |`);

@@ -96,7 +96,8 @@ async function loaderRate(ds) {
     for (const [key, fused, cudaGraph] of [['packedFitGraph', 'auto', true], ['packedFitUnfused', 'off', false], ['packedFitGraphUnfused', 'off', true]]) {
       sn.cuda.fusedBatchNorm(fused);
       const loader = new sn.data.DataLoader(packed, loaderOptions);
-      result[key] = await fitRate(loader, { cudaGraph });
+      // A failure here becomes its row's message: the rows above are kept.
+      result[key] = await fitRate(loader, { cudaGraph }).catch((e) => String(e.message ?? e).split('\n')[0]);
       loader.dispose();
     }
     sn.cuda.fusedBatchNorm('auto');
