@@ -200,6 +200,63 @@ describe('fused batch norm + ReLU', () => {
     input.dispose();
   });
 
+  it('stays accurate for data far from zero (centred before scaling, as PyTorch)', () => {
+    sn.manualSeed(8);
+    const model = new nn.Sequential({ bn: new nn.BatchNorm2d(8), relu: new nn.ReLU() });
+    const initial = initialState(model);
+    // Mean 100, spread 0.01. Against float64: PyTorch's batch norm errs by about 1.4e-4 here (the
+    // mean's float32 rounding), the fused path by 0.9e-4; x * scale + (bias - mean * scale) would
+    // err by 3.3e-4, cancelling digits.
+    const input = sn.randn([8, 8, 6, 6]).mul(0.01).add(100);
+    const plain = pass(model, initial, input, 'off');
+    const fused = pass(model, initial, input, 'always');
+    model.to('float64');
+    const initial64: Record<string, sn.Tensor> = {};
+    for (const [n, t] of Object.entries(initial)) initial64[n] = t.dtype === 'float32' ? t.to('float64') : t.clone();
+    const exact = pass(model, initial64, input.to('float64'), 'off');
+    const plainError = scaledDiff(plain.output, exact.output);
+    expect(scaledDiff(fused.output, exact.output)).toBeLessThan(1.5 * plainError + 1e-6);
+    model.dispose();
+    for (const t of [...Object.values(initial), ...Object.values(initial64), input]) t.dispose();
+  });
+
+  it('stays out of graphs differentiated twice: curvature runs unfused, a second derivative through it is refused', async () => {
+    sn.manualSeed(9);
+    const model = new nn.Sequential({
+      conv: new nn.Conv2d(3, 4, 3, { padding: 1 }),
+      bn: new nn.BatchNorm2d(4),
+      relu: new nn.ReLU(),
+      pool: new nn.AdaptiveAvgPool2d(1),
+      flatten: new nn.Flatten(),
+      fc: new nn.Linear(4, 3),
+    });
+    const input = sn.randn([8, 3, 5, 5]);
+    const labels = sn.randint(0, 3, [8]);
+    const curvature = async (mode: sn.cuda.FusedBatchNormMode, hessianIterations: number) => {
+      sn.cuda.fusedBatchNorm(mode);
+      const before = sn.cuda.fusedBatchNormCalls();
+      const d = await sn.spectra.diagnostics(model, { input, labels }, { hessianIterations });
+      return { d, calls: sn.cuda.fusedBatchNormCalls() - before };
+    };
+    const plain = await curvature('off', 20);
+    const always = await curvature('always', 20);
+    // Hessian-vector products need the unfused graph: the same eigenvalue, no fused call.
+    expect(always.calls).toBe(0);
+    expect(always.d.topHessianEigenvalue).toBe(plain.d.topHessianEigenvalue);
+    // Without curvature the gradient alone may take the fused path.
+    expect((await curvature('always', 0)).calls).toBe(1);
+
+    sn.cuda.fusedBatchNorm('always');
+    sn.scope(() => {
+      const x = input.clone().requiresGrad_();
+      const y = model.forward(x).sum();
+      expect(() => sn.grad(y, x, { createGraph: true })).toThrow(/no second derivative/);
+    });
+    model.dispose();
+    input.dispose();
+    labels.dispose();
+  });
+
   it('matches in bfloat16 within its rounding', () => {
     sn.manualSeed(4);
     const model = new nn.Sequential({ bn: new nn.BatchNorm2d(8), relu: new nn.ReLU() });

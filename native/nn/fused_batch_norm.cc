@@ -19,15 +19,19 @@ namespace {
 
 std::atomic<FusionMode> g_mode{FusionMode::Auto};
 std::atomic<int64_t> g_calls{0};
+thread_local bool t_fusionOff = false;
 
 bool fusableType(at::ScalarType t) { return t == at::kFloat || t == at::kHalf || t == at::kBFloat16; }
 
 at::Tensor perChannel(const at::Tensor& v) { return v.view({1, -1, 1, 1}); }
 
-// What the forward leaves for the backward, besides the saved tensors.
+// What the backward reads: the input, the output (with a residual), the bias and the statistics.
 struct Saved {
-  at::Tensor x, y, scale, shift, mean, invstd;
+  at::Tensor x, y, scale, bias, mean, invstd;
 };
+
+// (x - mean) * scale + bias, in float, as the kernels compute it.
+at::Tensor normalised(const at::Tensor& xf, const Saved& s) { return (xf - perChannel(s.mean)) * perChannel(s.scale) + perChannel(s.bias); }
 
 // ---- the same formulas with ATen operations (the CPU path of mode always) ------------------------
 
@@ -36,12 +40,14 @@ void referenceForward(const at::Tensor& x, const at::Tensor& residual, const at:
   const double rows = static_cast<double>(x.numel() / x.size(1));
   const at::Tensor xf = x.to(at::kFloat);
   const std::vector<int64_t> dims{0, 2, 3};
-  auto [var, mean] = at::var_mean(xf, dims, /*correction=*/0, /*keepdim=*/false);
+  // In double, as the kernels add their partial sums.
+  auto [var, meanDouble] = at::var_mean(xf.to(at::kDouble), dims, /*correction=*/0, /*keepdim=*/false);
+  const at::Tensor mean = meanDouble.to(at::kFloat);
   s.mean = mean;
-  s.invstd = (var.to(at::kDouble) + eps).rsqrt().to(at::kFloat);
+  s.invstd = (var + eps).rsqrt().to(at::kFloat);
   s.scale = weight * s.invstd;
-  s.shift = bias - mean * s.scale;
-  at::Tensor pre = xf * perChannel(s.scale) + perChannel(s.shift);
+  s.bias = bias;
+  at::Tensor pre = normalised(xf, s);
   // Rounded to the input's type before a residual is added, as the kernel does.
   if (residual.defined()) pre = pre.to(x.scalar_type()).to(at::kFloat) + residual.to(at::kFloat);
   s.y = at::relu(pre).to(x.scalar_type());
@@ -57,7 +63,7 @@ std::vector<at::Tensor> referenceBackward(const at::Tensor& dy, const Saved& s, 
   const std::vector<int64_t> dims{0, 2, 3};
   const at::Tensor xf = s.x.to(at::kFloat);
   // The mask from the output as the forward wrote it (recomputed without a residual).
-  const at::Tensor out = residual ? s.y : at::relu(xf * perChannel(s.scale) + perChannel(s.shift)).to(s.x.scalar_type());
+  const at::Tensor out = residual ? s.y : at::relu(normalised(xf, s)).to(s.x.scalar_type());
   const at::Tensor g = at::where(out <= 0, at::zeros({}, xf.options()), dy.to(at::kFloat));
   const at::Tensor centred = xf - perChannel(s.mean);
   const at::Tensor sumG = g.sum(dims), sumGX = (g * centred).sum(dims);
@@ -94,16 +100,15 @@ void cudaForward(const at::Tensor& x, const at::Tensor& residual, const at::Tens
   s.mean = at::empty({channels}, floats);
   s.invstd = at::empty({channels}, floats);
   s.scale = at::empty({channels}, floats);
-  s.shift = at::empty({channels}, floats);
+  s.bias = bias;
   at::Tensor workspace = workspaceFor(x);
-  checkKernel(kernels::batchNormStatistics(elementType(x), x.data_ptr(), rows, channels, weight.data_ptr<float>(), bias.data_ptr<float>(),
-                                           dataOrNull(runningMean), dataOrNull(runningVar), momentum, eps, s.mean.data_ptr<float>(),
-                                           s.invstd.data_ptr<float>(), s.scale.data_ptr<float>(), s.shift.data_ptr<float>(),
-                                           workspace.data_ptr<float>(), stream),
+  checkKernel(kernels::batchNormStatistics(elementType(x), x.data_ptr(), rows, channels, weight.data_ptr<float>(), dataOrNull(runningMean),
+                                           dataOrNull(runningVar), momentum, eps, s.mean.data_ptr<float>(), s.invstd.data_ptr<float>(),
+                                           s.scale.data_ptr<float>(), workspace.data_ptr<float>(), stream),
               "statistics");
   s.y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
-  checkKernel(kernels::normReLUForward(elementType(x), x.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr, s.scale.data_ptr<float>(),
-                                       s.shift.data_ptr<float>(), s.y.data_ptr(), rows, channels, stream),
+  checkKernel(kernels::normReLUForward(elementType(x), x.data_ptr(), residual.defined() ? residual.data_ptr() : nullptr, s.mean.data_ptr<float>(),
+                                       s.scale.data_ptr<float>(), bias.data_ptr<float>(), s.y.data_ptr(), rows, channels, stream),
               "forward");
 }
 
@@ -117,7 +122,7 @@ std::vector<at::Tensor> cudaBackward(const at::Tensor& gradOut, const Saved& s, 
   at::Tensor dweight = at::empty({channels}, s.scale.options()), dbias = at::empty({channels}, s.scale.options());
   at::Tensor workspace = workspaceFor(s.x);
   checkKernel(kernels::normReLUBackward(elementType(s.x), dy.data_ptr(), s.x.data_ptr(), residual ? s.y.data_ptr() : nullptr, s.scale.data_ptr<float>(),
-                                        s.shift.data_ptr<float>(), s.mean.data_ptr<float>(), s.invstd.data_ptr<float>(), dweight.data_ptr<float>(),
+                                        s.bias.data_ptr<float>(), s.mean.data_ptr<float>(), s.invstd.data_ptr<float>(), dweight.data_ptr<float>(),
                                         dbias.data_ptr<float>(), dx.data_ptr(), residual ? dz.data_ptr() : nullptr, workspace.data_ptr<float>(), rows,
                                         channels, stream),
               "backward");
@@ -152,12 +157,16 @@ at::Tensor forwardAndSave(torch::autograd::AutogradContext* ctx, const at::Tenso
   Saved s;
   runForward(x, residual, weight, bias, settings.runningMean, settings.runningVar, settings.momentum, settings.eps, s);
   // The output is kept only where the backward reads the ReLU's mask from it.
-  ctx->save_for_backward({x, residual.defined() ? s.y : at::Tensor(), s.scale, s.shift, s.mean, s.invstd});
+  ctx->save_for_backward({x, residual.defined() ? s.y : at::Tensor(), s.scale, s.bias, s.mean, s.invstd});
   return s.y;
 }
 
 // {dx, dz, dweight, dbias}
 std::vector<at::Tensor> gradients(torch::autograd::AutogradContext* ctx, const torch::autograd::variable_list& grads, bool residual) {
+  // Grad mode is on in a backward only when it builds a graph (create_graph): the kernels' results
+  // would carry no history, and a second derivative would silently miss this operation.
+  TORCH_CHECK(!at::GradMode::is_enabled(),
+              "fused batch norm + ReLU has no second derivative: turn the fusion off (sn.cuda.fusedBatchNorm('off')) before differentiating twice");
   auto saved = ctx->get_saved_variables();
   const Saved s{saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]};
   return runBackward(grads[0], s, residual);
@@ -192,7 +201,13 @@ void setFusedBatchNormMode(FusionMode mode) { g_mode.store(mode); }
 FusionMode fusedBatchNormMode() { return g_mode.load(); }
 int64_t fusedBatchNormCalls() { return g_calls.load(); }
 
-bool fusionEnabledHere() { return fusedBatchNormMode() != FusionMode::Off && !OutputHook::installed() && !ShapeRecorder::installed(); }
+FusionOff::FusionOff() : previous_(t_fusionOff) { t_fusionOff = true; }
+FusionOff::~FusionOff() { t_fusionOff = previous_; }
+bool FusionOff::active() { return t_fusionOff; }
+
+bool fusionEnabledHere() {
+  return fusedBatchNormMode() != FusionMode::Off && !FusionOff::active() && !OutputHook::installed() && !ShapeRecorder::installed();
+}
 
 bool fusedPathTakes(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& runningMean,
                     const at::Tensor& runningVar) {

@@ -25,8 +25,23 @@ FusionMode fusedBatchNormMode();
 // How many fused operations have run in this process (to see that a model takes the fused path).
 int64_t fusedBatchNormCalls();
 
-// Whether fusion may happen on this thread at all: the mode allows it and no layer-by-layer
-// observer (shape recording, an output hook: a cut) needs the layers' own outputs.
+// While one exists, this thread does not fuse: for a forward whose graph is differentiated twice
+// (curvature: Hessian-vector products), since the fused operation has no second derivative.
+class FusionOff {
+ public:
+  FusionOff();
+  ~FusionOff();
+  FusionOff(const FusionOff&) = delete;
+  FusionOff& operator=(const FusionOff&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
+// Whether fusion may happen on this thread at all: the mode allows it, no FusionOff is alive,
+// and no layer-by-layer observer (shape recording, an output hook: a cut) needs the layers' own
+// outputs.
 bool fusionEnabledHere();
 
 // Whether the fused path takes these tensors under the current mode: 4-d float32, float16 or
@@ -39,8 +54,9 @@ bool fusedPathTakes(const at::Tensor& x, const at::Tensor& residual, const at::T
 // path takes for these tensors; an undefined tensor when it does not (then call them as usual).
 at::Tensor fuseNormReLU(Layer& norm, const Layer& activation, const at::Tensor& x, const at::Tensor& residual);
 
-// The fused operation itself, differentiable (x, residual, weight and bias get gradients). The
-// running statistics, if defined, are updated with `momentum`.
+// The fused operation itself, differentiable once (x, residual, weight and bias get gradients;
+// a backward that builds a graph for a second derivative is refused). The running statistics, if
+// defined, are updated with `momentum`.
 at::Tensor fusedBatchNormReLU(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, const at::Tensor& bias,
                               const at::Tensor& runningMean, const at::Tensor& runningVar, double momentum, double eps);
 

@@ -216,8 +216,8 @@ __global__ void statisticsPartials(const T* __restrict__ x, int64_t rows, int64_
 
 template <typename T>
 __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t channels, int64_t partialCount, const float* __restrict__ partials,
-                                 const float* __restrict__ weight, const float* __restrict__ bias, float* runningMean, float* runningVar,
-                                 float momentum, double eps, float* mean, float* invstd, float* scale, float* shift) {
+                                 const float* __restrict__ weight, float* runningMean, float* runningVar, float momentum, double eps, float* mean,
+                                 float* invstd, float* scale) {
   const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   double s1, s2;
   sumPartials(partials, partialCount, channels, c, s1, s2);
@@ -231,9 +231,7 @@ __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t 
   const double is = 1.0 / sqrt(var + eps);
   mean[c] = static_cast<float>(m);
   invstd[c] = static_cast<float>(is);
-  const float sc = weight[c] * static_cast<float>(is);
-  scale[c] = sc;
-  shift[c] = bias[c] - static_cast<float>(m) * sc;
+  scale[c] = weight[c] * static_cast<float>(is);
   if (runningMean != nullptr) {
     const float unbiased = static_cast<float>(rows > 1 ? var * n / (n - 1) : var);
     runningMean[c] = momentum * static_cast<float>(m) + (1.f - momentum) * runningMean[c];
@@ -241,15 +239,20 @@ __global__ void statisticsFinish(const T* __restrict__ x, int64_t rows, int64_t 
   }
 }
 
+// The normalised value, rounded once (an explicit fused multiply-add), so that the backward's
+// recomputation of the ReLU's mask gives the same bits.
+__device__ __forceinline__ float normalised(float x, float mean, float scale, float bias) { return __fmaf_rn(x - mean, scale, bias); }
+
 template <typename T, int V, bool Residual>
-__global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, const float* __restrict__ scale, const float* __restrict__ shift,
-                             T* __restrict__ y, int64_t rows, int64_t channels) {
+__global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, const float* __restrict__ mean, const float* __restrict__ scale,
+                             const float* __restrict__ bias, T* __restrict__ y, int64_t rows, int64_t channels) {
   Lane lane;
   if (!laneOf(channels / V, lane)) return;
   const int64_t c0 = lane.group * V;
-  float sc[V], sh[V];
+  float mu[V], sc[V], b[V];
+  loadChannels<V>(mean, c0, mu);
   loadChannels<V>(scale, c0, sc);
-  loadChannels<V>(shift, c0, sh);
+  loadChannels<V>(bias, c0, b);
   for (int64_t r = lane.row; r < rows; r += lane.rowStride) {
     const int64_t at = r * channels + c0;
     const Pack<T, V> px = load<T, V>(x + at);
@@ -258,7 +261,7 @@ __global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, c
     Pack<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      float v = toFloat(px.v[k]) * sc[k] + sh[k];
+      float v = normalised(toFloat(px.v[k]), mu[k], sc[k], b[k]);
       // With a residual, the normalised value is rounded to T first, as the unfused batch norm
       // writes it before the addition: otherwise the ReLU's mask could differ from eager mode's.
       if constexpr (Residual) v = toFloat(fromFloat<T>(v)) + toFloat(pz.v[k]);
@@ -273,26 +276,28 @@ __global__ void forwardApply(const T* __restrict__ x, const T* __restrict__ z, c
 // The gradient through the ReLU: dy where the output is positive. Without a residual the output is
 // recomputed exactly as forwardApply wrote it (same float operations, same rounding to T).
 template <typename T, bool Residual>
-__device__ __forceinline__ float maskedGradient(T dy, T x, T y, float scale, float shift) {
+__device__ __forceinline__ float maskedGradient(T dy, T x, T y, float mean, float scale, float bias) {
   float out;
   if constexpr (Residual) out = toFloat(y);
-  else out = toFloat(fromFloat<T>(relu(toFloat(x) * scale + shift)));
+  else out = toFloat(fromFloat<T>(relu(normalised(toFloat(x), mean, scale, bias))));
   // As PyTorch's threshold_backward: zero where out <= 0, so a NaN output passes its gradient.
   return out <= 0.f ? 0.f : toFloat(dy);
 }
 
 // partials: [2][gridDim.y][channels], sums of g and of g * (x - mean).
+// At most 64 registers (four blocks of 256 per multiprocessor): eight channels' constants and
+// sums reach 72 otherwise.
 template <typename T, int V, bool Residual>
-__global__ void backwardPartials(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ y, const float* __restrict__ scale,
-                                 const float* __restrict__ shift, const float* __restrict__ mean, int64_t rows, int64_t channels,
+__global__ void __launch_bounds__(kThreads, 4) backwardPartials(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ y, const float* __restrict__ scale,
+                                 const float* __restrict__ bias, const float* __restrict__ mean, int64_t rows, int64_t channels,
                                  float* __restrict__ partials) {
   const int64_t groups = channels / V;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   float sg[V] = {}, sgx[V] = {};
   if (g < groups) {
-    float sc[V], sh[V], mu[V];
+    float sc[V], b[V], mu[V];
     loadChannels<V>(scale, g * V, sc);
-    loadChannels<V>(shift, g * V, sh);
+    loadChannels<V>(bias, g * V, b);
     loadChannels<V>(mean, g * V, mu);
     const int64_t stride = static_cast<int64_t>(gridDim.y) * blockDim.y;
     for (int64_t r = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; r < rows; r += stride) {
@@ -302,7 +307,7 @@ __global__ void backwardPartials(const T* __restrict__ dy, const T* __restrict__
       if constexpr (Residual) py = load<T, V>(y + at);
 #pragma unroll
       for (int k = 0; k < V; ++k) {
-        const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], sc[k], sh[k]);
+        const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], mu[k], sc[k], b[k]);
         sg[k] += grad;
         sgx[k] += grad * (toFloat(px.v[k]) - mu[k]);
       }
@@ -337,14 +342,14 @@ __global__ void backwardFinish(int64_t rows, int64_t channels, int64_t partialCo
 
 template <typename T, int V, bool Residual>
 __global__ void backwardApply(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ y, const float* __restrict__ scale,
-                              const float* __restrict__ shift, const float* __restrict__ mean, const float* __restrict__ meanG,
+                              const float* __restrict__ bias, const float* __restrict__ mean, const float* __restrict__ meanG,
                               const float* __restrict__ coefX, T* __restrict__ dx, T* __restrict__ dz, int64_t rows, int64_t channels) {
   Lane lane;
   if (!laneOf(channels / V, lane)) return;
   const int64_t c0 = lane.group * V;
-  float sc[V], sh[V], mu[V], mg[V], cx[V];
+  float sc[V], b[V], mu[V], mg[V], cx[V];
   loadChannels<V>(scale, c0, sc);
-  loadChannels<V>(shift, c0, sh);
+  loadChannels<V>(bias, c0, b);
   loadChannels<V>(mean, c0, mu);
   loadChannels<V>(meanG, c0, mg);
   loadChannels<V>(coefX, c0, cx);
@@ -356,7 +361,7 @@ __global__ void backwardApply(const T* __restrict__ dy, const T* __restrict__ x,
     Pack<T, V> outX, outZ;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], sc[k], sh[k]);
+      const float grad = maskedGradient<T, Residual>(pd.v[k], px.v[k], Residual ? py.v[k] : px.v[k], mu[k], sc[k], b[k]);
       outX.v[k] = fromFloat<T>(sc[k] * (grad - mg[k] - (toFloat(px.v[k]) - mu[k]) * cx[k]));
       if constexpr (Residual) outZ.v[k] = fromFloat<T>(grad);
     }
@@ -386,47 +391,48 @@ int packWidth(int64_t channels, std::initializer_list<const void*> pointers) {
 template <typename T>
 struct Statistics {
   template <int V>
-  static void run(const T* x, int64_t rows, int64_t channels, const float* weight, const float* bias, float* runningMean, float* runningVar,
-                  double momentum, double eps, float* mean, float* invstd, float* scale, float* shift, float* workspace, cudaStream_t stream) {
+  static void run(const T* x, int64_t rows, int64_t channels, const float* weight, float* runningMean, float* runningVar, double momentum, double eps,
+                  float* mean, float* invstd, float* scale, float* workspace, cudaStream_t stream) {
     const ReduceLaunch launch = reduceLaunch(rows, channels / V);
     const size_t shared = 2 * sizeof(float) * kThreads * V;
     statisticsPartials<T, V><<<launch.grid, launch.block, shared, stream>>>(x, rows, channels, workspace);
     const auto finishBlocks = static_cast<unsigned>((channels + 31) / 32);
-    statisticsFinish<T><<<finishBlocks, dim3(32, kFinishRows), 0, stream>>>(x, rows, channels, launch.partials, workspace, weight, bias, runningMean, runningVar,
-                                                        static_cast<float>(momentum), eps, mean, invstd, scale, shift);
+    statisticsFinish<T><<<finishBlocks, dim3(32, kFinishRows), 0, stream>>>(x, rows, channels, launch.partials, workspace, weight, runningMean, runningVar,
+                                                        static_cast<float>(momentum), eps, mean, invstd, scale);
   }
 };
 
 template <typename T>
 struct Forward {
   template <int V>
-  static void run(const T* x, const T* z, const float* scale, const float* shift, T* y, int64_t rows, int64_t channels, cudaStream_t stream) {
+  static void run(const T* x, const T* z, const float* mean, const float* scale, const float* bias, T* y, int64_t rows, int64_t channels,
+                  cudaStream_t stream) {
     const auto blocks = static_cast<unsigned>(applyBlocks(rows, channels / V));
-    if (z != nullptr) forwardApply<T, V, true><<<blocks, kThreads, 0, stream>>>(x, z, scale, shift, y, rows, channels);
-    else forwardApply<T, V, false><<<blocks, kThreads, 0, stream>>>(x, z, scale, shift, y, rows, channels);
+    if (z != nullptr) forwardApply<T, V, true><<<blocks, kThreads, 0, stream>>>(x, z, mean, scale, bias, y, rows, channels);
+    else forwardApply<T, V, false><<<blocks, kThreads, 0, stream>>>(x, z, mean, scale, bias, y, rows, channels);
   }
 };
 
 template <typename T>
 struct Backward {
   template <int V, bool Residual>
-  static void runWith(const T* dy, const T* x, const T* y, const float* scale, const float* shift, const float* mean, const float* invstd, float* dweight,
+  static void runWith(const T* dy, const T* x, const T* y, const float* scale, const float* bias, const float* mean, const float* invstd, float* dweight,
                       float* dbias, T* dx, T* dz, float* workspace, int64_t rows, int64_t channels, cudaStream_t stream) {
     const ReduceLaunch launch = reduceLaunch(rows, channels / V);
     const size_t shared = 2 * sizeof(float) * kThreads * V;
     float* meanG = workspace + 2 * kMaxPartials * channels;
     float* coefX = meanG + channels;
-    backwardPartials<T, V, Residual><<<launch.grid, launch.block, shared, stream>>>(dy, x, y, scale, shift, mean, rows, channels, workspace);
+    backwardPartials<T, V, Residual><<<launch.grid, launch.block, shared, stream>>>(dy, x, y, scale, bias, mean, rows, channels, workspace);
     const auto finishBlocks = static_cast<unsigned>((channels + 31) / 32);
     backwardFinish<<<finishBlocks, dim3(32, kFinishRows), 0, stream>>>(rows, channels, launch.partials, workspace, invstd, dweight, dbias, meanG, coefX);
     const auto blocks = static_cast<unsigned>(applyBlocks(rows, channels / V));
-    backwardApply<T, V, Residual><<<blocks, kThreads, 0, stream>>>(dy, x, y, scale, shift, mean, meanG, coefX, dx, dz, rows, channels);
+    backwardApply<T, V, Residual><<<blocks, kThreads, 0, stream>>>(dy, x, y, scale, bias, mean, meanG, coefX, dx, dz, rows, channels);
   }
   template <int V>
-  static void run(const T* dy, const T* x, const T* y, const float* scale, const float* shift, const float* mean, const float* invstd, float* dweight,
+  static void run(const T* dy, const T* x, const T* y, const float* scale, const float* bias, const float* mean, const float* invstd, float* dweight,
                   float* dbias, T* dx, T* dz, float* workspace, int64_t rows, int64_t channels, cudaStream_t stream) {
-    if (dz != nullptr) runWith<V, true>(dy, x, y, scale, shift, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, stream);
-    else runWith<V, false>(dy, x, y, scale, shift, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, stream);
+    if (dz != nullptr) runWith<V, true>(dy, x, y, scale, bias, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, stream);
+    else runWith<V, false>(dy, x, y, scale, bias, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, stream);
   }
 };
 
@@ -454,23 +460,24 @@ template <typename T>
 T* as(void* p) { return static_cast<T*>(p); }
 
 template <typename T>
-const char* statistics(const void* x, int64_t rows, int64_t channels, const float* weight, const float* bias, float* runningMean, float* runningVar,
-                       double momentum, double eps, float* mean, float* invstd, float* scale, float* shift, float* workspace, cudaStream_t stream) {
-  withPack<Statistics, T>(packWidth<T>(channels, {x}), as<T>(x), rows, channels, weight, bias, runningMean, runningVar, momentum, eps, mean, invstd,
-                          scale, shift, workspace, stream);
+const char* statistics(const void* x, int64_t rows, int64_t channels, const float* weight, float* runningMean, float* runningVar, double momentum,
+                       double eps, float* mean, float* invstd, float* scale, float* workspace, cudaStream_t stream) {
+  withPack<Statistics, T>(packWidth<T>(channels, {x}), as<T>(x), rows, channels, weight, runningMean, runningVar, momentum, eps, mean, invstd, scale,
+                          workspace, stream);
   return lastError();
 }
 
 template <typename T>
-const char* forward(const void* x, const void* z, const float* scale, const float* shift, void* y, int64_t rows, int64_t channels, cudaStream_t stream) {
-  withPack<Forward, T>(packWidth<T>(channels, {x, z, y}), as<T>(x), as<T>(z), scale, shift, as<T>(y), rows, channels, stream);
+const char* forward(const void* x, const void* z, const float* mean, const float* scale, const float* bias, void* y, int64_t rows, int64_t channels,
+                    cudaStream_t stream) {
+  withPack<Forward, T>(packWidth<T>(channels, {x, z, y}), as<T>(x), as<T>(z), mean, scale, bias, as<T>(y), rows, channels, stream);
   return lastError();
 }
 
 template <typename T>
-const char* backward(const void* dy, const void* x, const void* y, const float* scale, const float* shift, const float* mean, const float* invstd,
+const char* backward(const void* dy, const void* x, const void* y, const float* scale, const float* bias, const float* mean, const float* invstd,
                      float* dweight, float* dbias, void* dx, void* dz, float* workspace, int64_t rows, int64_t channels, cudaStream_t stream) {
-  withPack<Backward, T>(packWidth<T>(channels, {dy, x, y, dx, dz}), as<T>(dy), as<T>(x), as<T>(y), scale, shift, mean, invstd, dweight, dbias, as<T>(dx),
+  withPack<Backward, T>(packWidth<T>(channels, {dy, x, y, dx, dz}), as<T>(dy), as<T>(x), as<T>(y), scale, bias, mean, invstd, dweight, dbias, as<T>(dx),
                         as<T>(dz), workspace, rows, channels, stream);
   return lastError();
 }
@@ -479,38 +486,35 @@ const char* backward(const void* dy, const void* x, const void* y, const float* 
 
 size_t workspaceFloats(int64_t /*rows*/, int64_t channels) { return static_cast<size_t>((2 * kMaxPartials + 2) * channels); }
 
-const char* batchNormStatistics(ElementType type, const void* x, int64_t rows, int64_t channels, const float* weight, const float* bias,
+const char* batchNormStatistics(ElementType type, const void* x, int64_t rows, int64_t channels, const float* weight,
                                 float* runningMean, float* runningVar, double momentum, double eps, float* mean, float* invstd, float* scale,
-                                float* shift, float* workspace, void* stream) {
+                                float* workspace, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (type) {
-    case ElementType::Float32:
-      return statistics<float>(x, rows, channels, weight, bias, runningMean, runningVar, momentum, eps, mean, invstd, scale, shift, workspace, s);
-    case ElementType::Float16:
-      return statistics<__half>(x, rows, channels, weight, bias, runningMean, runningVar, momentum, eps, mean, invstd, scale, shift, workspace, s);
-    default:
-      return statistics<__nv_bfloat16>(x, rows, channels, weight, bias, runningMean, runningVar, momentum, eps, mean, invstd, scale, shift, workspace, s);
+    case ElementType::Float32: return statistics<float>(x, rows, channels, weight, runningMean, runningVar, momentum, eps, mean, invstd, scale, workspace, s);
+    case ElementType::Float16: return statistics<__half>(x, rows, channels, weight, runningMean, runningVar, momentum, eps, mean, invstd, scale, workspace, s);
+    default: return statistics<__nv_bfloat16>(x, rows, channels, weight, runningMean, runningVar, momentum, eps, mean, invstd, scale, workspace, s);
   }
 }
 
-const char* normReLUForward(ElementType type, const void* x, const void* z, const float* scale, const float* shift, void* y, int64_t rows,
-                            int64_t channels, void* stream) {
+const char* normReLUForward(ElementType type, const void* x, const void* z, const float* mean, const float* scale, const float* bias, void* y,
+                            int64_t rows, int64_t channels, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (type) {
-    case ElementType::Float32: return forward<float>(x, z, scale, shift, y, rows, channels, s);
-    case ElementType::Float16: return forward<__half>(x, z, scale, shift, y, rows, channels, s);
-    default: return forward<__nv_bfloat16>(x, z, scale, shift, y, rows, channels, s);
+    case ElementType::Float32: return forward<float>(x, z, mean, scale, bias, y, rows, channels, s);
+    case ElementType::Float16: return forward<__half>(x, z, mean, scale, bias, y, rows, channels, s);
+    default: return forward<__nv_bfloat16>(x, z, mean, scale, bias, y, rows, channels, s);
   }
 }
 
-const char* normReLUBackward(ElementType type, const void* dy, const void* x, const void* y, const float* scale, const float* shift,
+const char* normReLUBackward(ElementType type, const void* dy, const void* x, const void* y, const float* scale, const float* bias,
                              const float* mean, const float* invstd, float* dweight, float* dbias, void* dx, void* dz, float* workspace,
                              int64_t rows, int64_t channels, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (type) {
-    case ElementType::Float32: return backward<float>(dy, x, y, scale, shift, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
-    case ElementType::Float16: return backward<__half>(dy, x, y, scale, shift, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
-    default: return backward<__nv_bfloat16>(dy, x, y, scale, shift, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
+    case ElementType::Float32: return backward<float>(dy, x, y, scale, bias, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
+    case ElementType::Float16: return backward<__half>(dy, x, y, scale, bias, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
+    default: return backward<__nv_bfloat16>(dy, x, y, scale, bias, mean, invstd, dweight, dbias, dx, dz, workspace, rows, channels, s);
   }
 }
 

@@ -16,21 +16,22 @@ enum class ElementType { Float32, Float16, BFloat16 };
 // Floats of workspace that batchNormStatistics and normReLUBackward need.
 size_t workspaceFloats(int64_t rows, int64_t channels);
 
-// Training-mode statistics: mean and 1/sqrt(biased var + eps) per channel, the affine map they
-// give (scale = weight * invstd, shift = bias - mean * scale), and PyTorch's running update
-// (momentum, unbiased variance). Returns nullptr, or the CUDA error's text.
-const char* batchNormStatistics(ElementType type, const void* x, int64_t rows, int64_t channels, const float* weight, const float* bias,
+// Training-mode statistics: mean and 1/sqrt(biased var + eps) per channel, scale = weight *
+// invstd, and PyTorch's running update (momentum, unbiased variance). Returns nullptr, or the
+// CUDA error's text.
+const char* batchNormStatistics(ElementType type, const void* x, int64_t rows, int64_t channels, const float* weight,
                                 float* runningMean, float* runningVar, double momentum, double eps, float* mean, float* invstd, float* scale,
-                                float* shift, float* workspace, void* stream);
+                                float* workspace, void* stream);
 
-// y = relu(x * scale + shift [+ z]), z may be null.
-const char* normReLUForward(ElementType type, const void* x, const void* z, const float* scale, const float* shift, void* y, int64_t rows,
-                            int64_t channels, void* stream);
+// y = relu((x - mean) * scale + bias [+ z]), z may be null. Centred before scaling, as PyTorch
+// does: x * scale + (bias - mean * scale) would cancel digits when |mean| is far above the spread.
+const char* normReLUForward(ElementType type, const void* x, const void* z, const float* mean, const float* scale, const float* bias, void* y,
+                            int64_t rows, int64_t channels, void* stream);
 
 // The backward of normReLUForward after batchNormStatistics. The ReLU's mask is read from the
 // saved output y when there is a residual (y may be null otherwise: the mask is recomputed from x).
 // Writes dweight, dbias (per channel), dx and, with a residual, dz (the masked gradient).
-const char* normReLUBackward(ElementType type, const void* dy, const void* x, const void* y, const float* scale, const float* shift,
+const char* normReLUBackward(ElementType type, const void* dy, const void* x, const void* y, const float* scale, const float* bias,
                              const float* mean, const float* invstd, float* dweight, float* dbias, void* dx, void* dz, float* workspace,
                              int64_t rows, int64_t channels, void* stream);
 

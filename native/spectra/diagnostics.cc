@@ -8,6 +8,7 @@
 #include "spectra/diagnostics.h"
 
 #include <c10/core/GradMode.h>
+#include <optional>
 #include <napi.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -15,6 +16,7 @@
 #include "core/args.h"
 #include "core/errors.h"
 #include "core/jobs.h"
+#include "nn/fused_batch_norm.h"
 #include "nn/in_use.h"
 #include "nn/layers.h"
 
@@ -45,11 +47,14 @@ DiagnosticsResult diagnosticsOf(nn::Layer& model, const at::Tensor& input, const
   for (const auto& item : model.named_parameters(true)) {
     if (item.value().requires_grad()) params.push_back(item.value());
   }
+  const bool curvature = request.iterations > 0;
+  // Hessian-vector products differentiate this forward's graph twice: no fused operations in it.
+  std::optional<nn::FusionOff> unfused;
+  if (curvature) unfused.emplace();
   at::Tensor out = model(input);
   at::Tensor loss = at::cross_entropy_loss(out, labels, std::nullopt, at::Reduction::Mean, -100, 0.0);
   result.loss = loss.item<double>();
   TORCH_CHECK(std::isfinite(result.loss), "the loss is not finite (", result.loss, "): are there NaN weights or inputs?");
-  const bool curvature = request.iterations > 0;
   auto grads = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/curvature, /*create_graph=*/curvature, /*allow_unused=*/true);
   size_t index = 0;
   for (const auto& item : model.named_parameters(true)) {
