@@ -297,6 +297,23 @@ describe('fused batch norm + ReLU', () => {
     const spectrum = await sn.spectra.jacobianSpectrum(model, input, { cut: 'layer2.0', precision: 'float32' });
     expect(sn.cuda.fusedBatchNormCalls()).toBe(before);
     spectrum.singularValues.dispose();
+    // A top-level cut of a Sequential (the layers after it run for the rows; several rows per pass
+    // as stacked copies): unfused too, however the rows run.
+    const sequential = new nn.Sequential({
+      conv: new nn.Conv2d(3, 4, 3, { padding: 1 }),
+      block: new nn.Sequential({ bn: new nn.BatchNorm2d(4), relu: new nn.ReLU() }),
+      pool: new nn.AdaptiveAvgPool2d(1),
+      flatten: new nn.Flatten(),
+      fc: new nn.Linear(4, 3),
+    });
+    const small = sn.randn([2, 3, 4, 4]);
+    for (const options of [{ method: 'exact' }, { method: 'exact', rowsPerPass: 4 }, { method: 'lanczos' }] as const) {
+      const s = await sn.spectra.jacobianSpectrum(sequential, small, { cut: 'conv', precision: 'float32', ...options });
+      expect(sn.cuda.fusedBatchNormCalls(), JSON.stringify(options)).toBe(before);
+      s.singularValues.dispose();
+    }
+    sequential.dispose();
+    small.dispose();
     model.dispose();
     for (const t of Object.values(initial)) t.dispose();
     input.dispose();

@@ -23,6 +23,7 @@
 #include "core/errors.h"
 #include "core/jobs.h"
 #include "distributed/sync_batch_norm.h"
+#include "nn/fused_batch_norm.h"
 #include "nn/in_use.h"
 #include "nn/layers.h"
 #include "nn/replicas.h"
@@ -239,6 +240,9 @@ int64_t rowsPerPassFor(const JacobianRequest& request, const at::Tensor& z, int6
 }  // namespace
 
 JacobianSpectrumResult jacobianSpectrumOf(nn::Layer& model, const at::Tensor& input, const JacobianRequest& request, JobContext* ctx) {
+  // Every pass unfused, whichever way the rows run (some differentiate twice): the same operations
+  // for every row, as PyTorch's.
+  const nn::FusionOff unfused;
   const std::string& name = request.cut;
   const std::shared_ptr<nn::Layer> cutLayer = layerNamed(model, name);
   // A top-level layer of a Sequential: the layers before it run once, and only those after it run

@@ -245,8 +245,11 @@ const gpuCopyOf = (source) => {
         const y = model.forward(x);
         y.to('float32').mul(cotangent).sum().backward();
         const calls = sn.cuda.fusedBatchNormCalls() - before;
-        return { y: y.to('float32'), dx: x.grad.to('float32'), grads: model.namedParameters().map(([n, p]) => [n, p.grad.clone()]), buffers: model.namedBuffers().map(([n, b]) => [n, b.to('float32').clone()]), calls };
+        const result = { y: y.to('float32'), dx: x.grad.to('float32'), grads: model.namedParameters().map(([n, p]) => [n, p.grad.clone()]), buffers: model.namedBuffers().map(([n, b]) => [n, b.to('float32').clone()]), calls };
+        sn.dispose([x, y]);
+        return result;
       };
+      const release = (r) => sn.dispose([r.y, r.dx, ...r.grads.map(([, g]) => g), ...r.buffers.map(([, b]) => b)]);
       const plain = run('off'), fused = run('auto');
       sn.cuda.fusedBatchNorm('auto');
       assert.ok(plain.calls === 0 && fused.calls === 1, `${name}: fused calls ${fused.calls} (unfused ${plain.calls})`);
@@ -254,9 +257,10 @@ const gpuCopyOf = (source) => {
       close(fused.dx, plain.dx, tol, `fused ${name}: input gradient`);
       fused.grads.forEach(([n, g], i) => close(g, plain.grads[i][1], tol, `fused ${name}: gradient of ${n}`));
       fused.buffers.forEach(([n, b], i) => !n.endsWith('num_batches_tracked') && close(b, plain.buffers[i][1], 1e-5, `fused ${name}: ${n}`));
+      release(plain);
+      release(fused);
+      sn.dispose([...Object.values(initial), input, cotangent]);
       model.dispose();
-      input.dispose();
-      cotangent.dispose();
     };
     const bnRelu = (c) => new sn.nn.Sequential({ bn: new sn.nn.BatchNorm2d(c), relu: new sn.nn.ReLU() });
     // relu(bn(x) + x): the addition fused too (a branch of batch norm alone, so any input type works).

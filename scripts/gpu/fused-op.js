@@ -23,7 +23,9 @@ const timePasses = (mode, shape, residual) => {
   const cotangent = sn.randn([n, h, w, c], { device, dtype: 'bfloat16' }).permute([0, 3, 1, 2]);
   const params = bn.namedParameters().map(([, p]) => p);
   // Gradients returned, not accumulated into .grad: no extra pass over x's gradient is timed.
-  const pass = () => sn.scope(() => sn.grad(model.forward(x), [x, ...params], { gradOutputs: [cotangent] }));
+  const pass = () => sn.scope(() => {
+    sn.grad(model.forward(x), [x, ...params], { gradOutputs: [cotangent] });  // freed with the scope
+  });
   for (let i = 0; i < 3; i++) pass();
   sync();
   const start = process.hrtime.bigint();
