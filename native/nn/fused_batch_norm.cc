@@ -30,8 +30,8 @@ struct Saved {
   at::Tensor x, y, scale, bias, mean, invstd;
 };
 
-// (x - mean) * scale + bias, in float, as the kernels compute it.
-at::Tensor normalised(const at::Tensor& xf, const Saved& s) { return (xf - perChannel(s.mean)) * perChannel(s.scale) + perChannel(s.bias); }
+// (x - mean) * scale + bias from the centred input x - mean, in float, as the kernels compute it.
+at::Tensor normalised(const at::Tensor& centred, const Saved& s) { return centred * perChannel(s.scale) + perChannel(s.bias); }
 
 // ---- the same formulas with ATen operations (the CPU path of mode always) ------------------------
 
@@ -47,7 +47,7 @@ void referenceForward(const at::Tensor& x, const at::Tensor& residual, const at:
   s.invstd = (var + eps).rsqrt().to(at::kFloat);
   s.scale = weight * s.invstd;
   s.bias = bias;
-  at::Tensor pre = normalised(xf, s);
+  at::Tensor pre = normalised(xf - perChannel(s.mean), s);
   // Rounded to the input's type before a residual is added, as the kernel does.
   if (residual.defined()) pre = pre.to(x.scalar_type()).to(at::kFloat) + residual.to(at::kFloat);
   s.y = at::relu(pre).to(x.scalar_type());
@@ -62,10 +62,10 @@ std::vector<at::Tensor> referenceBackward(const at::Tensor& dy, const Saved& s, 
   const double rows = static_cast<double>(s.x.numel() / s.x.size(1));
   const std::vector<int64_t> dims{0, 2, 3};
   const at::Tensor xf = s.x.to(at::kFloat);
-  // The mask from the output as the forward wrote it (recomputed without a residual).
-  const at::Tensor out = residual ? s.y : at::relu(normalised(xf, s)).to(s.x.scalar_type());
-  const at::Tensor g = at::where(out <= 0, at::zeros({}, xf.options()), dy.to(at::kFloat));
   const at::Tensor centred = xf - perChannel(s.mean);
+  // The mask from the output as the forward wrote it (recomputed without a residual).
+  const at::Tensor out = residual ? s.y : at::relu(normalised(centred, s)).to(s.x.scalar_type());
+  const at::Tensor g = at::where(out <= 0, at::zeros({}, xf.options()), dy.to(at::kFloat));
   const at::Tensor sumG = g.sum(dims), sumGX = (g * centred).sum(dims);
   const at::Tensor dweight = s.invstd * sumGX;
   const at::Tensor meanG = sumG / rows, coefX = s.invstd * dweight / rows;
